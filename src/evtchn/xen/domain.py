@@ -1,0 +1,117 @@
+"""A domain as the event-channel code sees it (reference §1, §2).
+
+d = Domain(domid=5, max_vcpus=2, guest_width=64, max_evtchn_port=1023, ...)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from evtchn.xen.abi import Abi, Fifo, TwoLevel
+from evtchn.xen.constants import INT_MAX, NR_VIRQS
+from evtchn.xen.ports import PortTable
+
+
+@dataclass(slots=True, eq=False)
+class Vcpu:
+    vcpu_id: int
+    virq_to_evtchn: list[int] = field(default_factory=lambda: [0] * NR_VIRQS)
+    # vcpu_info (2L): selector word and upcall flag; `kicks` counts 0→1 edges of the flag.
+    pending_sel: int = 0
+    upcall_pending: bool = False
+    kicks: int = 0
+    # The guest's 2L round-robin position (Linux per-CPU current_word_idx/current_bit_idx).
+    rr_word: int = 0
+    rr_bit: int = 0
+
+
+class Domain:
+    __slots__ = (
+        "abi",
+        "bucket_ports",
+        "controller_paused",
+        "domid",
+        "dying",
+        "guest_width",
+        "is_hvm",
+        "max_evtchn_port",
+        "max_vcpus",
+        "next_reset",
+        "nr_gfns",
+        "nr_pirqs",
+        "pirq_access",
+        "pirq_irq",
+        "pirq_to_evtchn",
+        "polling",
+        "ports",
+        "privileged",
+        "target",
+        "vcpus",
+        "xen_notifications",
+    )
+
+    def __init__(
+        self,
+        domid: int,
+        *,
+        max_vcpus: int = 1,
+        guest_width: int = 64,
+        max_evtchn_port: int = INT_MAX,
+        nr_pirqs: int = 0,
+        privileged: bool = False,
+        is_hvm: bool = False,
+        target: int | None = None,
+        nr_gfns: int = 1 << 20,
+        bucket_ports: int = 64,
+        pirq_access: frozenset[int] | None = None,
+    ) -> None:
+        if guest_width not in (32, 64):
+            raise ValueError(f"guest width must be 32 or 64, not {guest_width}")
+        if max_vcpus < 1:
+            raise ValueError(f"a domain needs at least one vCPU, not {max_vcpus}")
+        self.domid = domid
+        self.max_vcpus = max_vcpus
+        self.guest_width = guest_width
+        # An inclusive port number; -1 means "no limit" and is clamped to INT_MAX (reference §1).
+        self.max_evtchn_port = INT_MAX if max_evtchn_port < 0 else min(max_evtchn_port, INT_MAX)
+        self.nr_pirqs = nr_pirqs
+        self.privileged = privileged
+        self.is_hvm = is_hvm
+        self.target = target  # the domain this one is a device model for
+        self.nr_gfns = nr_gfns
+        self.bucket_ports = bucket_ports
+        self.pirq_access = pirq_access  # None: every PIRQ (the hardware domain)
+        self.dying = False
+        self.controller_paused = 0
+        self.next_reset = 0
+        self.vcpus = [Vcpu(i) for i in range(max_vcpus)]
+        self.pirq_to_evtchn: dict[int, int] = {}
+        self.pirq_irq: dict[int, int] = {}
+        self.polling: set[int] = set()
+        self.xen_notifications: dict[int, int] = {}
+        self.abi: Abi = TwoLevel(guest_width)
+        self.ports = PortTable(self.limit_port, bucket_ports)
+
+    @property
+    def limit_port(self) -> int:
+        """Highest allocatable port: min(max_evtchn_port, max_evtchns(d) − 1) (reference §1)."""
+        return min(self.max_evtchn_port, self.abi.max_evtchns - 1)
+
+    @property
+    def is_fifo(self) -> bool:
+        return isinstance(self.abi, Fifo)
+
+    def set_abi(self, abi: Abi) -> None:
+        self.abi = abi
+        self.ports.limit_port = self.limit_port
+
+    def has_vcpu(self, vcpu: int) -> bool:
+        return 0 <= vcpu < self.max_vcpus
+
+    @property
+    def active_evtchns(self) -> int:
+        return self.ports.active
+
+    @property
+    def xen_evtchns(self) -> int:
+        return self.ports.xen_count
