@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from evtchn.xen.abi import Fifo, FifoVcpu, TwoLevel
 from evtchn.xen.constants import (
@@ -75,6 +76,21 @@ class Hypervisor:
         self.domains: dict[int, Domain] = {}
         self.global_virq_handlers: dict[int, int] = {}
         self._xen_consumers: dict[str, int] = {}
+
+    # ------------------------------------------------------------------ snapshot
+
+    def to_state(self) -> dict[str, Any]:
+        """A JSON-serialisable snapshot of everything: `Hypervisor.from_state(hv.to_state())` is exact."""
+        from evtchn.xen.snapshot import to_state
+
+        return to_state(self)
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> Hypervisor:
+        """Restore a snapshot from to_state(); SnapshotError (a ValueError) if it is not one."""
+        from evtchn.xen.snapshot import from_state
+
+        return from_state(cls, state)
 
     # ------------------------------------------------------------------ domains
 

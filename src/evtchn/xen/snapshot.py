@@ -1,0 +1,271 @@
+"""A JSON-ready snapshot of a whole hypervisor, and its exact restoration.
+
+    state = hv.to_state()                 # plain dicts, lists, ints, str and None
+    json.dumps(state)                     # what the persisted host stores
+    hv2 = Hypervisor.from_state(state)    # behaves exactly as hv from here on
+
+Byte columns (port table, bitmaps, FIFO words) are base64 of their little-endian bytes, so a full FIFO
+table of 131 072 ports stays a few hundred KiB of text. Maps keyed by int are lists of [key, value] pairs
+because JSON object keys are strings. `SNAPSHOT_VERSION` changes whenever the layout does.
+"""
+
+from __future__ import annotations
+
+import base64
+import sys
+from array import array
+from typing import TYPE_CHECKING, Any
+
+from evtchn.xen.abi import Fifo, FifoVcpu, TwoLevel
+from evtchn.xen.domain import Domain, Vcpu
+from evtchn.xen.ports import PortTable
+from evtchn.xen.settings import HypervisorSettings
+
+if TYPE_CHECKING:
+    from evtchn.xen.hypervisor import Hypervisor
+
+SNAPSHOT_VERSION = 1
+
+State = dict[str, Any]
+
+
+class SnapshotError(ValueError):
+    """A snapshot that this version cannot restore (wrong version, missing or malformed field)."""
+
+
+def _b64(data: bytes | bytearray) -> str:
+    return base64.b64encode(bytes(data)).decode("ascii")
+
+
+def _unb64(text: str) -> bytearray:
+    return bytearray(base64.b64decode(text.encode("ascii"), validate=True))
+
+
+def _arr(a: array[int]) -> str:
+    if sys.byteorder == "big":
+        a = array(a.typecode, a)
+        a.byteswap()
+    return _b64(a.tobytes())
+
+
+def _unarr(typecode: str, text: str) -> array[int]:
+    a = array(typecode)
+    a.frombytes(bytes(_unb64(text)))
+    if sys.byteorder == "big":
+        a.byteswap()
+    return a
+
+
+def _pairs(m: dict[int, int]) -> list[list[int]]:
+    return [[k, v] for k, v in m.items()]
+
+
+# ---------------------------------------------------------------------------------------------- encode
+
+
+def _ports(t: PortTable) -> State:
+    return {
+        "limit_port": t.limit_port,
+        "bucket_ports": t.bucket_ports,
+        "valid": t.valid,
+        "high": t._high,
+        "free": list(t._free),  # heap order kept as is
+        "active": t.active,
+        "xen_count": t.xen_count,
+        "state": _b64(t.state),
+        "notify": _arr(t.notify),
+        "rdom": _arr(t.rdom),
+        "union": _arr(t.union),
+        "consumer": _b64(t.consumer),
+        "prio": _b64(t.prio),
+    }
+
+
+def _abi(abi: TwoLevel | Fifo) -> State:
+    if isinstance(abi, TwoLevel):
+        return {
+            "kind": "2l",
+            "word_bits": abi.word_bits,
+            "pending": _b64(abi.pending_bits),
+            "mask": _b64(abi.mask_bits),
+        }
+    return {
+        "kind": "fifo",
+        "words": _arr(abi.words),
+        "pages": list(abi.pages),
+        "lastq": _arr(abi.lastq),
+        "saved_pending": _b64(abi.saved_pending),
+        "vcpus": [
+            {
+                "control_gfn": fv.control_gfn,
+                "ready": fv.ready,
+                "head": list(fv.head),
+                "tail": list(fv.tail),
+                "guest_head": list(fv.guest_head),
+            }
+            for fv in abi.vcpus
+        ],
+    }
+
+
+def _vcpu(v: Vcpu) -> State:
+    return {
+        "vcpu_id": v.vcpu_id,
+        "virq_to_evtchn": list(v.virq_to_evtchn),
+        "pending_sel": v.pending_sel,
+        "upcall_pending": v.upcall_pending,
+        "kicks": v.kicks,
+        "rr_word": v.rr_word,
+        "rr_bit": v.rr_bit,
+    }
+
+
+def _domain(d: Domain) -> State:
+    assert isinstance(d.abi, TwoLevel | Fifo)
+    return {
+        "domid": d.domid,
+        "max_vcpus": d.max_vcpus,
+        "guest_width": d.guest_width,
+        "max_evtchn_port": d.max_evtchn_port,
+        "nr_pirqs": d.nr_pirqs,
+        "privileged": d.privileged,
+        "is_hvm": d.is_hvm,
+        "target": d.target,
+        "nr_gfns": d.nr_gfns,
+        "bucket_ports": d.bucket_ports,
+        "pirq_access": None if d.pirq_access is None else sorted(d.pirq_access),
+        "dying": d.dying,
+        "controller_paused": d.controller_paused,
+        "next_reset": d.next_reset,
+        "vcpus": [_vcpu(v) for v in d.vcpus],
+        "pirq_to_evtchn": _pairs(d.pirq_to_evtchn),
+        "pirq_irq": _pairs(d.pirq_irq),
+        "polling": sorted(d.polling),
+        "xen_notifications": _pairs(d.xen_notifications),
+        "abi": _abi(d.abi),
+        "ports": _ports(d.ports),
+    }
+
+
+def to_state(hv: Hypervisor) -> State:
+    """The whole hypervisor as plain JSON-serialisable data."""
+    s = hv.settings
+    return {
+        "version": SNAPSHOT_VERSION,
+        "settings": {"xen_version": list(s.xen_version), "fifo_compiled": s.fifo_compiled},
+        "domains": [_domain(d) for d in hv.domains.values()],
+        "global_virq_handlers": _pairs(hv.global_virq_handlers),
+        "xen_consumers": [[name, index] for name, index in hv._xen_consumers.items()],
+    }
+
+
+# ---------------------------------------------------------------------------------------------- decode
+
+
+def _load_ports(s: State) -> PortTable:
+    t = PortTable.__new__(PortTable)
+    t.limit_port = int(s["limit_port"])
+    t.bucket_ports = int(s["bucket_ports"])
+    t.valid = int(s["valid"])
+    t._high = int(s["high"])
+    t._free = [int(p) for p in s["free"]]
+    t.active = int(s["active"])
+    t.xen_count = int(s["xen_count"])
+    t.state = _unb64(s["state"])
+    t.notify = _unarr("H", s["notify"])
+    t.rdom = _unarr("H", s["rdom"])
+    t.union = _unarr("I", s["union"])
+    t.consumer = _unb64(s["consumer"])
+    t.prio = _unb64(s["prio"])
+    for name in ("state", "notify", "rdom", "union", "consumer", "prio"):
+        if len(getattr(t, name)) != t.valid:
+            raise SnapshotError(f"port column {name!r} has {len(getattr(t, name))} entries, not {t.valid}")
+    return t
+
+
+def _load_abi(s: State) -> TwoLevel | Fifo:
+    if s["kind"] == "2l":
+        abi = TwoLevel(int(s["word_bits"]))
+        abi.pending_bits = _unb64(s["pending"])
+        abi.mask_bits = _unb64(s["mask"])
+        return abi
+    if s["kind"] != "fifo":
+        raise SnapshotError(f"unknown ABI kind {s['kind']!r}")
+    fifo = Fifo(len(s["vcpus"]))
+    fifo.words = _unarr("I", s["words"])
+    fifo.pages = [int(g) for g in s["pages"]]
+    fifo.lastq = _unarr("I", s["lastq"])
+    fifo.saved_pending = _unb64(s["saved_pending"])
+    fifo.vcpus = [
+        FifoVcpu(
+            control_gfn=None if v["control_gfn"] is None else int(v["control_gfn"]),
+            ready=int(v["ready"]),
+            head=[int(x) for x in v["head"]],
+            tail=[int(x) for x in v["tail"]],
+            guest_head=[int(x) for x in v["guest_head"]],
+        )
+        for v in s["vcpus"]
+    ]
+    return fifo
+
+
+def _load_domain(s: State) -> Domain:
+    d = Domain.__new__(Domain)
+    d.domid = int(s["domid"])
+    d.max_vcpus = int(s["max_vcpus"])
+    d.guest_width = int(s["guest_width"])
+    d.max_evtchn_port = int(s["max_evtchn_port"])
+    d.nr_pirqs = int(s["nr_pirqs"])
+    d.privileged = bool(s["privileged"])
+    d.is_hvm = bool(s["is_hvm"])
+    d.target = None if s["target"] is None else int(s["target"])
+    d.nr_gfns = int(s["nr_gfns"])
+    d.bucket_ports = int(s["bucket_ports"])
+    d.pirq_access = None if s["pirq_access"] is None else frozenset(int(p) for p in s["pirq_access"])
+    d.dying = bool(s["dying"])
+    d.controller_paused = int(s["controller_paused"])
+    d.next_reset = int(s["next_reset"])
+    d.vcpus = [
+        Vcpu(
+            vcpu_id=int(v["vcpu_id"]),
+            virq_to_evtchn=[int(p) for p in v["virq_to_evtchn"]],
+            pending_sel=int(v["pending_sel"]),
+            upcall_pending=bool(v["upcall_pending"]),
+            kicks=int(v["kicks"]),
+            rr_word=int(v["rr_word"]),
+            rr_bit=int(v["rr_bit"]),
+        )
+        for v in s["vcpus"]
+    ]
+    d.pirq_to_evtchn = {int(k): int(v) for k, v in s["pirq_to_evtchn"]}
+    d.pirq_irq = {int(k): int(v) for k, v in s["pirq_irq"]}
+    d.polling = {int(v) for v in s["polling"]}
+    d.xen_notifications = {int(k): int(v) for k, v in s["xen_notifications"]}
+    d.abi = _load_abi(s["abi"])
+    d.ports = _load_ports(s["ports"])
+    return d
+
+
+def from_state(cls: type[Hypervisor], state: State) -> Hypervisor:
+    """Rebuild a hypervisor from to_state()'s output; SnapshotError if it is not one."""
+    if not isinstance(state, dict) or state.get("version") != SNAPSHOT_VERSION:
+        found = state.get("version") if isinstance(state, dict) else type(state).__name__
+        raise SnapshotError(f"expected a hypervisor snapshot version {SNAPSHOT_VERSION}, found {found!r}")
+    try:
+        st = state["settings"]
+        hv = cls(
+            HypervisorSettings(
+                xen_version=(int(st["xen_version"][0]), int(st["xen_version"][1])),
+                fifo_compiled=bool(st["fifo_compiled"]),
+            )
+        )
+        for ds in state["domains"]:
+            d = _load_domain(ds)
+            hv.domains[d.domid] = d
+        hv.global_virq_handlers = {int(k): int(v) for k, v in state["global_virq_handlers"]}
+        hv._xen_consumers = {str(name): int(index) for name, index in state["xen_consumers"]}
+    except (KeyError, TypeError, ValueError, IndexError) as e:
+        if isinstance(e, SnapshotError):
+            raise
+        raise SnapshotError(f"malformed hypervisor snapshot: {type(e).__name__}: {e}") from None
+    return hv
