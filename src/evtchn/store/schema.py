@@ -1,0 +1,89 @@
+"""The host file's schema and the read-only check that a file is one (reference: sqlite.org/fileformat.html).
+
+    check_host_file(path)   # raises NoHostFile / NotAHostFile / UnknownSchema, never writes to the file
+
+The check reads the 100-byte SQLite header directly (magic string, `user_version` at offset 60,
+`application_id` at offset 68), so a foreign file is rejected before SQLite ever opens it.
+"""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+from evtchn.store.errors import NoHostFile, NotAHostFile, UnknownSchema
+
+APPLICATION_ID = 0x45764368  # "EvCh" — PRAGMA application_id marks the file as ours
+SCHEMA_VERSION = 1  # PRAGMA user_version
+SQLITE_MAGIC = b"SQLite format 3\x00"
+HEADER_SIZE = 100
+
+DDL = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE snapshot (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    generation INTEGER NOT NULL,
+    state BLOB NOT NULL
+);
+CREATE TABLE refs (
+    cls TEXT NOT NULL,
+    key TEXT NOT NULL,
+    ref TEXT NOT NULL UNIQUE,
+    uuid TEXT NOT NULL UNIQUE,
+    PRIMARY KEY (cls, key)
+);
+CREATE TABLE vms (
+    ref TEXT PRIMARY KEY,
+    uuid TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL UNIQUE,
+    power_state TEXT NOT NULL,
+    domid INTEGER,
+    vm_type TEXT NOT NULL,
+    vcpus INTEGER NOT NULL,
+    memory_mib INTEGER NOT NULL,
+    dom0_ports INTEGER NOT NULL,
+    messages TEXT NOT NULL
+);
+CREATE TABLE devices (
+    ref TEXT PRIMARY KEY,
+    uuid TEXT NOT NULL UNIQUE,
+    vm_ref TEXT NOT NULL REFERENCES vms (ref),
+    kind TEXT NOT NULL,
+    devid INTEGER NOT NULL,
+    detail TEXT NOT NULL,
+    attached INTEGER NOT NULL,
+    status_code INTEGER NOT NULL,
+    status_detail TEXT NOT NULL,
+    dom0_ports INTEGER NOT NULL,
+    UNIQUE (vm_ref, kind, devid)
+);
+"""
+
+
+def check_host_file(path: Path) -> None:
+    """Raise unless `path` is an evtchn host file of this schema version. Opens the file read-only."""
+    try:
+        with open(path, "rb") as f:
+            header = f.read(HEADER_SIZE)
+    except FileNotFoundError:
+        raise NoHostFile(
+            f"{path}: no host file here; create one with `evtchn host create --profile P`"
+        ) from None
+    except IsADirectoryError:
+        raise NotAHostFile(f"{path}: is a directory, expected an evtchn host file") from None
+    except OSError as e:
+        raise NotAHostFile(f"{path}: cannot read: {e.strerror}") from None
+    if len(header) < HEADER_SIZE or not header.startswith(SQLITE_MAGIC):
+        raise NotAHostFile(f"{path}: not an evtchn host file (not an SQLite database); left unchanged")
+    (user_version,) = struct.unpack(">I", header[60:64])
+    (application_id,) = struct.unpack(">I", header[68:72])
+    if application_id != APPLICATION_ID:
+        raise NotAHostFile(
+            f"{path}: an SQLite database but not an evtchn host file "
+            f"(application_id {application_id:#010x}, expected {APPLICATION_ID:#010x}); left unchanged"
+        )
+    if user_version != SCHEMA_VERSION:
+        raise UnknownSchema(
+            f"{path}: host file schema version {user_version}, this evtchn reads version {SCHEMA_VERSION}; "
+            "left unchanged"
+        )
