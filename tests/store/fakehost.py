@@ -69,7 +69,7 @@ class FakeCodec:
                     DeviceFacts("vbd", d, {"mode": "rw"}, v.power_state == "Running", 0, "", 1)
                     for d in v.disks
                 ],
-            )  # fmt: skip
+            )
             for v in host.vms.values()
         ]
         return HostFacts(host.profile, "", vms)
