@@ -11,6 +11,9 @@ from evtchn.xen.abi import Abi, Fifo, TwoLevel
 from evtchn.xen.constants import INT_MAX, NR_VIRQS
 from evtchn.xen.ports import PortTable
 
+# vCPU ids live in 16-bit port-table columns; Xen's own ceiling (HVM_MAX_VCPUS etc.) is far lower.
+MAX_VCPUS = 4096
+
 
 @dataclass(slots=True, eq=False)
 class Vcpu:
@@ -66,9 +69,15 @@ class Domain:
         pirq_access: frozenset[int] | None = None,
     ) -> None:
         if guest_width not in (32, 64):
-            raise ValueError(f"guest width must be 32 or 64, not {guest_width}")
-        if max_vcpus < 1:
-            raise ValueError(f"a domain needs at least one vCPU, not {max_vcpus}")
+            raise ValueError(f"guest width must be 32 or 64, not {guest_width!r}")
+        if not isinstance(max_vcpus, int) or not 1 <= max_vcpus <= MAX_VCPUS:
+            raise ValueError(f"max_vcpus must be an integer from 1 to {MAX_VCPUS}, not {max_vcpus!r}")
+        if not isinstance(max_evtchn_port, int):
+            raise ValueError(f"max_evtchn_port must be an integer (-1 for no limit), not {max_evtchn_port!r}")
+        if not isinstance(nr_pirqs, int) or not 0 <= nr_pirqs <= 0xFFFFFFFF:
+            raise ValueError(f"nr_pirqs must be an integer from 0 to 2^32-1, not {nr_pirqs!r}")
+        if target is not None and (not isinstance(target, int) or not 0 <= target <= 0xFFFF):
+            raise ValueError(f"target must be a domid, not {target!r}")
         self.domid = domid
         self.max_vcpus = max_vcpus
         self.guest_width = guest_width

@@ -28,6 +28,7 @@ from evtchn.xen.constants import (
     FIFO_CONTROL_BLOCK_SIZE,
     FIFO_LINK_BITS,
     FIFO_MAX_EVENT_ARRAY_PAGES,
+    FIFO_PRIORITY_DEFAULT,
     FIFO_PRIORITY_MIN,
     NR_VIRQS,
     PAGE_SIZE,
@@ -38,6 +39,23 @@ from evtchn.xen.constants import (
 from evtchn.xen.domain import Domain
 from evtchn.xen.errors import Errno, XenError
 from evtchn.xen.settings import HypervisorSettings
+
+_FREE = int(ECS.FREE)
+_RESERVED = int(ECS.RESERVED)
+_UNBOUND = int(ECS.UNBOUND)
+_INTERDOMAIN = int(ECS.INTERDOMAIN)
+_PIRQ = int(ECS.PIRQ)
+_VIRQ = int(ECS.VIRQ)
+_IPI = int(ECS.IPI)
+_PRIO_DEFAULT = FIFO_PRIORITY_DEFAULT
+_DOMID_MAX = 0xFFFF
+
+
+def _arg(op: str, name: str, value: object) -> int:
+    """A hypercall argument as a plain int; a value no C struct could carry is EFAULT (copy failure)."""
+    if isinstance(value, int):
+        return int(value)
+    raise XenError(Errno.EFAULT, op, f"{name} must be an integer, not {type(value).__name__} {value!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,12 +126,15 @@ class Hypervisor:
         paused: bool = False,
         pirq_access: frozenset[int] | None = None,
     ) -> Domain:
-        """XEN_DOMCTL_createdomain; domid None takes the lowest free one above 0."""
+        """XEN_DOMCTL_createdomain; domid None takes the lowest free one above 0.
+
+        A bad configuration is a ValueError naming the field (this is a domctl, not an EVTCHNOP).
+        """
         if domid is None:
             domid = 1
             while domid in self.domains:
                 domid += 1
-        if not 0 <= domid < DOMID_FIRST_RESERVED:
+        if not isinstance(domid, int) or not 0 <= domid < DOMID_FIRST_RESERVED:
             raise ValueError(f"domid {domid} is reserved or out of range")
         if domid in self.domains:
             raise ValueError(f"domain {domid} exists")
@@ -134,10 +155,12 @@ class Hypervisor:
         return d
 
     def domain(self, domid: int) -> Domain:
-        try:
-            return self.domains[domid]
-        except KeyError:
-            raise XenError(Errno.ESRCH, "domain", f"no domain {domid}") from None
+        """The domain with this id; XenError(ESRCH) if there is none (or the id is not an int)."""
+        if type(domid) is int:
+            d = self.domains.get(domid)
+            if d is not None:
+                return d
+        return self._lookup("domain", _arg("domain", "domid", domid))
 
     def pause(self, domid: int) -> None:
         self.domain(domid).controller_paused += 1
@@ -151,7 +174,7 @@ class Hypervisor:
         d = self.domain(domid)
         d.dying = True
         for port in range(d.ports.valid - 1, 0, -1):
-            if d.ports.state[port] != ECS.FREE:
+            if d.ports.state[port] > _RESERVED:
                 self._close(d, port, guest=False)
         for virq, handler in list(self.global_virq_handlers.items()):
             if handler == domid:
@@ -166,7 +189,8 @@ class Hypervisor:
 
     def set_global_virq_handler(self, domid: int, virq: int) -> None:
         """XEN_DOMCTL_set_virq_handler; 4.21+ refuses with EBUSY while the old handler has it bound."""
-        self.domain(domid)
+        domid = self.domain(domid).domid
+        virq = _arg("set_virq_handler", "virq", virq)
         if not 0 <= virq < NR_VIRQS or self._virq_class(virq) is not VirqClass.GLOBAL:
             raise XenError(Errno.EINVAL, "set_virq_handler", f"VIRQ {virq} is not global")
         old = self._virq_handler(virq)
@@ -181,17 +205,29 @@ class Hypervisor:
 
     # ------------------------------------------------------------------ helpers
 
-    def _caller(self, caller: int) -> Domain:
-        return self.domain(caller)
-
-    def _resolve(self, caller: Domain, dom: int) -> int:
-        dom &= 0xFFFF  # domid_t
-        return caller.domid if dom == DOMID_SELF else dom
+    def _caller(self, op: str, caller: object) -> Domain:
+        """The calling domain (current->domain); ESRCH if there is none."""
+        if type(caller) is int:
+            d = self.domains.get(caller)
+            if d is not None:
+                return d
+        return self._lookup(op, _arg(op, "calling domid", caller))
 
     def _lookup(self, op: str, domid: int) -> Domain:
         d = self.domains.get(domid)
         if d is None:
             raise XenError(Errno.ESRCH, op, f"no domain {domid}")
+        return d
+
+    def _target(self, op: str, caller: Domain, dom: object) -> Domain:
+        """A `dom` argument: DOMID_SELF is the caller; ESRCH for a domid no domain has (reference §2)."""
+        if type(dom) is not int:
+            dom = _arg(op, "domid", dom)
+        if dom == DOMID_SELF:
+            return caller
+        d = self.domains.get(dom)
+        if d is None:
+            raise XenError(Errno.ESRCH, op, f"no domain {dom}")
         return d
 
     def _xsm_target(self, op: str, src: Domain, target: Domain) -> None:
@@ -209,10 +245,21 @@ class Hypervisor:
             raise XenError(Errno.ENOSPC, op, f"domain {d.domid} has no free event channel")
         return port
 
-    def _valid_port(self, op: str, d: Domain, port: int) -> int:
-        if not isinstance(port, int) or not d.ports.is_valid(port):
+    def _valid_port(self, op: str, d: Domain, port: object) -> int:
+        """port_is_valid(): EINVAL unless the port lies in an allocated bucket (reference §3)."""
+        if type(port) is not int:
+            port = _arg(op, "port", port)
+        if not 0 <= port < d.ports.valid:
             raise XenError(Errno.EINVAL, op, f"port {port} is not valid in domain {d.domid}")
         return port
+
+    def _vcpu(self, op: str, d: Domain, vcpu: object) -> int:
+        """domain_vcpu(): ENOENT for a vCPU the domain does not have."""
+        if type(vcpu) is not int:
+            vcpu = _arg(op, "vcpu", vcpu)
+        if not 0 <= vcpu < d.max_vcpus:
+            raise XenError(Errno.ENOENT, op, f"domain {d.domid} has no vCPU {vcpu}")
+        return vcpu
 
     def _virq_class(self, virq: int) -> VirqClass:
         return virq_class(virq, argo_per_domain=self.settings.argo_per_domain)
@@ -229,85 +276,90 @@ class Hypervisor:
 
     def _usable(self, d: Domain, port: int) -> bool:
         """evtchn_usable(): not Xen-consumed and not FREE/RESERVED."""
-        return not d.ports.consumer[port] and d.ports.state[port] > ECS.RESERVED
+        return not d.ports.consumer[port] and d.ports.state[port] > _RESERVED
 
     def _set_pending(self, d: Domain, port: int) -> None:
-        if self._usable(d, port) and port < d.abi.max_evtchns:
+        t = d.ports
+        if not t.consumer[port] and t.state[port] > _RESERVED and port < d.abi.max_evtchns:
             d.abi.set_pending(d, port)
-
-    def _init_port(self, d: Domain, port: int) -> None:
-        """evtchn_port_init(): a new binding starts at the default priority."""
-        d.ports.prio[port] = 7
 
     # ------------------------------------------------------------------ EVTCHNOPs
 
     def alloc_unbound(self, caller: int, dom: int, remote_dom: int) -> int:
         """EVTCHNOP_alloc_unbound (6): ESRCH; alloc errors; EPERM (reference §2.2)."""
-        c = self._caller(caller)
-        d = self._lookup("alloc_unbound", self._resolve(c, dom))
+        c = self._caller("alloc_unbound", caller)
+        d = self._target("alloc_unbound", c, dom)
+        if type(remote_dom) is not int or not 0 <= remote_dom <= _DOMID_MAX:
+            # Xen does not validate the remote, but it must fit a domid_t.
+            remote_dom = _arg("alloc_unbound", "remote_dom", remote_dom)
+            if not 0 <= remote_dom <= _DOMID_MAX:
+                raise XenError(Errno.ESRCH, "alloc_unbound", f"remote domid {remote_dom} is not a domid_t")
         port = self._get_free_port("alloc_unbound", d)
-        self._xsm_target("alloc_unbound", c, d)
-        remote = remote_dom & 0xFFFF
-        if remote == DOMID_SELF:
-            remote = c.domid  # the caller's, not `dom`'s
-        d.ports.claim(port, ECS.UNBOUND)
-        d.ports.rdom[port] = remote
-        d.ports.notify[port] = 0
-        self._init_port(d, port)
+        if d is not c:
+            self._xsm_target("alloc_unbound", c, d)
+        t = d.ports
+        t.claim(port, _UNBOUND)
+        t.rdom[port] = c.domid if remote_dom == DOMID_SELF else remote_dom  # the caller's, not `dom`'s
+        t.prio[port] = _PRIO_DEFAULT
         return port
 
     def alloc_unbound_xen(self, dom: int, vcpu: int, remote_dom: int, consumer: str = "ioreq") -> int:
         """alloc_unbound_xen_event_channel(): a Xen-consumer port (ioreq, vm_event) (reference §2.1, §7.1)."""
-        d = self._lookup("alloc_unbound", dom)
-        if not d.has_vcpu(vcpu):
-            raise XenError(Errno.ENOENT, "alloc_unbound", f"domain {dom} has no vCPU {vcpu}")
+        d = self.domain(dom)
+        vcpu = self._vcpu("alloc_unbound", d, vcpu)
+        remote_dom = _arg("alloc_unbound", "remote_dom", remote_dom)
+        if not 0 <= remote_dom <= _DOMID_MAX:
+            raise XenError(Errno.ESRCH, "alloc_unbound", f"remote domid {remote_dom} is not a domid_t")
         port = self._get_free_port("alloc_unbound", d)
         index = self._xen_consumers.setdefault(consumer, len(self._xen_consumers) + 1)
-        d.ports.claim(port, ECS.UNBOUND)
-        d.ports.consumer[port] = index
-        d.ports.xen_count += 1
-        d.ports.notify[port] = vcpu
-        d.ports.rdom[port] = remote_dom & 0xFFFF
-        self._init_port(d, port)
+        t = d.ports
+        t.claim(port, _UNBOUND)
+        t.consumer[port] = index
+        t.xen_count += 1
+        t.notify[port] = vcpu
+        t.rdom[port] = remote_dom
+        t.prio[port] = _PRIO_DEFAULT
         return port
 
     def bind_interdomain(self, caller: int, remote_dom: int, remote_port: int) -> int:
         """EVTCHNOP_bind_interdomain (0): ESRCH; alloc errors; EINVAL (reference §2.3)."""
-        ld = self._caller(caller)
-        rd = self._lookup("bind_interdomain", self._resolve(ld, remote_dom))
+        ld = self._caller("bind_interdomain", caller)
+        rd = self._target("bind_interdomain", ld, remote_dom)
+        if type(remote_port) is not int:
+            remote_port = _arg("bind_interdomain", "remote_port", remote_port)
         lport = self._get_free_port("bind_interdomain", ld)
-        if not isinstance(remote_port, int) or not rd.ports.is_valid(remote_port):
-            raise XenError(Errno.EINVAL, "bind_interdomain", f"port {remote_port} invalid in d{rd.domid}")
         rt = rd.ports
-        if rt.state[remote_port] != ECS.UNBOUND or rt.rdom[remote_port] != ld.domid:
+        if not 0 <= remote_port < rt.valid:
+            raise XenError(Errno.EINVAL, "bind_interdomain", f"port {remote_port} invalid in d{rd.domid}")
+        if rt.state[remote_port] != _UNBOUND or rt.rdom[remote_port] != ld.domid:
             raise XenError(
                 Errno.EINVAL,
                 "bind_interdomain",
                 f"d{rd.domid} port {remote_port} is not unbound for d{ld.domid}",
             )
         lt = ld.ports
-        lt.claim(lport, ECS.INTERDOMAIN)
+        lt.claim(lport, _INTERDOMAIN)
         lt.rdom[lport] = rd.domid
         lt.union[lport] = remote_port
-        lt.notify[lport] = 0
-        self._init_port(ld, lport)
-        rt.state[remote_port] = ECS.INTERDOMAIN
+        lt.prio[lport] = _PRIO_DEFAULT
+        rt.state[remote_port] = _INTERDOMAIN
         rt.rdom[remote_port] = ld.domid
         rt.union[remote_port] = lport
-        # In case the peer signalled while unbound, the local port is always set pending.
-        self._set_pending(ld, lport)
+        # In case the peer signalled while unbound, the local port is always set pending (on vCPU 0).
+        ld.abi.set_pending(ld, lport)
         return lport
 
     def bind_virq(self, caller: int, virq: int, vcpu: int) -> int:
         """EVTCHNOP_bind_virq (1): EINVAL; EINVAL; ENOENT; EBUSY (4.21+); EEXIST; alloc (reference §2.4)."""
-        d = self._caller(caller)
+        d = self._caller("bind_virq", caller)
+        virq = _arg("bind_virq", "virq", virq)
+        vcpu = _arg("bind_virq", "vcpu", vcpu)
         if not 0 <= virq < NR_VIRQS:
             raise XenError(Errno.EINVAL, "bind_virq", f"VIRQ {virq} out of range")
         cls = self._virq_class(virq)
         if cls is not VirqClass.VCPU and vcpu != 0:
             raise XenError(Errno.EINVAL, "bind_virq", f"VIRQ {virq} binds on vCPU 0 only")
-        if not d.has_vcpu(vcpu):
-            raise XenError(Errno.ENOENT, "bind_virq", f"domain {d.domid} has no vCPU {vcpu}")
+        self._vcpu("bind_virq", d, vcpu)
         if cls is VirqClass.GLOBAL and self.settings.global_virq_handler_only:
             handler = self._virq_handler(virq)
             if handler is not d:
@@ -316,27 +368,30 @@ class Hypervisor:
         if v.virq_to_evtchn[virq]:
             raise XenError(Errno.EEXIST, "bind_virq", f"VIRQ {virq} already bound on vCPU {vcpu}")
         port = self._get_free_port("bind_virq", d)
-        d.ports.claim(port, ECS.VIRQ)
-        d.ports.notify[port] = vcpu
-        d.ports.union[port] = virq
-        self._init_port(d, port)
+        t = d.ports
+        t.claim(port, _VIRQ)
+        t.notify[port] = vcpu
+        t.union[port] = virq
+        t.prio[port] = _PRIO_DEFAULT
         v.virq_to_evtchn[virq] = port
         return port
 
     def bind_ipi(self, caller: int, vcpu: int) -> int:
         """EVTCHNOP_bind_ipi (7): ENOENT; alloc errors (reference §2.5)."""
-        d = self._caller(caller)
-        if not d.has_vcpu(vcpu):
-            raise XenError(Errno.ENOENT, "bind_ipi", f"domain {d.domid} has no vCPU {vcpu}")
+        d = self._caller("bind_ipi", caller)
+        vcpu = self._vcpu("bind_ipi", d, vcpu)
         port = self._get_free_port("bind_ipi", d)
-        d.ports.claim(port, ECS.IPI)
-        d.ports.notify[port] = vcpu
-        self._init_port(d, port)
+        t = d.ports
+        t.claim(port, _IPI)
+        t.notify[port] = vcpu
+        t.prio[port] = _PRIO_DEFAULT
         return port
 
     def bind_pirq(self, caller: int, pirq: int, flags: int = 0) -> int:
         """EVTCHNOP_bind_pirq (2), x86: EINVAL; EPERM; EEXIST; alloc errors (reference §2.6)."""
-        d = self._caller(caller)
+        d = self._caller("bind_pirq", caller)
+        pirq = _arg("bind_pirq", "pirq", pirq)
+        _arg("bind_pirq", "flags", flags)
         if not 0 <= pirq < d.nr_pirqs:
             raise XenError(Errno.EINVAL, "bind_pirq", f"PIRQ {pirq} ≥ nr_pirqs {d.nr_pirqs}")
         if not d.is_hvm and d.pirq_access is not None and pirq not in d.pirq_access:
@@ -344,71 +399,78 @@ class Hypervisor:
         if pirq in d.pirq_to_evtchn:
             raise XenError(Errno.EEXIST, "bind_pirq", f"PIRQ {pirq} already bound")
         port = self._get_free_port("bind_pirq", d)
-        d.ports.claim(port, ECS.PIRQ)
-        d.ports.union[port] = pirq
-        d.ports.notify[port] = 0
-        self._init_port(d, port)
+        t = d.ports
+        t.claim(port, _PIRQ)
+        t.union[port] = pirq
+        t.prio[port] = _PRIO_DEFAULT
         d.pirq_to_evtchn[pirq] = port
         d.pirq_irq.setdefault(pirq, pirq)
         return port
 
     def close(self, caller: int, port: int) -> None:
         """EVTCHNOP_close (3): EINVAL for invalid, FREE, RESERVED or Xen-consumer ports (reference §2.7)."""
-        d = self._caller(caller)
-        self._close(d, self._valid_port("close", d, port), guest=True)
+        d = self._caller("close", caller)
+        if type(port) is not int or not 0 <= port < d.ports.valid:
+            port = self._valid_port("close", d, port)
+        self._close(d, port, guest=True)
 
     def _close(self, d: Domain, port: int, *, guest: bool) -> None:
         t = d.ports
         if guest and t.consumer[port]:
             raise XenError(Errno.EINVAL, "close", f"port {port} belongs to Xen")
         state = t.state[port]
-        if state in (ECS.FREE, ECS.RESERVED):
+        if state == _INTERDOMAIN:
+            rd = self.domains[t.rdom[port]]
+            rport = t.union[port]
+            # The remote end returns to unbound, re-bindable only by the closer; no event is sent.
+            rt = rd.ports
+            rt.state[rport] = _UNBOUND
+            rt.rdom[rport] = d.domid
+            rt.union[rport] = 0
+        elif state <= _RESERVED:
             raise XenError(Errno.EINVAL, "close", f"port {port} is not open")
-        if state == ECS.VIRQ:
+        elif state == _VIRQ:
             virq = t.union[port]
             for v in d.vcpus:
                 if v.virq_to_evtchn[virq] == port:
                     v.virq_to_evtchn[virq] = 0
-        elif state == ECS.PIRQ:
+        elif state == _PIRQ:
             d.pirq_to_evtchn.pop(t.union[port], None)
-        elif state == ECS.INTERDOMAIN:
-            rd = self.domains[t.rdom[port]]
-            rport = t.union[port]
-            # The remote end returns to unbound, re-bindable only by the closer; no event is sent.
-            rd.ports.state[rport] = ECS.UNBOUND
-            rd.ports.rdom[rport] = d.domid
-            rd.ports.union[rport] = 0
-        if port < d.abi.max_evtchns:
-            d.abi.clear_pending(d, port)
-        t.release(port, busy=d.abi.is_busy(d, port))
+        abi = d.abi
+        if port < abi.max_evtchns:
+            abi.clear_pending(d, port)
+            t.release(port, busy=abi.is_busy(d, port))
+        else:
+            t.release(port, busy=False)
 
     def send(self, caller: int, port: int) -> None:
         """EVTCHNOP_send (4): EINVAL for invalid, Xen-consumer, FREE, RESERVED, PIRQ, VIRQ (§2.8)."""
-        d = self._caller(caller)
-        self._valid_port("send", d, port)
+        d = self._caller("send", caller)
         t = d.ports
+        if type(port) is not int or not 0 <= port < t.valid:
+            port = self._valid_port("send", d, port)
         if t.consumer[port]:
             raise XenError(Errno.EINVAL, "send", f"port {port} belongs to Xen")
         state = t.state[port]
-        if state == ECS.INTERDOMAIN:
+        if state == _INTERDOMAIN:
             rd = self.domains[t.rdom[port]]
             rport = t.union[port]
             if rd.ports.consumer[rport]:
                 rd.xen_notifications[rport] = rd.xen_notifications.get(rport, 0) + 1
             else:
                 self._set_pending(rd, rport)
-        elif state == ECS.IPI:
+        elif state == _IPI:
             self._set_pending(d, port)
-        elif state == ECS.UNBOUND:
+        elif state == _UNBOUND:
             return  # silently dropped
         else:
             raise XenError(Errno.EINVAL, "send", f"port {port} cannot send (state {ECS(state).name})")
 
     def status(self, caller: int, dom: int, port: int) -> EvtchnStatus:
         """EVTCHNOP_status (5): ESRCH; EINVAL past valid_evtchns; EACCES (4.15–4.18); EPERM (§2.9)."""
-        c = self._caller(caller)
-        d = self._lookup("status", self._resolve(c, dom))
-        self._valid_port("status", d, port)
+        c = self._caller("status", caller)
+        d = self._target("status", c, dom)
+        port = self._valid_port("status", d, port)
         t = d.ports
         if self.settings.status_eacces_xen_consumer and t.consumer[port]:
             raise XenError(Errno.EACCES, "status", f"port {port} belongs to Xen")
@@ -428,25 +490,24 @@ class Hypervisor:
 
     def bind_vcpu(self, caller: int, port: int, vcpu: int) -> None:
         """EVTCHNOP_bind_vcpu (8): ENOENT; EINVAL (reference §2.10)."""
-        d = self._caller(caller)
-        if not d.has_vcpu(vcpu):
-            raise XenError(Errno.ENOENT, "bind_vcpu", f"domain {d.domid} has no vCPU {vcpu}")
-        self._valid_port("bind_vcpu", d, port)
+        d = self._caller("bind_vcpu", caller)
+        vcpu = self._vcpu("bind_vcpu", d, vcpu)
+        port = self._valid_port("bind_vcpu", d, port)
         t = d.ports
         if t.consumer[port]:
             raise XenError(Errno.EINVAL, "bind_vcpu", f"port {port} belongs to Xen")
         state = t.state[port]
-        if state == ECS.VIRQ:
+        if state == _VIRQ:
             if self._virq_class(t.union[port]) is VirqClass.VCPU:
                 raise XenError(Errno.EINVAL, "bind_vcpu", f"port {port} is a per-vCPU VIRQ")
-        elif state not in (ECS.UNBOUND, ECS.INTERDOMAIN, ECS.PIRQ):
+        elif state not in (_UNBOUND, _INTERDOMAIN, _PIRQ):
             raise XenError(Errno.EINVAL, "bind_vcpu", f"port {port} cannot move (state {ECS(state).name})")
         t.notify[port] = vcpu
 
     def unmask(self, caller: int, port: int) -> None:
         """EVTCHNOP_unmask (9): EINVAL for an invalid port, else 0 (reference §2.11)."""
-        d = self._caller(caller)
-        self._valid_port("unmask", d, port)
+        d = self._caller("unmask", caller)
+        port = self._valid_port("unmask", d, port)
         if self._usable(d, port) and port < d.abi.max_evtchns:
             d.abi.unmask(d, port)
 
@@ -456,35 +517,37 @@ class Hypervisor:
         Closes every port as the guest would (Xen-consumer ports survive). `budget` models preemption:
         after that many ports it stops and returns False; reset_cont() goes on. True when done.
         """
-        c = self._caller(caller)
-        d = self._lookup("reset", self._resolve(c, dom))
-        self._xsm_target("reset", c, d)
-        if d is not c and not d.controller_paused:
-            raise XenError(Errno.EINVAL, "reset", f"domain {d.domid} is not paused by its controller")
+        d = self._reset_target("reset", caller, dom)
         if d.next_reset:
             raise XenError(Errno.EBUSY, "reset", f"a reset of domain {d.domid} is in progress")
         return self._reset_from(d, 1, budget)
 
     def reset_cont(self, caller: int, dom: int, *, budget: int | None = None) -> bool:
         """EVTCHNOP_reset_cont (14, Xen-internal): continue a preempted reset."""
-        c = self._caller(caller)
-        d = self._lookup("reset", self._resolve(c, dom))
-        self._xsm_target("reset", c, d)
-        if d is not c and not d.controller_paused:
-            raise XenError(Errno.EINVAL, "reset", f"domain {d.domid} is not paused by its controller")
+        d = self._reset_target("reset_cont", caller, dom)
         if not d.next_reset:
-            raise XenError(Errno.EBUSY, "reset", f"no reset of domain {d.domid} is in progress")
+            raise XenError(Errno.EBUSY, "reset_cont", f"no reset of domain {d.domid} is in progress")
         return self._reset_from(d, d.next_reset, budget)
 
+    def _reset_target(self, op: str, caller: int, dom: int) -> Domain:
+        c = self._caller(op, caller)
+        d = self._target(op, c, dom)
+        self._xsm_target(op, c, d)
+        if d is not c and not d.controller_paused:
+            raise XenError(Errno.EINVAL, op, f"domain {d.domid} is not paused by its controller")
+        return d
+
     def _reset_from(self, d: Domain, start: int, budget: int | None) -> bool:
+        if budget is not None and (type(budget) is not int or budget < 1):
+            raise XenError(Errno.EINVAL, "reset", f"budget must be a positive integer, not {budget!r}")
         done = 0
         port = start
-        while d.ports.is_valid(port):
+        t = d.ports
+        while port < t.valid:
             if budget is not None and done >= budget:
                 d.next_reset = port
                 return False
-            st = d.ports.state[port]
-            if st != ECS.FREE and st != ECS.RESERVED and not d.ports.consumer[port]:
+            if t.state[port] > _RESERVED and not t.consumer[port]:
                 self._close(d, port, guest=True)
             port += 1
             done += 1
@@ -510,15 +573,17 @@ class Hypervisor:
             raise XenError(errno, op, "FIFO event channels are not available")
 
     def _check_gfn(self, op: str, d: Domain, gfn: int) -> None:
-        if not isinstance(gfn, int) or not 0 <= gfn < d.nr_gfns:
+        """map_guest_page(): EINVAL for a frame the domain does not have."""
+        if not 0 <= gfn < d.nr_gfns:
             raise XenError(Errno.EINVAL, op, f"GFN {gfn:#x} is not a page of domain {d.domid}")
 
     def init_control(self, caller: int, control_gfn: int, offset: int, vcpu: int) -> int:
         """EVTCHNOP_init_control (11) → link_bits 17: EOPNOTSUPP; ENOENT; EINVAL; EINVAL (§2.13)."""
-        d = self._caller(caller)
+        d = self._caller("init_control", caller)
+        control_gfn = _arg("init_control", "control_gfn", control_gfn)
+        offset = _arg("init_control", "offset", offset)
         self._fifo_available("init_control")
-        if not d.has_vcpu(vcpu):
-            raise XenError(Errno.ENOENT, "init_control", f"domain {d.domid} has no vCPU {vcpu}")
+        vcpu = self._vcpu("init_control", d, vcpu)
         if not 0 <= offset <= PAGE_SIZE - FIFO_CONTROL_BLOCK_SIZE or offset & 7:
             raise XenError(Errno.EINVAL, "init_control", f"offset {offset} crosses the page or is unaligned")
         if isinstance(d.abi, Fifo):
@@ -538,7 +603,7 @@ class Hypervisor:
         for port in range(1, min(t.valid, old.max_evtchns)):
             if old.is_pending(d, port):
                 fifo.saved_pending[port >> 3] |= 1 << (port & 7)
-            t.prio[port] = 7
+            t.prio[port] = _PRIO_DEFAULT
         d.set_abi(fifo)
         for v in d.vcpus:
             v.pending_sel = 0
@@ -549,19 +614,21 @@ class Hypervisor:
 
         `premask` models the guest masking the page's 1024 words before the call, as Linux does.
         """
-        d = self._caller(caller)
+        d = self._caller("expand_array", caller)
+        array_gfn = _arg("expand_array", "array_gfn", array_gfn)
         self._fifo_available("expand_array")
         if not isinstance(d.abi, Fifo):
             raise XenError(Errno.EOPNOTSUPP, "expand_array", f"domain {d.domid} has not set up FIFO")
         if len(d.abi.pages) >= FIFO_MAX_EVENT_ARRAY_PAGES:
             raise XenError(Errno.ENOSPC, "expand_array", "the event array has 128 pages")
         self._check_gfn("expand_array", d, array_gfn)
-        d.abi.add_page(d, array_gfn, premask=premask)
+        d.abi.add_page(d, array_gfn, premask=bool(premask))
 
     def set_priority(self, caller: int, port: int, priority: int) -> None:
         """EVTCHNOP_set_priority (13): EINVAL; ENOSYS (2L); EACCES (unusable); EINVAL (> 15) (§2.13)."""
-        d = self._caller(caller)
-        self._valid_port("set_priority", d, port)
+        d = self._caller("set_priority", caller)
+        port = self._valid_port("set_priority", d, port)
+        priority = _arg("set_priority", "priority", priority)
         if not d.is_fifo:
             raise XenError(Errno.ENOSYS, "set_priority", "the 2-level ABI has no priorities")
         if not self._usable(d, port):
@@ -573,14 +640,23 @@ class Hypervisor:
     # ------------------------------------------------------------------ Xen-side events
 
     def raise_virq(self, domid: int, virq: int, vcpu: int = 0) -> bool:
-        """send_guest_vcpu_virq / send_global_virq: False when no port is bound (the event is dropped)."""
-        if self._virq_class(virq) is VirqClass.GLOBAL:
-            d = self._virq_handler(virq)
-            if d is None:
+        """send_guest_vcpu_virq / send_global_virq: False when no port is bound (the event is dropped).
+
+        A global VIRQ goes to its handler domain whatever `domid` says (reference §6).
+        """
+        virq = _arg("raise_virq", "virq", virq)
+        vcpu = _arg("raise_virq", "vcpu", vcpu)
+        if not 0 <= virq < NR_VIRQS:
+            raise XenError(Errno.EINVAL, "raise_virq", f"VIRQ {virq} out of range")
+        cls = self._virq_class(virq)
+        if cls is VirqClass.GLOBAL:
+            handler = self._virq_handler(virq)
+            if handler is None:
                 return False
+            d = handler
         else:
             d = self.domain(domid)
-        v = vcpu if self._virq_class(virq) is VirqClass.VCPU else 0
+        v = vcpu if cls is VirqClass.VCPU else 0
         if not d.has_vcpu(v):
             return False
         port = d.vcpus[v].virq_to_evtchn[virq]
@@ -592,15 +668,17 @@ class Hypervisor:
     def notify_via_xen_port(self, domid: int, port: int) -> None:
         """notify_via_xen_event_channel(): Xen (e.g. ioreq) signals the peer of its Xen-consumer port."""
         d = self.domain(domid)
+        port = self._valid_port("notify_via_xen", d, port)
         t = d.ports
-        if not t.consumer[port] or t.state[port] != ECS.INTERDOMAIN:
+        if not t.consumer[port] or t.state[port] != _INTERDOMAIN:
             return
         rd = self.domains[t.rdom[port]]
         self._set_pending(rd, t.union[port])
 
     def raise_pirq(self, domid: int, pirq: int) -> bool:
+        """A physical interrupt for the domain: False when the PIRQ has no port (dropped)."""
         d = self.domain(domid)
-        port = d.pirq_to_evtchn.get(pirq)
+        port = d.pirq_to_evtchn.get(_arg("raise_pirq", "pirq", pirq))
         if port is None:
             return False
         self._set_pending(d, port)
@@ -609,17 +687,16 @@ class Hypervisor:
     # ------------------------------------------------------------------ guest side
 
     def mask(self, domid: int, port: int) -> None:
-        """The guest setting its own mask bit (2L) or MASKED (FIFO); no hypercall."""
+        """The guest setting its own mask bit (2L) or MASKED (FIFO); no hypercall, no errno."""
         d = self.domain(domid)
+        port = _arg("mask", "port", port)
         if d.ports.is_valid(port) and port < d.abi.max_evtchns:
             d.abi.mask(d, port)
 
     def drain(self, domid: int, vcpu: int = 0) -> list[int]:
         """The guest's upcall on one vCPU: the ports it handles, in Linux's order, acknowledged."""
         d = self.domain(domid)
-        if not d.has_vcpu(vcpu):
-            raise XenError(Errno.ENOENT, "drain", f"domain {domid} has no vCPU {vcpu}")
-        return d.abi.drain(d, vcpu)
+        return d.abi.drain(d, self._vcpu("drain", d, vcpu))
 
     # ------------------------------------------------------------------ inspection
 
@@ -628,14 +705,18 @@ class Hypervisor:
 
     def is_pending(self, domid: int, port: int) -> bool:
         d = self.domain(domid)
+        port = _arg("is_pending", "port", port)
         return d.ports.is_valid(port) and port < d.abi.max_evtchns and d.abi.is_pending(d, port)
 
     def is_masked(self, domid: int, port: int) -> bool:
         d = self.domain(domid)
+        port = _arg("is_masked", "port", port)
         return d.ports.is_valid(port) and port < d.abi.max_evtchns and d.abi.is_masked(d, port)
 
     def dump_port(self, domid: int, port: int) -> PortDump:
+        """One port as the 'e' key prints it; XenError(EINVAL) past valid_evtchns."""
         d = self.domain(domid)
+        port = self._valid_port("dump", d, port)
         t = d.ports
         state = ECS(t.state[port])
         in_abi = port < d.abi.max_evtchns
@@ -660,7 +741,7 @@ class Hypervisor:
         """Ports from 1 while valid, skipping ECS_FREE — the 'e' key's walk (reference §9.2)."""
         d = self.domain(domid)
         for port in range(1, d.ports.valid):
-            if d.ports.state[port] != ECS.FREE:
+            if d.ports.state[port] != _FREE:
                 yield self.dump_port(domid, port)
 
     def check_invariants(self) -> None:

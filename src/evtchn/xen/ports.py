@@ -83,7 +83,7 @@ class PortTable:
             self._grow()
         return port
 
-    def claim(self, port: int, state: ECS) -> None:
+    def claim(self, port: int, state: int) -> None:
         """Take the port find_free() returned."""
         if self._free and self._free[0] == port:
             heapq.heappop(self._free)
