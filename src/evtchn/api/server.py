@@ -43,10 +43,8 @@ class XapiHandler(BaseHTTPRequestHandler):
         return str(addr[0]) if isinstance(addr, tuple) and addr else "unix"
 
     def handle(self) -> None:
-        try:
+        with contextlib.suppress(ConnectionError, TimeoutError):  # the client went away mid-request
             super().handle()
-        except (ConnectionError, TimeoutError):
-            pass  # the client went away mid-request: nothing to answer
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s %s", self.address_string(), format % args)
