@@ -43,6 +43,7 @@ class HostFacts:
     profile: str
     hardware: str
     vms: list[VmFacts]
+    dom0: Mapping[str, int] = field(default_factory=dict)  # vcpus, memory_mib, ports_used, ports_free
 
 
 @dataclass(frozen=True, slots=True)

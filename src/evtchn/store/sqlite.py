@@ -328,10 +328,12 @@ def _is_busy(e: sqlite3.OperationalError) -> bool:
 
 def _init_meta(conn: sqlite3.Connection) -> None:
     host_ref, host_uuid = _ensure_ref(conn, "host", "host")
+    dom0_ref, dom0_uuid = _ensure_ref(conn, "VM", "dom0")  # the control domain's VM object
     conn.executemany(
         "INSERT INTO meta (key, value) VALUES (?, ?)",
-        [("format", "evtchn-host"), ("host_ref", host_ref), ("host_uuid", host_uuid)],
-    )
+        [("format", "evtchn-host"), ("host_ref", host_ref), ("host_uuid", host_uuid),
+         ("dom0_ref", dom0_ref), ("dom0_uuid", dom0_uuid)],
+    )  # fmt: skip
 
 
 def _save(conn: sqlite3.Connection, codec: HostCodec[H], host: H, *, generation: int) -> None:
@@ -347,7 +349,7 @@ def _save(conn: sqlite3.Connection, codec: HostCodec[H], host: H, *, generation:
 def _save_rows(conn: sqlite3.Connection, facts: HostFacts) -> None:
     conn.execute("DELETE FROM devices")
     conn.execute("DELETE FROM vms")
-    live: set[tuple[str, str]] = {("host", "host")}
+    live: set[tuple[str, str]] = {("host", "host"), ("VM", "dom0")}
     for vm in facts.vms:
         vm_ref, _ = _ensure_ref(conn, "VM", vm.uuid, vm.uuid)
         live.add(("VM", vm.uuid))
@@ -370,5 +372,6 @@ def _save_rows(conn: sqlite3.Connection, facts: HostFacts) -> None:
     conn.executemany("DELETE FROM refs WHERE cls = ? AND key = ?", stale)
     conn.executemany(
         "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        [("profile", facts.profile), ("hardware", facts.hardware)],
+        [("profile", facts.profile), ("hardware", facts.hardware)]
+        + [(f"dom0_{k}", str(v)) for k, v in facts.dom0.items()],
     )
