@@ -1,0 +1,32 @@
+"""Inspection: lsevtchn and the 'e' dump from a simulated host, parsers and an analyser for real dumps.
+
+    out, err, rc = format_lsevtchn(hv, 0)          # what /usr/lib/xen/bin/lsevtchn 0 prints
+    text = format_edump(hv, layout="4.1", prefix=True)
+    dump = parse_text(open("xl-dmesg.txt").read())  # lsevtchn, 'e' dump or /proc/interrupts
+    report = analyze(dump)
+
+The formatters read the core (`evtchn.xen`); the parsers and the analyser depend on nothing but the text.
+"""
+
+from evtchn.inspect.analyze import Analysis, analyze
+from evtchn.inspect.edump import format_edump
+from evtchn.inspect.lsevtchn import LsevtchnResult, format_lsevtchn, parse_domid_arg
+from evtchn.inspect.model import BadLine, Channel, Dump, Kind, ParseError
+from evtchn.inspect.parse import parse_file, parse_files, parse_text
+
+__all__ = [
+    "Analysis",
+    "BadLine",
+    "Channel",
+    "Dump",
+    "Kind",
+    "LsevtchnResult",
+    "ParseError",
+    "analyze",
+    "format_edump",
+    "format_lsevtchn",
+    "parse_domid_arg",
+    "parse_file",
+    "parse_files",
+    "parse_text",
+]

@@ -1,0 +1,163 @@
+"""What the parsers produce: plain dataclasses with no tie to the simulator (reference §9).
+
+    dump = parse_text(text)
+    for table in dump.tables:            # one domain's ports from one source
+        for ch in table.channels():      # Channel(domid, port, kind, vcpu, remote_dom, ...)
+            ...
+
+A table keeps its columns as numpy arrays so that a million-line dump parses and aggregates without a
+Python object per port; `channels()` builds the objects on demand.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+IntArray = npt.NDArray[np.int64]
+
+
+class ParseError(Exception):
+    """The input is in none of the known formats (or cannot be read)."""
+
+
+class Kind(enum.IntEnum):
+    """EVTCHNSTAT numbering (lsevtchn's view); the 'e' dump's s= is this + 1 (reference §2.1, §9.2)."""
+
+    UNBOUND = 1
+    INTERDOMAIN = 2
+    PIRQ = 3
+    VIRQ = 4
+    IPI = 5
+    UNKNOWN = 6
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+class Source(enum.StrEnum):
+    LSEVTCHN = "lsevtchn"
+    EDUMP = "edump"
+    INTERRUPTS = "interrupts"
+
+
+NONE = -1  # a column value the source does not give
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    """One port of one domain as a dump shows it; NONE (-1) where the source has no value."""
+
+    domid: int | None
+    port: int
+    kind: Kind
+    vcpu: int
+    remote_dom: int = NONE
+    remote_port: int = NONE
+    number: int = NONE  # VIRQ or PIRQ number
+    xen: int = NONE  # Xen-consumer field of the 'e' dump
+    name: str = ""  # /proc/interrupts action, e.g. "evtchn:xenstored"
+
+
+@dataclass(frozen=True, slots=True)
+class BadLine:
+    lineno: int
+    text: str
+    reason: str
+    file: str = ""
+
+    def describe(self) -> str:
+        where = f"{self.file}:{self.lineno}" if self.file else f"line {self.lineno}"
+        return f"{where}: {self.reason}: {self.text[:80]!r}"
+
+
+def _empty() -> IntArray:
+    return np.zeros(0, dtype=np.int64)
+
+
+@dataclass(slots=True)
+class Table:
+    """One domain's ports from one source, in file order. `domid` is None when the text does not say."""
+
+    source: Source
+    domid: int | None
+    line: int  # 1-based line number where the table starts
+    port: IntArray = field(default_factory=_empty)
+    kind: IntArray = field(default_factory=_empty)
+    vcpu: IntArray = field(default_factory=_empty)
+    remote_dom: IntArray = field(default_factory=_empty)
+    remote_port: IntArray = field(default_factory=_empty)
+    number: IntArray = field(default_factory=_empty)
+    xen: IntArray = field(default_factory=_empty)
+    names: list[str] | None = None
+    domid_inferred: bool = False
+    fifo: bool | None = None  # 'e' dump 4.4+: the ABI field says FIFO (6 characters) or 2L
+
+    def __len__(self) -> int:
+        return int(self.port.shape[0])
+
+    def channels(self) -> Iterator[Channel]:
+        names = self.names
+        cols = zip(
+            self.port.tolist(),
+            self.kind.tolist(),
+            self.vcpu.tolist(),
+            self.remote_dom.tolist(),
+            self.remote_port.tolist(),
+            self.number.tolist(),
+            self.xen.tolist(),
+            strict=True,
+        )
+        for i, (port, kind, vcpu, rdom, rport, num, xen) in enumerate(cols):
+            yield Channel(
+                self.domid, port, Kind(kind), vcpu, rdom, rport, num, xen, names[i] if names else ""
+            )
+
+    def kind_counts(self) -> dict[Kind, int]:
+        counts = np.bincount(self.kind, minlength=len(Kind) + 1)
+        return {k: int(counts[k]) for k in Kind if counts[k]}
+
+    def remote_counts(self, kinds: tuple[Kind, ...] = (Kind.INTERDOMAIN,)) -> dict[int, int]:
+        """Ports per remote domain among the given kinds (unknown remotes, -1, left out)."""
+        sel = np.isin(self.kind, np.array([int(k) for k in kinds], dtype=np.int64))
+        doms = self.remote_dom[sel]
+        doms = doms[doms >= 0]
+        if doms.size == 0:
+            return {}
+        values, counts = np.unique(doms, return_counts=True)
+        return {int(v): int(c) for v, c in zip(values.tolist(), counts.tolist(), strict=True)}
+
+
+@dataclass(slots=True)
+class Dump:
+    """Everything found in one or more captured files."""
+
+    tables: list[Table] = field(default_factory=list)
+    bad: list[BadLine] = field(default_factory=list)  # garbled or unknown lines
+    cut: list[BadLine] = field(default_factory=list)  # a first/last line cut by a wrapped console ring
+    lines: int = 0
+    other: int = 0  # console lines that belong to no dump (the rest of `xl dmesg`)
+    layouts: set[str] = field(default_factory=set)  # 'e' layouts seen: "4.1", "4.2", "4.4"
+    notes: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+
+    @property
+    def sources(self) -> set[Source]:
+        return {t.source for t in self.tables}
+
+    def merge(self, other: Dump) -> Dump:
+        return Dump(
+            tables=self.tables + other.tables,
+            bad=self.bad + other.bad,
+            cut=self.cut + other.cut,
+            lines=self.lines + other.lines,
+            other=self.other + other.other,
+            layouts=self.layouts | other.layouts,
+            notes=self.notes + other.notes,
+            files=self.files + other.files,
+        )

@@ -1,0 +1,475 @@
+"""Parsers for text captured on real hosts: lsevtchn, the 'e' dump, a dom0's /proc/interrupts (§9).
+
+    dump = parse_file("xl-dmesg.txt")       # Dump(tables=[Table(...)], bad=[...], cut=[...], ...)
+    dump = parse_text(b"   1: VCPU 0: IPI\n")
+
+One file may hold any mix: several lsevtchn outputs one after another (with or without the shell prompt
+that names the domid), an `xl dmesg` with one or more 'e' dumps among other console output (with or
+without "(XEN) " prefixes and timestamps; 4.1 `[p/m]` and 4.4+ `[p/m/s]` layouts; the first or last line
+cut by a wrapped console ring), and /proc/interrupts. Unknown or garbled lines are reported with their
+line numbers and never stop the parse; a file with nothing recognisable is a ParseError.
+
+Large 'e' dumps go through the vectorised scanner in `fastscan.py`; every other line comes here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from evtchn.inspect.cparse import strtol10
+from evtchn.inspect.fastscan import Lines, scan_edump_ports, split_lines
+from evtchn.inspect.model import NONE, BadLine, Dump, IntArray, Kind, ParseError, Source, Table
+
+# ---------------------------------------------------------------- line grammars
+
+_CONSOLE = re.compile(r"^\(XEN\) (?:\[[^\]]*\] )?")
+_E_PRESSED = re.compile(r"^'(.)' pressed -> dumping event-channel info$")
+_E_DOMAIN = re.compile(r"^Event channel information for domain (\d+):$")
+_E_POLL = re.compile(r"^(?:Polling vCPUs: \{[0-9,\-]*\}|Domain \d+ polling vCPUs: [0-9a-f]+)$")
+_E_HEADER = re.compile(r"^ {4}port \[p/m(/s)?\]$")
+_E_PORT = re.compile(r"^ {4} *(\d+) \[([01])/([01])(?:/([^\]]*))?\]: s=(\d+) n=(\d+)(.*)$")
+_E_SUFFIX = {
+    2: r" d=(?P<d>\d+)",
+    3: r" d=(?P<d>\d+) p=(?P<p>\d+)",
+    4: r" p=(?P<p>\d+)(?: i=(?P<i>\d+))?",
+    5: r" v=(?P<v>\d+)",
+    6: r"",
+}
+_E_REST_NEW = {s: re.compile(r"^ x=(?P<x>\d+)" + suf + r"(?: Z=\S.*)?$") for s, suf in _E_SUFFIX.items()}
+_E_REST_OLD = {
+    s: re.compile(r"^" + suf.replace(r"(?: i=(?P<i>\d+))?", "") + r" x=(?P<x>\d+)$")
+    for s, suf in _E_SUFFIX.items()
+}
+
+_LS_LINE = re.compile(r"^ *(\d+): VCPU (\d+): (.*)$")
+_LS_BODY: list[tuple[re.Pattern[str], Kind]] = [
+    (re.compile(r"^Interdomain \(Connected\) - Remote Domain (\d+), Port (\d+)$"), Kind.INTERDOMAIN),
+    (re.compile(r"^Interdomain \(Waiting connection\) - Remote Domain (\d+)$"), Kind.UNBOUND),
+    (re.compile(r"^Virtual IRQ (\d+)$"), Kind.VIRQ),
+    (re.compile(r"^Physical IRQ (\d+)$"), Kind.PIRQ),
+    (re.compile(r"^IPI$"), Kind.IPI),
+    (re.compile(r"^Unknown$"), Kind.UNKNOWN),
+]
+_LS_COMMAND = re.compile(r"(?:^|[\s/#$>])lsevtchn(?:\s+(\S+))?(?:\s.*)?$")
+_LS_ERROR = re.compile(r"^(?:xc_evtchn_status: .*|lsevtchn: failed to open control interface)$")
+
+_IRQ_HEADER = re.compile(r"^\s*(?:CPU\d+\s*)+$")
+_IRQ_ROW = re.compile(r"^\s*(\d+):((?:\s+\d+)*)\s+(\S.*)$")
+_IRQ_SUMMARY = re.compile(r"^\s*[A-Za-z][A-Za-z0-9]{1,5}:(?:\s+\d+)*(?:\s+\S.*)?$")
+_VIF = re.compile(r"^vif(\d+)\.\d+")
+# Linux action names of per-CPU VIRQs and IPIs (§9.3) and of dom0's global VIRQs (§6).
+_PERCPU_VIRQ = {"timer": 0, "debug": 1}
+_GLOBAL_VIRQ = {"hvc_console": 2, "xen-pcpu": 9, "mce": 16}
+
+
+# ---------------------------------------------------------------- per-line results
+
+
+@dataclass(slots=True)
+class _Row:
+    """One port from a line, in the common column set."""
+
+    port: int
+    kind: int
+    vcpu: int
+    rdom: int = NONE
+    rport: int = NONE
+    number: int = NONE
+    xen: int = NONE
+    name: str = ""
+
+
+@dataclass(slots=True)
+class _Chunk:
+    """Ports for one table: slow rows, or a fast block of lines [a, b) from the scanner."""
+
+    rows: list[_Row] = field(default_factory=list)
+    block: tuple[int, int] | None = None
+
+
+def _e_port(body: str) -> tuple[_Row, str, int] | str:
+    """An 'e' port line (prefix removed) → (row, layout, ABI width) or the reason it is not one."""
+    m = _E_PORT.match(body)
+    if m is None:
+        return "not a port line"
+    port, _pend, _mask, abi, s_txt, n_txt, rest = m.groups()
+    s = int(s_txt)
+    if s not in _E_SUFFIX:
+        return f"unknown state s={s}"
+    new = _E_REST_NEW[s].match(rest)
+    old = None if new or abi is not None else _E_REST_OLD[s].match(rest)
+    hit = new or old
+    if hit is None:
+        return f"fields after s={s} do not match any layout"
+    g = hit.groupdict()
+
+    def num(key: str) -> int:
+        v = g.get(key)
+        return int(v) if v is not None else NONE
+
+    number = num("v") if s == 5 else num("p") if s == 4 else NONE
+    row = _Row(
+        port=int(port),
+        kind=s - 1,
+        vcpu=int(n_txt),
+        rdom=num("d"),
+        rport=num("p") if s == 3 else NONE,
+        number=number,
+        xen=int(g["x"]),
+    )
+    layout = "4.1" if old else ("4.4" if abi is not None else "4.2")
+    return row, layout, len(abi) if abi is not None else -1
+
+
+def _ls_port(m: re.Match[str]) -> _Row | str:
+    port, vcpu, body = int(m.group(1)), int(m.group(2)), m.group(3)
+    for rx, kind in _LS_BODY:
+        b = rx.match(body)
+        if b is None:
+            continue
+        row = _Row(port=port, kind=int(kind), vcpu=vcpu)
+        if kind == Kind.INTERDOMAIN:
+            row.rdom, row.rport = int(b.group(1)), int(b.group(2))
+        elif kind == Kind.UNBOUND:
+            row.rdom = int(b.group(1))
+        elif kind in (Kind.VIRQ, Kind.PIRQ):
+            row.number = int(b.group(1))
+        return row
+    return "unknown lsevtchn line body"
+
+
+def _irq_row(m: re.Match[str]) -> _Row | None:
+    """A numbered /proc/interrupts row: a port if its chip is a Xen one, None for other interrupts."""
+    rest = m.group(3).split()
+    chip = rest[0]
+    if not chip.startswith("xen-"):
+        return None
+    handler = ""
+    names: list[str] = []
+    for tok in rest[1:]:
+        if not handler and tok.startswith("-"):
+            handler = tok[1:]
+        elif handler or not tok.isdigit():
+            names.append(tok)
+    name = " ".join(names)
+    base = re.sub(r"\d+$", "", names[0].rstrip(",")) if names else ""
+    row = _Row(port=NONE, kind=int(Kind.INTERDOMAIN), vcpu=NONE, name=name)
+    if chip == "xen-pirq":
+        row.kind = int(Kind.PIRQ)
+    elif chip == "xen-percpu":
+        is_virq = handler == "virq" or (handler != "ipi" and base in _PERCPU_VIRQ)
+        row.kind = int(Kind.VIRQ if is_virq else Kind.IPI)
+        row.number = _PERCPU_VIRQ.get(base, NONE) if is_virq else NONE
+    elif base in _GLOBAL_VIRQ:
+        row.kind, row.number = int(Kind.VIRQ), _GLOBAL_VIRQ[base]
+    else:
+        vif = _VIF.match(name)
+        row.rdom = int(vif.group(1)) if vif else NONE
+    return row
+
+
+# ---------------------------------------------------------------- assembly
+
+
+@dataclass(slots=True)
+class _Open:
+    source: Source
+    domid: int | None
+    line: int
+    chunks: list[_Chunk] = field(default_factory=list)
+    last_port: int = -1
+    fifo: bool | None = None
+
+    def add_row(self, row: _Row) -> None:
+        if not self.chunks or self.chunks[-1].block is not None:
+            self.chunks.append(_Chunk())
+        self.chunks[-1].rows.append(row)
+        self.last_port = row.port
+
+
+class _Builder:
+    def __init__(self, lines: Lines, fields: dict[str, IntArray], ok: np.ndarray, name: str) -> None:
+        self.lines = lines
+        self.fields = fields
+        self.ok = ok
+        self.name = name
+        self.dump = Dump(lines=len(lines), files=[name] if name else [])
+        self.tables: list[_Open] = []
+        self.edump: _Open | None = None
+        self.ls: _Open | None = None
+        self.irq: _Open | None = None
+        self.ls_domid: int | None = None
+        self.e_seen = False
+
+    # -- tables
+
+    def _new(self, source: Source, domid: int | None, lineno: int) -> _Open:
+        t = _Open(source, domid, lineno)
+        self.tables.append(t)
+        return t
+
+    def _edump_table(self, lineno: int) -> _Open:
+        if self.edump is None:
+            self.edump = self._new(Source.EDUMP, None, lineno)
+        return self.edump
+
+    def fast_block(self, a: int, b: int) -> None:
+        if a >= b:
+            return
+        self.e_seen = True
+        t = self._edump_table(a + 1)
+        t.chunks.append(_Chunk(block=(a, b)))
+        t.last_port = int(self.fields["port"][b - 1])
+        abi = self.fields["abi"][a:b]
+        if (abi >= 0).any():
+            t.fifo = bool((abi >= 6).any())
+        for code in np.unique(self.fields["layout"][a:b]).tolist():
+            self.dump.layouts.add({41: "4.1", 42: "4.2", 44: "4.4"}[code])
+
+    # -- one slow line
+
+    def bad(self, lineno: int, text: str, reason: str) -> None:
+        self.dump.bad.append(BadLine(lineno, text, reason, self.name))
+
+    def line(self, i: int) -> None:
+        lineno = i + 1
+        raw = self.lines.text(i)
+        text = raw
+        prefixed = False
+        m = _CONSOLE.match(text)
+        if m:
+            text = text[m.end() :]
+            prefixed = True
+        if not text.strip():
+            return
+        for handler in self._handlers:
+            verdict = handler(self, lineno, text)
+            if verdict is True:
+                return
+            if isinstance(verdict, str):
+                self.bad(lineno, raw, verdict)
+                return
+        if prefixed and not text.startswith("    "):
+            self.dump.other += 1  # the rest of `xl dmesg`
+            return
+        self.bad(lineno, raw, "not lsevtchn, 'e' dump or /proc/interrupts output")
+
+    def _edump_line(self, lineno: int, text: str) -> bool | str | None:
+        if _E_PRESSED.match(text):
+            self.e_seen = True
+            self.edump = None
+            return True
+        m = _E_DOMAIN.match(text)
+        if m:
+            self.e_seen = True
+            self.edump = self._new(Source.EDUMP, int(m.group(1)), lineno)
+            return True
+        if _E_POLL.match(text) or _E_HEADER.match(text):
+            self.e_seen = True
+            if _E_HEADER.match(text):
+                self.dump.layouts.add("4.4" if text.endswith("/s]") else "4.1")
+            return True
+        if not text.startswith("    ") or "]: s=" not in text:
+            return None
+        got = _e_port(text)
+        if isinstance(got, str):
+            return got
+        row, layout, abi = got
+        self.e_seen = True
+        self.dump.layouts.add(layout)
+        t = self._edump_table(lineno)
+        if abi >= 0:
+            t.fifo = abi >= 6
+        t.add_row(row)
+        return True
+
+    def _ls_line(self, lineno: int, text: str) -> bool | str | None:
+        m = _LS_LINE.match(text)
+        if m:
+            got = _ls_port(m)
+            if isinstance(got, str):
+                return got
+            if self.ls is None or got.port <= self.ls.last_port:
+                self.ls = self._new(Source.LSEVTCHN, self.ls_domid, lineno)
+                self.ls_domid = None
+            self.ls.add_row(got)
+            return True
+        c = _LS_COMMAND.search(text)
+        if c and not text.startswith(" "):
+            self.ls_domid = strtol10(c.group(1)) & 0xFFFF if c.group(1) else 0
+            self.ls = None
+            return True
+        if _LS_ERROR.match(text):
+            self.dump.notes.append(f"line {lineno}: lsevtchn reported {text!r}")
+            return True
+        return None
+
+    def _irq_line(self, lineno: int, text: str) -> bool | str | None:
+        if _IRQ_HEADER.match(text):
+            self.irq = self._new(Source.INTERRUPTS, 0, lineno)
+            return True
+        m = _IRQ_ROW.match(text)
+        if m:
+            row = _irq_row(m)
+            if self.irq is None:
+                if row is None:
+                    return None  # a numbered line with no Xen chip and no CPU header: not ours
+                self.irq = self._new(Source.INTERRUPTS, 0, lineno)
+            if row is not None:
+                self.irq.add_row(row)
+            return True
+        if self.irq is not None and _IRQ_SUMMARY.match(text):
+            return True  # NMI:, LOC:, ERR:, MIS: …
+        return None
+
+    _handlers: tuple[Callable[[_Builder, int, str], bool | str | None], ...] = (
+        _edump_line,
+        _ls_line,
+        _irq_line,
+    )
+
+    # -- finish
+
+    def finish(self) -> Dump:
+        d = self.dump
+        if self.e_seen:
+            # A wrapped console ring cuts the first line; a capture taken mid-dump cuts the last.
+            n = len(self.lines)
+            for lineno in (1, n):
+                hit = [b for b in d.bad if b.lineno == lineno]
+                if hit and (lineno == 1 or n > 1):
+                    d.bad.remove(hit[0])
+                    d.cut.append(BadLine(lineno, hit[0].text, "cut by a wrapped console ring", self.name))
+        for t in self.tables:
+            table = self._build(t)
+            if len(table) or t.source is not Source.EDUMP or t.domid is not None:
+                d.tables.append(table)
+        if not d.tables and not self.e_seen:
+            raise ParseError(
+                f"{self.name or 'input'}: no lsevtchn, 'e' dump or /proc/interrupts lines found "
+                f"({len(d.bad)} unrecognised line{'s' if len(d.bad) != 1 else ''})"
+            )
+        _infer_domids(d.tables)
+        return d
+
+    def _build(self, t: _Open) -> Table:
+        cols: dict[str, list[IntArray]] = {
+            k: [] for k in ("port", "kind", "vcpu", "rdom", "rport", "num", "xen")
+        }
+        names: list[str] = []
+        f = self.fields
+        for ch in t.chunks:
+            if ch.block is not None:
+                a, b = ch.block
+                s = f["s"][a:b]
+                kind = s - 1
+                cols["port"].append(f["port"][a:b])
+                cols["kind"].append(kind)
+                cols["vcpu"].append(f["n"][a:b])
+                cols["rdom"].append(f["d"][a:b])
+                cols["rport"].append(np.where(s == 3, f["p"][a:b], NONE))
+                cols["num"].append(np.where(s == 5, f["v"][a:b], np.where(s == 4, f["p"][a:b], NONE)))
+                cols["xen"].append(f["x"][a:b])
+            else:
+                rows = ch.rows
+                cols["port"].append(np.array([r.port for r in rows], dtype=np.int64))
+                cols["kind"].append(np.array([r.kind for r in rows], dtype=np.int64))
+                cols["vcpu"].append(np.array([r.vcpu for r in rows], dtype=np.int64))
+                cols["rdom"].append(np.array([r.rdom for r in rows], dtype=np.int64))
+                cols["rport"].append(np.array([r.rport for r in rows], dtype=np.int64))
+                cols["num"].append(np.array([r.number for r in rows], dtype=np.int64))
+                cols["xen"].append(np.array([r.xen for r in rows], dtype=np.int64))
+                names.extend(r.name for r in rows)
+
+        def cat(key: str) -> IntArray:
+            parts = cols[key]
+            if not parts:
+                return np.zeros(0, dtype=np.int64)
+            return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+        return Table(
+            source=t.source,
+            domid=t.domid,
+            line=t.line,
+            port=cat("port"),
+            kind=cat("kind"),
+            vcpu=cat("vcpu"),
+            remote_dom=cat("rdom"),
+            remote_port=cat("rport"),
+            number=cat("num"),
+            xen=cat("xen"),
+            names=names if t.source is Source.INTERRUPTS else None,
+            fifo=t.fifo,
+        )
+
+
+def _infer_domids(tables: list[Table]) -> None:
+    """Name tables the text left anonymous (a headerless lsevtchn, the cut head of an 'e' dump).
+
+    First from peers: a port P with `d=G p=Q` whose domain G's table shows port Q pointing back at port
+    P names the owner. Failing that, a table whose channels lead to other domains rather than to
+    domain 0 is taken as dom0's when no table claims domain 0 (marked `domid_inferred`).
+    """
+    known = {(t.source, t.domid): t for t in tables if t.domid is not None}
+    has_dom0 = any(t.domid == 0 for t in tables if t.source is not Source.INTERRUPTS)
+    for t in tables:
+        if t.domid is not None or t.source is Source.INTERRUPTS:
+            continue
+        votes: Counter[int] = Counter()
+        inter = np.flatnonzero(t.kind == int(Kind.INTERDOMAIN))
+        for j in inter[:64].tolist():
+            peer = known.get((t.source, int(t.remote_dom[j])))
+            if peer is None:
+                continue
+            hit = np.flatnonzero(peer.port == t.remote_port[j])
+            if hit.size and peer.remote_port[hit[0]] == t.port[j]:
+                votes[int(peer.remote_dom[hit[0]])] += 1
+        if votes:
+            t.domid, t.domid_inferred = votes.most_common(1)[0][0], True
+            continue
+        remotes = t.remote_dom[(t.kind == int(Kind.INTERDOMAIN)) | (t.kind == int(Kind.UNBOUND))]
+        if not has_dom0 and remotes.size and int((remotes != 0).sum()) * 2 > remotes.size:
+            t.domid, t.domid_inferred = 0, True
+            has_dom0 = True
+
+
+# ---------------------------------------------------------------- entry points
+
+
+def parse_text(text: str | bytes, *, name: str = "") -> Dump:
+    """Parse captured text (any mix of the three formats). `name` labels bad lines and errors."""
+    data = text.encode("utf-8", "surrogateescape") if isinstance(text, str) else text
+    lines = split_lines(data)
+    ok, fields = scan_edump_ports(lines)
+    b = _Builder(lines, fields, ok, name)
+    slow = np.flatnonzero(~ok).tolist()
+    prev = 0
+    for i in slow:
+        b.fast_block(prev, i)
+        b.line(i)
+        prev = i + 1
+    b.fast_block(prev, len(lines))
+    return b.finish()
+
+
+def parse_file(path: str | Path) -> Dump:
+    """Read and parse one file; unreadable files and files in no known format raise ParseError."""
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except OSError as e:
+        raise ParseError(f"{p}: cannot read: {e.strerror or e}") from None
+    return parse_text(data, name=str(p))
+
+
+def parse_files(paths: list[str] | list[Path]) -> Dump:
+    dump = Dump()
+    for p in paths:
+        dump = dump.merge(parse_file(p))
+    return dump
