@@ -1,0 +1,56 @@
+"""Assemble and run the endpoint: dispatcher + XenAPI service over a store, on TCP and/or a Unix socket.
+
+servers = start_servers(build_dispatcher(store, creds), tcp=("127.0.0.1", 8080), unix="/tmp/xapi")
+...
+stop_servers(servers)
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from socketserver import BaseServer
+from typing import TYPE_CHECKING
+
+from evtchn.api.dispatch import Dispatcher
+from evtchn.api.server import make_tcp_server, make_unix_server
+from evtchn.api.sessions import Credentials, Sessions
+from evtchn.api.xenapi import XapiService
+
+if TYPE_CHECKING:
+    from evtchn.store.sqlite import Store
+    from evtchn.toolstack.host import Host
+
+
+def build_dispatcher(store: Store[Host], credentials: Credentials) -> Dispatcher:
+    d = Dispatcher(Sessions(credentials))
+    XapiService(store).register(d)
+    return d
+
+
+def start_servers(
+    dispatcher: Dispatcher,
+    *,
+    tcp: tuple[str, int] | None = ("127.0.0.1", 0),
+    unix: str | os.PathLike[str] | None = None,
+) -> list[BaseServer]:
+    """Bind the listeners and serve each in a daemon thread; returns them (for addresses and stopping)."""
+    servers: list[BaseServer] = []
+    try:
+        if tcp is not None:
+            servers.append(make_tcp_server(dispatcher, tcp[0], tcp[1]))
+        if unix is not None:
+            servers.append(make_unix_server(dispatcher, unix))
+    except BaseException:
+        stop_servers(servers)
+        raise
+    for s in servers:
+        threading.Thread(target=s.serve_forever, args=(0.1,), daemon=True).start()
+    return servers
+
+
+def stop_servers(servers: Sequence[BaseServer]) -> None:
+    for s in servers:
+        s.shutdown()
+        s.server_close()
