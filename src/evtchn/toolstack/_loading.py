@@ -1,0 +1,58 @@
+"""Shared file loading for profiles and hardware: YAML/TOML/JSON → dict, pydantic errors → one line.
+
+data = read_mapping(Path("my-host.yaml"), SpecError)
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from evtchn.toolstack.errors import SpecError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def read_mapping(p: Path, what: str) -> dict[str, Any]:
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as e:
+        raise SpecError(f"{p}: cannot read {what}: {e.strerror or e}") from None
+    suffix = p.suffix.lower()
+    try:
+        if suffix in (".yaml", ".yml"):
+            data = yaml.safe_load(text)
+        elif suffix == ".toml":
+            data = tomllib.loads(text)
+        elif suffix == ".json":
+            data = json.loads(text)
+        else:
+            raise SpecError(
+                f"{p}: unknown {what} format {suffix or '(none)'!r}; expected .yaml, .toml or .json"
+            )
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        raise SpecError(f"{p}{line}: not valid YAML: {getattr(e, 'problem', None) or e}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise SpecError(f"{p}: not valid TOML: {e}") from None
+    except json.JSONDecodeError as e:
+        raise SpecError(f"{p}:{e.lineno}: not valid JSON: {e.msg}") from None
+    if not isinstance(data, dict):
+        raise SpecError(f"{p}: expected a mapping of {what} fields at the top level")
+    return data
+
+
+def validate_model(model: type[M], data: dict[str, Any], source: str) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        err = e.errors()[0]
+        loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
+        msg = "unknown field" if err["type"] == "extra_forbidden" else err["msg"]
+        raise SpecError(f"{source}: field {loc}: {msg}") from None

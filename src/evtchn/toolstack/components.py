@@ -1,0 +1,173 @@
+"""dom0's components that bind event channels; each holds its own ports and closes them on teardown.
+
+    xs = Xenstored(hv); xs.start()                 # VIRQ_DOM_EXC + dom0's own xenbus loopback
+    port = xs.introduce(domid, guest_store_port)   # XS_INTRODUCE: bind_interdomain in dom0
+    xs.release(domid)                              # @releaseDomain: close it
+
+Which component binds what comes from reference §7.1–§7.2; the dom0 kernel's own binds from §7.3 and the
+profile's dom0 kernel flavour.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from typing import Any
+
+from evtchn.toolstack.costs import VIRQ_CON_RING, VIRQ_DOM_EXC, dom0_binds
+from evtchn.toolstack.hardware import Hardware
+from evtchn.toolstack.profiles import Profile
+from evtchn.xen import DOMID_SELF, Hypervisor, XenError
+from evtchn.xen.abi import Fifo
+
+DOM0 = 0
+_GFN_CONTROL = 0x1000  # fake guest frame numbers for FIFO control blocks and array pages
+_GFN_ARRAY = 0x2000
+
+
+class FifoTracker:
+    """Linux's lazy FIFO event-array growth: a bound port beyond capacity adds pages (reference §5, §12)."""
+
+    @staticmethod
+    def init(hv: Hypervisor, domid: int, vcpus: int) -> bool:
+        """EVTCHNOP_init_control on every vCPU; False (2-level) when Xen refuses, as Linux falls back."""
+        try:
+            for v in range(vcpus):
+                hv.init_control(domid, _GFN_CONTROL + v, 0, v)
+        except XenError:
+            return False
+        FifoTracker.track(hv, domid, max(1, hv.domains[domid].ports.valid - 1))
+        return True
+
+    @staticmethod
+    def track(hv: Hypervisor, domid: int, port: int) -> None:
+        abi = hv.domains[domid].abi
+        if isinstance(abi, Fifo):
+            while port >= len(abi.pages) * 1024:
+                hv.expand_array(domid, _GFN_ARRAY + len(abi.pages))
+
+
+class Binder:
+    """A dom0 process or driver holding interdomain ports, keyed by what it serves."""
+
+    name = "binder"
+
+    def __init__(self, hv: Hypervisor) -> None:
+        self.hv = hv
+        self.held: dict[Hashable, list[int]] = {}
+        self.fifo = False
+
+    def bind(self, key: Hashable, domid: int, remote_port: int) -> int:
+        """bind_interdomain from dom0; raises XenError (e.g. ENOSPC) with nothing held for that bind."""
+        port = self.hv.bind_interdomain(DOM0, domid, remote_port)
+        self.held.setdefault(key, []).append(port)
+        if self.fifo:
+            FifoTracker.track(self.hv, DOM0, port)
+        return port
+
+    def release(self, key: Hashable) -> list[int]:
+        """Close every port held for `key` (idempotent)."""
+        ports = self.held.pop(key, [])
+        for p in ports:
+            self.hv.close(DOM0, p)
+        return ports
+
+    def ports_for(self, key: Hashable) -> list[int]:
+        return list(self.held.get(key, ()))
+
+    def all_ports(self) -> list[int]:
+        return [p for ps in self.held.values() for p in ps]
+
+    def count(self) -> int:
+        return sum(len(ps) for ps in self.held.values())
+
+    def to_state(self) -> list[list[Any]]:
+        return [[_key_to_json(k), list(v)] for k, v in self.held.items()]
+
+    def load_state(self, state: list[list[Any]]) -> None:
+        self.held = {_key_from_json(k): [int(p) for p in v] for k, v in state}
+
+
+def _key_to_json(key: Hashable) -> Any:
+    return list(key) if isinstance(key, tuple) else key
+
+
+def _key_from_json(key: Any) -> Hashable:
+    return tuple(key) if isinstance(key, list) else key
+
+
+class Dom0Kernel(Binder):
+    """The Linux dom0: per-vCPU VIRQs and IPIs, global VIRQs, one PIRQ per interrupt (reference §7.3)."""
+
+    name = "dom0-kernel"
+
+    def __init__(self, hv: Hypervisor, profile: Profile, hardware: Hardware) -> None:
+        super().__init__(hv)
+        self.profile = profile
+        self.hardware = hardware
+        self.abi = "2-level"
+
+    def boot(self) -> None:
+        if self.profile.dom0_kernel.fifo and FifoTracker.init(self.hv, DOM0, self.hardware.dom0_vcpus):
+            self.abi = "FIFO"
+            self.fifo = True
+        for kind, vcpu, arg in dom0_binds(self.profile, self.hardware):
+            if kind == "virq":
+                port = self.hv.bind_virq(DOM0, arg, vcpu)
+            elif kind == "ipi":
+                port = self.hv.bind_ipi(DOM0, vcpu)
+            else:
+                port = self.hv.bind_pirq(DOM0, arg)
+            self.held.setdefault(kind, []).append(port)
+            if self.fifo:
+                FifoTracker.track(self.hv, DOM0, port)
+
+
+class Xenstored(Binder):
+    """One interdomain port per guest (all on one handle), plus VIRQ_DOM_EXC and dom0's xenbus loopback."""
+
+    name = "xenstored"
+
+    def start(self) -> None:
+        # dom0's kernel offers its store port to the local xenstored (/proc/xen/xsd_port), which binds it.
+        kport = self.hv.alloc_unbound(DOM0, DOMID_SELF, DOM0)
+        self.held["xenbus-kernel"] = [kport]
+        self.bind("xenbus", DOM0, kport)
+        self.held["virq"] = [self.hv.bind_virq(DOM0, VIRQ_DOM_EXC, 0)]
+
+    def introduce(self, domid: int, guest_port: int) -> int:
+        """XS_INTRODUCE(domid, mfn, port)."""
+        return self.bind(domid, domid, guest_port)
+
+
+class Xenconsoled(Binder):
+    """A separate evtchn handle and port per console; VIRQ_CON_RING when it logs the hypervisor."""
+
+    name = "xenconsoled"
+
+    def __init__(self, hv: Hypervisor, log_hv: bool) -> None:
+        super().__init__(hv)
+        self.log_hv = log_hv
+
+    def start(self) -> None:
+        if self.log_hv:
+            self.held["virq"] = [self.hv.bind_virq(DOM0, VIRQ_CON_RING, 0)]
+
+
+class BlockBackend(Binder):
+    """blkback (kernel, one port per ring) or tapdisk3 (user space, one port); keyed (domid, devid)."""
+
+    def __init__(self, hv: Hypervisor, kind: str) -> None:
+        super().__init__(hv)
+        self.name = kind
+
+
+class NetBackend(Binder):
+    """netback: per queue one port, or two when split (reference §7.2); keyed (domid, devid)."""
+
+    name = "netback"
+
+
+class DeviceModels(Binder):
+    """One qemu per HVM guest binding its ioreq ports; keyed by domid (reference §7.1)."""
+
+    name = "qemu"

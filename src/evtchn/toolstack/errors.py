@@ -1,0 +1,61 @@
+"""The toolstack's one exception hierarchy; `.message` is a single line a user can read.
+
+    raise StartError("xenopsd internal error: ...", xenapi_code="INTERNAL_ERROR", xenapi_params=[...])
+
+Codes and parameter orders follow XenAPI (reference §11); the texts are what xenopsd / xl print (§8.3).
+"""
+
+from __future__ import annotations
+
+
+class ToolstackError(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class StartError(ToolstackError):
+    """VM.start failed at a start-time bind; the VM is Halted again and nothing it took is left held."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        xenapi_code: str = "INTERNAL_ERROR",
+        xenapi_params: list[str] | None = None,
+        op: str = "",
+    ) -> None:
+        super().__init__(message)
+        self.xenapi_code = xenapi_code
+        self.xenapi_params = list(xenapi_params) if xenapi_params is not None else [message]
+        self.op = op  # the micro-op that failed, e.g. "xenstored_introduce"
+
+
+class BadPowerState(ToolstackError):
+    """VM_BAD_POWER_STATE [vm; expected; actual], states lowercase (reference §11)."""
+
+    def __init__(self, vm: str, expected: list[str], actual: str) -> None:
+        self.vm = vm
+        self.expected = [e.lower() for e in expected]
+        self.actual = actual.lower()
+        super().__init__(f"VM {vm} is {self.actual}; this needs it {' or '.join(self.expected)}")
+
+
+class NoSuchVm(ToolstackError):
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(f"no VM named {name!r}")
+
+
+class VmExists(ToolstackError):
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(f"a VM named {name!r} already exists")
+
+
+class SpecError(ToolstackError):
+    """A spec or profile file is wrong: the message names the file and the line or field."""
+
+
+class ProfileError(SpecError):
+    """An unknown profile name or a bad profile/hardware file."""

@@ -1,0 +1,405 @@
+"""VM specs: pydantic models, loaded from YAML, TOML or a real xl.cfg.
+
+    spec = load_spec("web01.yaml")                 # or .yml / .toml / .cfg (xl.cfg)
+    spec, notes = read_spec("guest.cfg")           # notes: unknown xl.cfg keys, reported not fatal
+    spec = VmSpec(name="w", type="hvm", disks=[DiskSpec(userdevice=i) for i in range(3)], nics=[NicSpec()])
+
+A bad file raises SpecError naming the file and the line (YAML, xl.cfg) or the field (TOML).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import tomllib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from evtchn.toolstack.errors import SpecError
+
+VmType = Literal["pv", "hvm", "pvh"]
+
+# Linux/Xen virtual-device numbers (xen: docs/misc/vbd-interface.txt).
+_XVD_MAJOR = 202
+_IDE = ((3, 0), (3, 64), (22, 0), (22, 64))
+
+
+def xvd_devid(index: int) -> int:
+    """xvd<letter> number: 202<<8 | index<<4 for the first 16 disks, the extended form after."""
+    if index < 16:
+        return (_XVD_MAJOR << 8) | (index << 4)
+    return (1 << 28) | (index << 8)
+
+
+def vdev_to_devid(vdev: str) -> int:
+    """'xvda' → 51712, 'hdc' → 5632, 'sdb' → 2064, '51712' → 51712; ValueError for anything else."""
+    vdev = vdev.strip()
+    if vdev.isdigit():
+        return int(vdev)
+    m = re.fullmatch(r"(xvd|hd|sd)([a-z]+)(\d*)", vdev)
+    if not m or m.group(3):
+        raise ValueError(f"unknown virtual device {vdev!r} (expected e.g. xvda, hdc, sdb or a number)")
+    index = 0
+    for ch in m.group(2):
+        index = index * 26 + (ord(ch) - ord("a") + 1)
+    index -= 1
+    prefix = m.group(1)
+    if prefix == "xvd":
+        return xvd_devid(index)
+    if prefix == "hd":
+        if index >= len(_IDE):
+            raise ValueError(f"{vdev!r}: only hda..hdd exist")
+        major, minor = _IDE[index]
+        return (major << 8) | minor
+    if index >= 16:
+        raise ValueError(f"{vdev!r}: only sda..sdp exist")
+    return (8 << 8) | (index << 4)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DiskSpec(_Model):
+    """One VBD. `devid` is the xenstore device number; unset, it is xvd<userdevice>."""
+
+    userdevice: int = Field(default=0, ge=0, le=254)
+    devid: int | None = Field(default=None, ge=0)
+    mode: Literal["rw", "ro"] = "rw"
+    kind: Literal["disk", "cdrom"] = "disk"
+    queues: int | None = Field(default=None, ge=1, le=64)  # frontend's wish; None: the driver default
+
+    @property
+    def vbd_devid(self) -> int:
+        return self.devid if self.devid is not None else xvd_devid(self.userdevice)
+
+
+class NicSpec(_Model):
+    """One VIF; `devid` is its xenstore number (the n of vif<domid>.<n>)."""
+
+    devid: int = Field(default=0, ge=0, le=255)
+    mac: str | None = Field(default=None, pattern=r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
+    queues: int | None = Field(default=None, ge=1, le=64)
+
+
+class VmSpec(_Model):
+    """What a VM is made of, as far as event channels care."""
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@+-]*$")
+    type: VmType = "hvm"
+    vcpus: int = Field(default=1, ge=1, le=512)
+    max_vcpus: int | None = Field(default=None, ge=1, le=512)
+    memory_mib: int = Field(default=1024, ge=16)
+    disks: list[DiskSpec] = Field(default_factory=list)
+    nics: list[NicSpec] = Field(default_factory=list)
+    pv_drivers: bool = True  # HVM: PV drivers installed (PV/PVH guests always have frontends)
+    max_event_channels: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> VmSpec:
+        if self.max_vcpus is not None and self.max_vcpus < self.vcpus:
+            raise ValueError(f"max_vcpus {self.max_vcpus} is below vcpus {self.vcpus}")
+        seen: set[int] = set()
+        for d in self.disks:
+            if d.vbd_devid in seen:
+                raise ValueError(f"two disks have device number {d.vbd_devid}")
+            seen.add(d.vbd_devid)
+        nic_ids = [n.devid for n in self.nics]
+        if len(set(nic_ids)) != len(nic_ids):
+            raise ValueError(f"two NICs share a devid in {nic_ids}")
+        return self
+
+    @property
+    def maxvcpus(self) -> int:
+        return self.max_vcpus if self.max_vcpus is not None else self.vcpus
+
+    @property
+    def has_pv_frontends(self) -> bool:
+        return self.type != "hvm" or self.pv_drivers
+
+
+def seed_vm_spec(name: str = "seed") -> VmSpec:
+    """The 6.2 blog's example: HVM, 3 disks, 1 NIC, 1 vCPU, PV drivers (reference §10)."""
+    return VmSpec(
+        name=name,
+        type="hvm",
+        vcpus=1,
+        disks=[DiskSpec(userdevice=i) for i in range(3)],
+        nics=[NicSpec(devid=0)],
+        pv_drivers=True,
+    )
+
+
+# ---------------------------------------------------------------- loading
+
+
+def read_spec(path: str | Path) -> tuple[VmSpec, list[str]]:
+    """Load a spec; the second value lists non-fatal notes (unknown xl.cfg keys) as 'file:line: text'."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as e:
+        raise SpecError(f"{p}: cannot read: {e.strerror or e}") from None
+    except UnicodeDecodeError:
+        raise SpecError(f"{p}: not UTF-8 text") from None
+    suffix = p.suffix.lower()
+    if suffix in (".yaml", ".yml"):
+        return _from_yaml(p, text), []
+    if suffix == ".toml":
+        return _from_toml(p, text), []
+    if suffix in (".cfg", ".xl", ".conf"):
+        return parse_xl_cfg(text, source=str(p))
+    raise SpecError(f"{p}: unknown spec format {suffix or '(none)'!r}; expected .yaml, .yml, .toml or .cfg")
+
+
+def load_spec(path: str | Path) -> VmSpec:
+    """VmSpec from a .yaml/.yml/.toml/.cfg file; SpecError naming the file and line or field."""
+    return read_spec(path)[0]
+
+
+def _loc_text(loc: Sequence[int | str]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _first_error(e: ValidationError) -> tuple[tuple[int | str, ...], str]:
+    err = e.errors()[0]
+    loc = tuple(x for x in err["loc"] if isinstance(x, int | str))
+    msg = err["msg"]
+    if err["type"] == "extra_forbidden":
+        msg = "unknown field"
+    elif err["type"] == "missing":
+        msg = "field required"
+    return loc, msg
+
+
+def _validate(source: str, data: Any, line_of: Any = None) -> VmSpec:
+    if not isinstance(data, dict):
+        raise SpecError(f"{source}: expected a mapping of VM fields at the top level")
+    try:
+        return VmSpec.model_validate(data)
+    except ValidationError as e:
+        loc, msg = _first_error(e)
+        line = line_of(loc) if line_of else None
+        where = f"{source}:{line}" if line else source
+        raise SpecError(f"{where}: field {_loc_text(loc)}: {msg}") from None
+
+
+def _yaml_line(root: yaml.Node | None, loc: Sequence[int | str]) -> int | None:
+    """1-based line of the YAML node at `loc` (or of its nearest existing parent)."""
+    node = root
+    best = node.start_mark.line + 1 if node is not None else None
+    for part in loc:
+        nxt: yaml.Node | None = None
+        if isinstance(node, yaml.MappingNode) and isinstance(part, str):
+            for k, v in node.value:
+                if getattr(k, "value", None) == part:
+                    nxt = v
+                    best = k.start_mark.line + 1
+                    break
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            nxt = node.value[part]
+            best = nxt.start_mark.line + 1
+        if nxt is None:
+            break
+        node = nxt
+    return best
+
+
+def _from_yaml(p: Path, text: str) -> VmSpec:
+    try:
+        data = yaml.safe_load(text)
+        root = yaml.compose(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise SpecError(f"{p}{line}: not valid YAML: {problem}") from None
+    return _validate(str(p), data, lambda loc: _yaml_line(root, loc))
+
+
+def _from_toml(p: Path, text: str) -> VmSpec:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        m = re.search(r"\(at line (\d+)", str(e))
+        line = f":{m.group(1)}" if m else ""
+        raise SpecError(f"{p}{line}: not valid TOML: {str(e).split(' (at')[0]}") from None
+    return _validate(str(p), data)
+
+
+# ---------------------------------------------------------------- xl.cfg
+
+# Keys this model reads; every other key is reported back (xl.cfg(5) has many we do not model).
+_XL_KEYS = {
+    "name",
+    "type",
+    "builder",
+    "vcpus",
+    "maxvcpus",
+    "memory",
+    "disk",
+    "vif",
+    "max_event_channels",
+    "xen_platform_pci",
+}
+
+
+def _xl_statements(text: str, source: str) -> list[tuple[int, str, str]]:
+    """Split xl.cfg into (line, key, value text); values may span lines inside [ ]."""
+    out: list[tuple[int, str, str]] = []
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        raw = lines[i]
+        lineno = i + 1
+        i += 1
+        stripped = _strip_comment(raw).strip().rstrip(";").strip()
+        if not stripped:
+            continue
+        m = re.fullmatch(r"([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)", stripped)
+        if not m:
+            raise SpecError(f"{source}:{lineno}: expected 'key = value', got {raw.strip()!r}")
+        key, value = m.group(1), m.group(2)
+        depth = value.count("[") - value.count("]")
+        while depth > 0 and i < len(lines):
+            more = _strip_comment(lines[i]).strip()
+            i += 1
+            value += " " + more
+            depth = value.count("[") - value.count("]")
+        if depth:
+            raise SpecError(f"{source}:{lineno}: unclosed '[' in the value of {key}")
+        out.append((lineno, key, value.strip().rstrip(";").strip()))
+    return out
+
+
+def _strip_comment(line: str) -> str:
+    quote = ""
+    for idx, ch in enumerate(line):
+        if quote:
+            if ch == quote:
+                quote = ""
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "#":
+            return line[:idx]
+    return line
+
+
+def _xl_value(value: str, source: str, line: int, key: str) -> Any:
+    try:
+        return ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        raise SpecError(f"{source}:{line}: cannot read the value of {key}: {value!r}") from None
+
+
+def _parse_xl_disk(entry: str, index: int) -> DiskSpec:
+    """One disk=[…] entry: positional 'target,vdev,access' or key=value (xl-disk-configuration(5))."""
+    parts = [x.strip() for x in entry.split(",")]
+    keyed = {k.strip(): v.strip() for k, _, v in (x.partition("=") for x in parts if "=" in x)}
+    positional = [x for x in parts if "=" not in x]
+    vdev = keyed.get("vdev")
+    access = keyed.get("access")
+    devtype = keyed.get("devtype")
+    bare = [x for x in positional if x not in ("cdrom",)]
+    if "cdrom" in positional:
+        devtype = "cdrom"
+    if vdev is None:
+        # Positional: [target,] vdev, access (target may be omitted or empty for a cdrom).
+        if len(bare) >= 3:
+            vdev, access = bare[1], access or bare[2]
+        elif len(bare) == 2:
+            vdev, access = bare[0], access or bare[1]
+        elif len(bare) == 1:
+            vdev = bare[0]
+        else:
+            raise ValueError("no virtual device name (vdev)")
+    if ":" in vdev:
+        vdev, _, suffix = vdev.partition(":")
+        if suffix == "cdrom":
+            devtype = "cdrom"
+    mode: Literal["rw", "ro"] = "ro" if (access or "rw").lower() in ("r", "ro", "read-only") else "rw"
+    kind: Literal["disk", "cdrom"] = "cdrom" if devtype == "cdrom" else "disk"
+    return DiskSpec(userdevice=index, devid=vdev_to_devid(vdev), mode=mode, kind=kind)
+
+
+def _parse_xl_vif(entry: str, index: int) -> NicSpec:
+    keyed = {}
+    for item in entry.split(","):
+        if item.strip():
+            k, sep, v = item.partition("=")
+            if not sep:
+                raise ValueError(f"expected key=value, got {item.strip()!r}")
+            keyed[k.strip()] = v.strip()
+    devid = int(keyed["devid"]) if "devid" in keyed else index
+    return NicSpec(devid=devid, mac=keyed.get("mac"))
+
+
+def parse_xl_cfg(text: str, *, source: str = "<xl.cfg>") -> tuple[VmSpec, list[str]]:
+    """Read the keys of xl.cfg(5) this model uses; unknown keys come back as notes."""
+    notes: list[str] = []
+    fields: dict[str, Any] = {}
+    lines: dict[str, int] = {}
+    builder: str | None = None
+    platform_pci = True
+    for line, key, value in _xl_statements(text, source):
+        if key not in _XL_KEYS:
+            notes.append(f"{source}:{line}: {key}: not modelled, ignored")
+            continue
+        v = _xl_value(value, source, line, key)
+        lines[key] = line
+
+        def want(kind: type, v: Any = v, key: str = key, line: int = line) -> Any:
+            if (kind is int and isinstance(v, bool)) or not isinstance(v, kind):
+                raise SpecError(f"{source}:{line}: {key} must be {'a number' if kind is int else 'text'}")
+            return v
+
+        if key == "name":
+            fields["name"] = want(str)
+        elif key in ("type", "builder"):
+            t = want(str).lower()
+            t = {"generic": "pv", "linux": "pv"}.get(t, t)
+            if t not in ("pv", "hvm", "pvh"):
+                raise SpecError(f"{source}:{line}: {key} must be pv, hvm or pvh, not {v!r}")
+            if key == "type" or builder is None:
+                builder = t
+        elif key == "vcpus":
+            fields["vcpus"] = want(int)
+        elif key == "maxvcpus":
+            fields["max_vcpus"] = want(int)
+        elif key == "memory":
+            fields["memory_mib"] = want(int)
+        elif key == "max_event_channels":
+            fields["max_event_channels"] = want(int)
+        elif key == "xen_platform_pci":
+            platform_pci = bool(want(int))
+        elif key in ("disk", "vif"):
+            if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+                raise SpecError(f"{source}:{line}: {key} must be a list of strings")
+            items = []
+            for i, entry in enumerate(v):
+                try:
+                    items.append(_parse_xl_disk(entry, i) if key == "disk" else _parse_xl_vif(entry, i))
+                except (ValueError, ValidationError) as e:
+                    msg = _first_error(e)[1] if isinstance(e, ValidationError) else str(e)
+                    raise SpecError(f"{source}:{line}: {key}[{i}] {entry!r}: {msg}") from None
+            fields["disks" if key == "disk" else "nics"] = items
+    if builder is not None:
+        fields["type"] = builder
+    else:
+        fields["type"] = "pv"  # xl's default when neither type nor builder is given
+    fields["pv_drivers"] = platform_pci
+    if "name" not in fields:
+        raise SpecError(f'{source}: xl.cfg has no name = "…"')
+    xl_key = {"memory_mib": "memory", "max_vcpus": "maxvcpus", "disks": "disk", "nics": "vif"}
+
+    def line_of(loc: Sequence[int | str]) -> int | None:
+        return lines.get(xl_key.get(str(loc[0]), str(loc[0]))) if loc else None
+
+    return _validate(source, fields, line_of), notes
