@@ -130,7 +130,7 @@ def host_show(host_file: str | None, wait: float | None) -> None:
 
 def _vm_table(out: Console, store: Store[Host]) -> None:
     t = Table(box=box.SIMPLE, title="VMs", title_justify="left")
-    for col in ("name", "state", "domid", "type", "vcpus", "dom0 ports", "devices", "uuid"):
+    for col in ("name", "state", "domid", "type", "vcpus", "dom0 ports", "devices"):
         t.add_column(col, justify="right" if col in ("domid", "vcpus", "dom0 ports") else "left")
     devices = store.devices()
     for row in store.vms():
@@ -139,7 +139,7 @@ def _vm_table(out: Console, store: Store[Host]) -> None:
         dev = f"{len(mine)}" + (f" ({len(failed)} failed)" if failed else "")
         t.add_row(
             row.name, row.power_state, "-" if row.domid is None else str(row.domid), row.vm_type,
-            str(row.vcpus), str(row.dom0_ports), dev, row.uuid,
+            str(row.vcpus), str(row.dom0_ports), dev,
         )  # fmt: skip
     if not t.row_count:
         out.print("VMs: none")

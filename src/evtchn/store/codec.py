@@ -6,11 +6,13 @@ store = Store(path, HOST_CODEC)     # what open_store() does
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
 from evtchn.store.rows import DeviceFacts, HostFacts, VmFacts
 from evtchn.toolstack.host import DeviceStatus, Host, Vm
+from evtchn.xen import ECS
 
 _ERRNO = re.compile(r"^\s*(?:error\s+)?(\d+)\b")
 
@@ -42,7 +44,14 @@ def _device(vm: Vm, kind: str, devid: int, detail: dict[str, Any]) -> DeviceFact
     )  # fmt: skip
 
 
-def vm_facts(vm: Vm) -> VmFacts:
+def dom0_ports_by_domain(host: Host) -> Counter[int]:
+    """dom0's interdomain and unbound ports per remote domain: what `lsevtchn 0` attributes to each VM."""
+    t = host.hv.domains[0].ports
+    st, rdom = t.state, t.rdom
+    return Counter(rdom[p] for p in range(1, t.valid) if st[p] in (ECS.INTERDOMAIN, ECS.UNBOUND))
+
+
+def vm_facts(vm: Vm, dom0_ports: int = 0) -> VmFacts:
     spec = vm.spec
     devices = [
         _device(vm, "vbd", d.vbd_devid, {"userdevice": d.userdevice, "mode": d.mode, "type": d.kind,
@@ -52,10 +61,9 @@ def vm_facts(vm: Vm) -> VmFacts:
         _device(vm, "vif", n.devid, {"mac": n.mac or "", "queues": n.queues})
         for n in spec.nics
     ]  # fmt: skip
-    dom0 = sum(_count(d.dom0_ports) for d in vm.devices) if vm.power_state != "Halted" else 0
     return VmFacts(
         vm.uuid, vm.name, vm.power_state, vm.domid, spec.type, spec.vcpus, spec.memory_mib,
-        dom0, list(vm.messages), devices,
+        dom0_ports if vm.domid is not None else 0, list(vm.messages), devices,
     )  # fmt: skip
 
 
@@ -68,10 +76,13 @@ class HostCodec:
 
     def facts(self, host: Host) -> HostFacts:
         dom0 = host.hv.domains.get(0)
+        per_domain = dom0_ports_by_domain(host)
         return HostFacts(
             profile=host.profile.name,
             hardware=host.hardware.name,
-            vms=[vm_facts(vm) for vm in host.vms.values()],
+            vms=[
+                vm_facts(vm, per_domain[vm.domid] if vm.domid is not None else 0) for vm in host.vms.values()
+            ],
             dom0={
                 "vcpus": dom0.max_vcpus if dom0 is not None else 0,
                 "ports_used": host.dom0_ports_used(),
