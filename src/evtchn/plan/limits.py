@@ -1,0 +1,146 @@
+"""The planner's limits that are not dom0 event channels: data with a source, and the settings that tune them.
+
+    s = PlanSettings()                                  # documented defaults
+    s = PlanSettings.from_pairs(["fds_per_console=3"])  # what `evtchn plan --set` builds
+    consoled_fd_limit("xenserver-6.1", s)               # -> Sourced(1024, "select() …")
+    vm_footprint_mib(spec, s)                           # host memory one VM takes (xenopsd's model)
+
+dom0's event-channel limit and baseline are NOT here: they come from the toolstack (profile + hardware), so
+the planner and the simulated host can never disagree. This module holds only what the toolstack's Profile and
+Hardware do not carry; the lead may move these tables into the profiles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from evtchn.toolstack.hardware import DEFAULT_HARDWARE, Hardware, get_hardware
+from evtchn.toolstack.spec import VmSpec
+
+
+@dataclass(frozen=True, slots=True)
+class Sourced:
+    """A number and where it comes from."""
+
+    value: int
+    source: str
+
+
+# xenconsoled's file-descriptor ceiling per profile (reference §1 "xenconsoled fds", §10 "Other dom0 limits").
+CONSOLED_FD_LIMITS: dict[str, Sourced] = {
+    "xenserver-6.1": Sourced(
+        1024,
+        "xenconsoled used select(), so FD_SETSIZE 1024 fds: 'a couple of hundred' consoles "
+        "(CA-101788, xen-api PR 1111; reference §10)",
+    ),
+    "xenserver-6.2": Sourced(
+        4096,
+        "CA-101788 moved xenconsoled to poll() with 4096 fds, 'about 1000' consoles (xen-api PR 1111; "
+        "reference §10). [UNCERTAIN] release; 6.2's 650 Linux VMs each with a console need it",
+    ),
+    "xenserver-6.5": Sourced(
+        16384,
+        "CA-162159 (2015) raised the limit to 16384 (reference §10). [UNCERTAIN] which release first",
+    ),
+    "xenserver-8": Sourced(16384, "CA-162159's 16384 (reference §10); later changes [UNCERTAIN]"),
+    "xen-xl": Sourced(
+        132008,
+        "upstream xenconsoled raises RLIMIT_NOFILE to DOMID_FIRST_RESERVED×4 + 1000 = 132008 "
+        "(xen: tools/console/daemon/main.c; reference §1)",
+    ),
+}
+# A profile loaded from a user's file and not named above gets upstream's limit.
+DEFAULT_CONSOLED_FD_LIMIT = CONSOLED_FD_LIMITS["xen-xl"]
+
+# xenopsd's per-VM memory overhead model (xen-api: ocaml/xenopsd/xc/memory.ml): footprint = target + extra
+# internal + extra external + shadow; HVM_memory_model_data has 1 + 1 MiB, Linux (PV) 0 + 1 MiB.
+EXTRA_MIB: dict[str, tuple[int, int]] = {"hvm": (1, 1), "pvh": (1, 1), "pv": (0, 1)}
+MEMORY_SOURCE = "xen-api: ocaml/xenopsd/xc/memory.ml (footprint_mib = target + extra + shadow)"
+
+
+class PlanSettings(BaseModel):
+    """Numbers the sources leave uncertain. Each has a documented default; `--set NAME=VALUE` changes it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # upstream main.c counts 4 per domain: pty master, pty slave, log file, evtchn handle; without a guest
+    # log file it is 3 (reference §10 "3–4 fds per console"). [UNCERTAIN] which XenServer used.
+    fds_per_console: int = Field(default=4, ge=1, le=16)
+    # fds xenconsoled holds before any guest: stdin/stdout/stderr, xenstore, xc, gnttab, its VIRQ_CON_RING
+    # evtchn handle, the hypervisor log. [UNCERTAIN] an estimate from tools/console/daemon/io.c.
+    consoled_base_fds: int = Field(default=8, ge=0)
+    # None: the profile's limit from CONSOLED_FD_LIMITS.
+    consoled_fd_limit: int | None = Field(default=None, ge=1)
+    # Host memory Xen keeps for itself (code, heap, crash kernel) outside dom0 and the VMs. [UNCERTAIN]
+    # a few hundred MiB on a 128 GiB host; xapi reads it as host memory-total minus memory-free at boot.
+    xen_reserved_mib: int = Field(default=512, ge=0)
+    # xenopsd's HVM_shadow_multiplier default 1.0 (memory.ml shadow_multiplier_default).
+    shadow_multiplier: float = Field(default=1.0, ge=0.0)
+
+    @classmethod
+    def from_pairs(cls, pairs: Iterable[str]) -> PlanSettings:
+        """From 'name=value' strings; ValueError with one readable line on a bad name or value."""
+        data: dict[str, Any] = {}
+        for pair in pairs:
+            name, sep, value = pair.partition("=")
+            name = name.strip()
+            if not sep or not name:
+                raise ValueError(f"--set {pair!r}: expected NAME=VALUE")
+            if name not in cls.model_fields:
+                known = ", ".join(sorted(cls.model_fields))
+                raise ValueError(f"--set {pair!r}: unknown setting {name!r} (known: {known})")
+            data[name] = None if value.strip().lower() in ("", "none", "default") else value.strip()
+        try:
+            return cls.model_validate(data)
+        except ValidationError as e:
+            err = e.errors()[0]
+            raise ValueError(f"--set {err['loc'][0]}: {err['msg']}") from None
+
+
+def consoled_fd_limit(profile_name: str, settings: PlanSettings) -> Sourced:
+    """The fd ceiling xenconsoled runs into on this profile (a setting overrides the table)."""
+    if settings.consoled_fd_limit is not None:
+        return Sourced(settings.consoled_fd_limit, "--set consoled_fd_limit")
+    return CONSOLED_FD_LIMITS.get(profile_name, DEFAULT_CONSOLED_FD_LIMIT)
+
+
+def vm_footprint_mib(spec: VmSpec, settings: PlanSettings) -> int:
+    """Host MiB one running VM takes: its memory plus xenopsd's overhead (memory.ml)."""
+    internal, external = EXTRA_MIB[spec.type]
+    static_max = spec.memory_mib
+    # shadow_mib: vcpu pages (256 each) + p2m map + shadow-resident pages, in MiB rounded up, at least 1.
+    pages = 256 * spec.maxvcpus + 2 * static_max
+    shadow = max(1, int(float(-(-pages // 256)) * settings.shadow_multiplier))
+    return static_max + internal + external + shadow
+
+
+# The seed story's 150 / 570 assume "the right equipment (CPU and memory)" (citrix.com blog 2015-05-14,
+# reference §10): a host where memory does not bind first. `density-lab` is the toolstack's default hardware
+# (same dom0, same interrupts, so the same dom0 baseline) with the host memory XenServer 6.x supported.
+def plan_hardware() -> dict[str, Hardware]:
+    """Hardware the planner knows by name beyond the toolstack's built-ins."""
+    return {
+        "density-lab": DEFAULT_HARDWARE.model_copy(
+            update={
+                "name": "density-lab",
+                "description": "the default server with 1 TiB of memory, as in XenServer's density tests",
+                "host_memory_mib": 1024 * 1024,
+                "sources": {
+                    **DEFAULT_HARDWARE.sources,
+                    "host_memory_mib": "XenServer 6.x configuration limit: 1 TiB RAM per host [UNCERTAIN]; "
+                    "'with the right equipment (CPU and memory)' (citrix.com blog 2015-05-14, reference §10)",
+                },
+            }
+        )
+    }
+
+
+def resolve_hardware(name_or_path: str | None) -> Hardware:
+    """A planner hardware name (density-lab), else the toolstack's get_hardware (ProfileError if unknown)."""
+    if name_or_path is not None and name_or_path in plan_hardware():
+        return plan_hardware()[name_or_path]
+    return get_hardware(name_or_path)
