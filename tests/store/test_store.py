@@ -182,3 +182,30 @@ def test_bad_lock_timeout_env(monkeypatch: pytest.MonkeyPatch) -> None:
         paths.lock_timeout()
     monkeypatch.setenv("EVTCHN_LOCK_TIMEOUT", "2.5")
     assert paths.lock_timeout() == 2.5
+
+
+def test_cached_host_is_dropped_when_another_store_commits(tmp_path: Path) -> None:
+    a = _new(tmp_path)
+    b = Store(a.path, FakeCodec())
+    with a.transaction() as host:
+        host.start_vm("vm0")
+    with b.transaction() as host:  # b has no cache: loads a's commit
+        assert host.vms["vm0"].power_state == "Running"
+        host.start_vm("vm1")
+    with a.transaction() as host:  # a's cached host is stale (generation moved): reloaded
+        assert host.vms["vm1"].power_state == "Running"
+    Store.create(a.path, FakeCodec(), FakeHost(profile="new"), replace=True)
+    with a.transaction() as host:  # replaced file: generation still moved on, so no stale reuse
+        assert host.profile == "new"
+
+
+def test_failed_transaction_does_not_leave_a_dirty_cache(tmp_path: Path) -> None:
+    store = _new(tmp_path)
+    with store.transaction() as host:
+        host.start_vm("vm0")
+    with pytest.raises(KeyError), store.transaction() as host:
+        host.pool = 0
+        host.vms["vm1"].power_state = "Running"
+        raise KeyError("abort")
+    with store.transaction() as host:
+        assert host.pool == 10 - 2 and host.vms["vm1"].power_state == "Halted"

@@ -143,6 +143,7 @@ class Store(_Rows, Generic[H]):
         self.on_wait = on_wait
         self._local = threading.local()
         self._lock = _process_lock(self.path)
+        self._cache: tuple[int, H] | None = None
 
     # ----------------------------------------------------------------- creation
     @classmethod
@@ -164,12 +165,14 @@ class Store(_Rows, Generic[H]):
                 raise HostExists(f"{path}: a file already exists here (use --force to replace a host file)")
             store = cls(path, codec, timeout=timeout, on_wait=on_wait)
             with store._write() as conn:
+                # generations only grow, so no process mistakes the new host for its cached one
+                gen = int(conn.execute("SELECT generation FROM snapshot WHERE id = 1").fetchone()[0])
                 conn.execute("DELETE FROM devices")
                 conn.execute("DELETE FROM vms")
                 conn.execute("DELETE FROM refs")
                 conn.execute("DELETE FROM meta")
                 _init_meta(conn)
-                _save(conn, codec, host, generation=0)
+                _save(conn, codec, host, generation=gen + 1)
             return store
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -303,12 +306,19 @@ class Store(_Rows, Generic[H]):
 
     @contextmanager
     def txn(self) -> Iterator[Txn[H]]:
-        """One host operation: yields the loaded host and the rows; saves both on success."""
+        """One host operation: yields the loaded host and the rows; saves both on success.
+
+        The host object is only valid inside the block. After a commit this process keeps it, and the next
+        transaction reuses it if no other process has committed since (same generation): no reload.
+        """
         with self._write() as conn:
-            tx: Txn[H] = Txn(self._load(conn), conn)
+            gen = int(conn.execute("SELECT generation FROM snapshot WHERE id = 1").fetchone()[0])
+            cached, self._cache = self._cache, None
+            host = cached[1] if cached is not None and cached[0] == gen else self._load(conn)
+            tx: Txn[H] = Txn(host, conn)
             yield tx
-            gen = conn.execute("SELECT generation FROM snapshot WHERE id = 1").fetchone()[0]
-            _save(conn, self.codec, tx.host, generation=int(gen) + 1)
+            _save(conn, self.codec, tx.host, generation=gen + 1)
+        self._cache = (gen + 1, tx.host)  # committed: this object is exactly what the file now holds
 
     @contextmanager
     def transaction(self) -> Iterator[H]:
