@@ -208,4 +208,4 @@ def test_failed_transaction_does_not_leave_a_dirty_cache(tmp_path: Path) -> None
         host.vms["vm1"].power_state = "Running"
         raise KeyError("abort")
     with store.transaction() as host:
-        assert host.pool == 10 - 2 and host.vms["vm1"].power_state == "Halted"
+        assert host.pool == 10 - 3 and host.vms["vm1"].power_state == "Halted"
