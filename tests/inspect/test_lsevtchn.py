@@ -9,7 +9,7 @@ import pytest
 from evtchn.inspect import format_lsevtchn, parse_domid_arg
 from evtchn.inspect.cparse import strtol10
 from evtchn.inspect.lsevtchn import format_line
-from evtchn.xen import DOMID_SELF, EvtchnStat, EvtchnStatus, Hypervisor, HypervisorSettings
+from evtchn.xen import DOMID_SELF, EvtchnStat, EvtchnStatus, Hypervisor
 from tests.inspect.hosts import dom0_host, pv_guest
 
 SEED = Path(__file__).parent / "fixtures" / "seed-lsevtchn-domid36.txt"
