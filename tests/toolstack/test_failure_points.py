@@ -1,0 +1,210 @@
+"""Every start-time and connect-time failure point: leave exactly k free dom0 ports (k = 0..cost) or cap
+the guest at m ports, start, and check what the real components would do (reference §8.3, §8.3a)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from evtchn.inspect.lsevtchn import format_lsevtchn
+from evtchn.toolstack import (
+    DiskSpec,
+    Host,
+    NicSpec,
+    Profile,
+    StartError,
+    VmSpec,
+    costs,
+    get_profile,
+    seed_vm_spec,
+)
+from tests.toolstack.helpers import hardware_leaving
+
+
+def _small_dom0(profile: Profile) -> Profile:
+    """The same profile with a 1024-port 2L dom0, so that 'k ports left' hardware stays small."""
+    kernel = profile.dom0_kernel.model_copy(update={"fifo": False})
+    return profile.model_copy(update={"dom0_kernel": kernel, "dom0_width": 32, "dom0_max_evtchns": None})
+
+
+def _hvm_mq(name: str) -> VmSpec:
+    return VmSpec(
+        name=name,
+        type="hvm",
+        vcpus=4,
+        disks=[DiskSpec(userdevice=0), DiskSpec(userdevice=1)],
+        nics=[NicSpec(devid=0)],
+    )
+
+
+def _pv(name: str) -> VmSpec:
+    return VmSpec(
+        name=name,
+        type="pv",
+        vcpus=2,
+        disks=[DiskSpec(userdevice=0), DiskSpec(userdevice=1)],
+        nics=[NicSpec(devid=0), NicSpec(devid=1)],
+    )
+
+
+def _pvh(name: str) -> VmSpec:
+    return VmSpec(name=name, type="pvh", vcpus=1, disks=[DiskSpec(userdevice=0)], nics=[NicSpec(devid=0)])
+
+
+CASES = [
+    ("xenserver-6.1", seed_vm_spec),
+    ("xenserver-6.2", seed_vm_spec),
+    ("xenserver-6.2", _pv),
+    ("xenserver-8", seed_vm_spec),
+    ("xen-xl", seed_vm_spec),
+    ("xen-xl", _hvm_mq),
+    ("xen-xl", _pv),
+    ("xen-xl", _pvh),
+]
+
+
+def _start_steps(profile: Profile, spec: VmSpec) -> list[tuple[str, int]]:
+    """Start-time binds in xenopsd order: store, console, device model."""
+    steps = [("xenstored_introduce", 1)]
+    if costs.console_bound(profile, spec):
+        steps.append(("xenconsoled_bind", 1))
+    if spec.type == "hvm":
+        steps.append(("VM_create_device_model", costs.dm_ports(profile, spec)))
+    return steps
+
+
+def _device_needs(profile: Profile, host: Host, spec: VmSpec) -> list[int]:
+    disks = [costs.vbd_rings(profile, host.hardware, spec, d) for d in spec.disks]
+    nics = [
+        costs.vif_ports(profile, host.hardware, spec, n) for n in sorted(spec.nics, key=lambda n: n.devid)
+    ]
+    return disks + nics
+
+
+@pytest.mark.parametrize(("profile_name", "make"), CASES, ids=[f"{p}-{m.__name__}" for p, m in CASES])
+def test_every_dom0_failure_point(profile_name: str, make: Callable[[str], VmSpec]) -> None:
+    profile = _small_dom0(get_profile(profile_name))
+    spec = make("vm")
+    cost = costs.vm_cost(profile, hardware_leaving(profile, 0), spec)
+    for k in range(cost.total + 1):
+        host = Host.create(profile, hardware_leaving(profile, k))
+        baseline_used = host.dom0_ports_used()
+        assert host.dom0_ports_free() == k
+        host.define_vm(spec)
+        steps = _start_steps(profile, spec)
+        left = k
+        failing = None
+        for op, n in steps:
+            if n > left:
+                failing = op
+                break
+            left -= n
+        if failing is not None:
+            with pytest.raises(StartError) as info:
+                host.start_vm("vm")
+            err = info.value
+            assert err.op == failing
+            want = {
+                "xenstored_introduce": profile.store_failure,
+                "xenconsoled_bind": profile.console_failure,
+                "VM_create_device_model": profile.dm_failure,
+            }[failing]
+            assert err.xenapi_code == want.xenapi_code
+            assert err.message == host.vms["vm"].messages[-1]
+            assert "{" not in err.message and all("{" not in p for p in err.xenapi_params)
+            vm = host.vms["vm"]
+            assert vm.power_state == "Halted" and vm.domid is None
+            # Nothing leaked: dom0 is back to its baseline, no guest domain, no guest paths in xenstore.
+            assert host.dom0_ports_used() == baseline_used
+            assert set(host.hv.domains) == {0}
+            assert host.xenstore.ls("/local/domain") == ["0"]
+            for kind in host.xenstore.ls("/local/domain/0/backend"):
+                assert host.xenstore.ls(f"/local/domain/0/backend/{kind}") == []
+            host.check_invariants()
+            continue
+        vm = host.start_vm("vm")
+        assert vm.power_state == "Running"
+        # Connect time: devices in order, each needs all its ports or fails and holds none.
+        expect = []
+        for need in _device_needs(profile, host, spec):
+            ok = 0 < need <= left
+            if ok:
+                left -= need
+            expect.append(ok if need else None)
+        got = [d.connected if d.state != "emulated" else None for d in vm.devices]
+        assert got == expect, f"k={k}"
+        for d in vm.devices:
+            if d.state == "failed":
+                assert d.error and d.dom0_ports == []
+                node = f"/local/domain/0/error/backend/{'vif' if d.kind == 'vif' else host._vbd_kind}"
+                assert host.xenstore.read(f"{node}/{vm.domid}/{d.devid}/error").startswith("28 ")
+                # The guest keeps its frontend's ports, unbound, waiting for dom0.
+                out = format_lsevtchn(host.hv, vm.domid or 0).stdout
+                for p in d.guest_ports:
+                    assert f"{p:4d}: VCPU 0: Interdomain (Waiting connection) - Remote Domain 0\n" in out
+        assert host.dom0_ports_free() == left
+        host.check_invariants()
+        host.shutdown_vm("vm")
+        assert host.dom0_ports_used() == baseline_used
+        host.check_invariants()
+
+
+@pytest.mark.parametrize("profile_name", ["xen-xl", "xenserver-8"])
+def test_every_guest_cap(profile_name: str) -> None:
+    """max_event_channels = m: toolstack allocs, kernel binds, then frontends, as Linux fails (§8.3a)."""
+    profile = get_profile(profile_name)
+    # One queue per NIC, so each costs 2 ports split or 1 after the fallback.
+    base = _pv("vm").model_copy(update={"nics": [NicSpec(devid=0, queues=1), NicSpec(devid=1, queues=1)]})
+    full = costs.guest_ports(profile, Host.create(profile).hardware, base)
+    kernel = profile.pv_guest_kernel
+    binds = len(costs.kernel_binds(kernel, base.vcpus))
+    for m in range(1, full + 2):
+        host = Host.create(profile)
+        spec = base.model_copy(update={"max_event_channels": m})
+        host.define_vm(spec)
+        before = host.dom0_ports_used()
+        toolstack_ports = 2  # store and console, allocated by the toolstack (§8.1)
+        if m < toolstack_ports:
+            with pytest.raises(StartError) as info:
+                host.start_vm("vm")
+            assert info.value.op == "VM_build"
+            assert host.dom0_ports_used() == before
+            host.check_invariants()
+            continue
+        vm = host.start_vm("vm")
+        if m < toolstack_ports + binds:
+            # The kernel cannot bind its timer VIRQ or IPIs: BUG, the domain dies, the VM halts.
+            assert vm.power_state == "Halted"
+            assert any(
+                msg.startswith("kernel BUG at drivers/xen/events/events_base.c") for msg in vm.messages
+            )
+            assert host.dom0_ports_used() == before
+            host.check_invariants()
+            continue
+        assert vm.power_state == "Running"
+        left = m - toolstack_ports - binds
+        for disk, dev in zip(spec.disks, vm.devices[:2], strict=True):
+            need = costs.vbd_rings(profile, host.hardware, spec, disk)
+            if need <= left:
+                left -= need
+                assert dev.connected
+            else:
+                assert dev.state == "absent" and dev.guest_ports == [] and dev.dom0_ports == []
+                assert f"vbd vbd-{dev.devid}: 28 allocating event channel" in vm.messages
+        for dev in vm.devices[2:]:
+            if left >= 2:
+                left -= 2
+                assert dev.connected and dev.split
+            elif left == 1:
+                left -= 1
+                # netfront logs the failed split allocation and falls back to one channel.
+                assert dev.connected and not dev.split and len(dev.guest_ports) == 1
+                assert f"vif vif-{dev.devid}: 28 allocating event channel" in vm.messages
+                front = f"/local/domain/{vm.domid}/device/vif/{dev.devid}"
+                assert host.xenstore.read(f"{front}/event-channel") == str(dev.guest_ports[0])
+                assert not host.xenstore.exists(f"{front}/event-channel-tx")
+            else:
+                assert dev.state == "absent"
+        assert max(host.hv.domains[vm.domid or 0].ports.used_ports()) <= m
+        host.check_invariants()
