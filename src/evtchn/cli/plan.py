@@ -36,6 +36,14 @@ SHORT = {
 }
 
 
+COMPARE_HEAD = {
+    "host_memory": "memory",
+    "dom0_evtchn": "dom0 ch",
+    "consoled_fds": "fds",
+    "guest_evtchn": "guest",
+}
+
+
 def _fmt_fit(n: int | None) -> str:
     return "∞" if n is None else str(n)
 
@@ -110,13 +118,19 @@ def plan_titles(plan: Plan) -> list[str]:
 
 
 def render_compare(console: Console, plans: Sequence[Plan], sims: Sequence[Simulation] | None) -> None:
-    t = Table(title=f"One mix across profiles ({', '.join(s.label for s in plans[0].shapes)})")
-    cols = ["profile", "dom0 limit", "baseline", "dom0 ports/VM", *[f"by {SHORT[k]}" for k in LIMIT_ORDER]]
+    t = Table(
+        title=f"One mix across profiles ({', '.join(s.label for s in plans[0].shapes)}): "
+        "dom0 limit and baseline, dom0 ports per VM, the VMs each limit allows (memory, dom0 channels, "
+        "xenconsoled fds, guest's own channels), the maximum and what binds"
+    )
+    cols = ["profile", "dom0 limit", "base", "ports/VM", *[COMPARE_HEAD[k] for k in LIMIT_ORDER]]
     cols += ["max VMs", "binding"]
     if sims is not None:
-        cols.append("simulated")
+        cols.append("sim")
     for c in cols:
-        t.add_column(c, justify="left" if c in ("profile", "binding") else "right", no_wrap=c == "profile")
+        t.add_column(
+            c, justify="left" if c in ("profile", "binding") else "right", no_wrap=c in ("profile", "binding")
+        )
     for i, plan in enumerate(plans):
         fits = {lim.key: lim.fit for lim in plan.limits}
         row = [
