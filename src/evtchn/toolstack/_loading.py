@@ -54,5 +54,5 @@ def validate_model(model: type[M], data: dict[str, Any], source: str) -> M:
     except ValidationError as e:
         err = e.errors()[0]
         loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
-        msg = "unknown field" if err["type"] == "extra_forbidden" else err["msg"]
+        msg = {"extra_forbidden": "unknown field", "missing": "field required"}.get(err["type"], err["msg"])
         raise SpecError(f"{source}: field {loc}: {msg}") from None

@@ -376,7 +376,8 @@ def parse_xl_cfg(text: str, *, source: str = "<xl.cfg>") -> tuple[VmSpec, list[s
         elif key == "memory":
             fields["memory_mib"] = want(int)
         elif key == "max_event_channels":
-            fields["max_event_channels"] = want(int)
+            # 0 means unset: libxl's default applies (xl.cfg(5); reference §1).
+            fields["max_event_channels"] = want(int) or None
         elif key == "xen_platform_pci":
             platform_pci = bool(want(int))
         elif key in ("disk", "vif"):

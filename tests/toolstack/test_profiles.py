@@ -1,0 +1,157 @@
+"""Profiles and hardware are data with sources; users add their own in a file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from evtchn.toolstack import (
+    BUILTIN_PROFILES,
+    Host,
+    ProfileError,
+    SpecError,
+    dom0_baseline,
+    get_hardware,
+    get_profile,
+    seed_vm_spec,
+    vm_cost,
+)
+from evtchn.toolstack.costs import kernel_binds
+
+# The settings that decide a port count or a failure text must each say where they come from.
+PLUMBING = [
+    "dom0_kernel",
+    "pv_guest_kernel",
+    "hvm_guest_kernel",
+    "console_hvm",
+    "vbd_backend",
+    "netback_split",
+    "dm_ports_per_vcpu",
+    "dm_bufioreq",
+    "ioreq_at_domain_create",
+    "store_failure",
+    "console_failure",
+    "dm_failure",
+    "guest_alloc_failure",
+    "vbd_error",
+    "vif_error",
+    "guest_max_evtchn_port",
+    "xen_version",
+]
+
+
+@pytest.mark.parametrize("name", sorted(BUILTIN_PROFILES))
+def test_every_plumbing_value_has_a_source(name: str) -> None:
+    p = get_profile(name)
+    missing = [f for f in PLUMBING if not p.sources.get(f)]
+    assert missing == []
+    assert all(k in type(p).model_fields for k in p.sources), "a source for a field that does not exist"
+
+
+def test_the_profiles_say_what_the_issue_says() -> None:
+    p61, p62, p65, p8, xl = (get_profile(n) for n in BUILTIN_PROFILES)
+    assert (p61.dom0_width, p61.dom0_abi_limit, p61.console_hvm) == (32, 1024, False)
+    assert (p62.dom0_width, p62.dom0_abi_limit) == (32, 4096)
+    assert (p65.dom0_width, p65.dom0_abi_limit) == (64, 4096)
+    assert p8.dom0_abi_limit == 131072 and p8.dom0_kernel.fifo
+    assert xl.guest_max_evtchn_port == 1023 and xl.console_hvm and xl.netback_split
+    assert xl.blkback_max_queues is None and xl.netback_max_queues is None  # multi-queue: dom0 CPUs
+    hw = get_hardware(None)
+    seed = seed_vm_spec()
+    assert vm_cost(p61, hw, seed).by_kind["device_model"] == 1
+    assert vm_cost(p62, hw, seed).by_kind["device_model"] == 2  # per-vCPU + buffered ioreq (§13.1)
+    two = seed.model_copy(update={"vcpus": 2})
+    assert vm_cost(p62, hw, two).by_kind["device_model"] == 3  # documented reading, not 2 × vCPUs
+    assert vm_cost(xl, hw, seed).by_kind["console"] == 1
+
+
+def test_seed_guest_kernel_binds_like_the_sample() -> None:
+    # VIRQ 0, IPI, IPI, VIRQ 1, IPI on vCPU 0 (reference §10)
+    binds = kernel_binds(get_profile("xenserver-6.2").pv_guest_kernel, 1)
+    assert [b.split(":")[0] + ("" if b.startswith("ipi") else b[4:]) for _, b in binds] == [
+        "virq:0",
+        "ipi",
+        "ipi",
+        "virq:1",
+        "ipi",
+    ]
+
+
+def test_default_hardware_baseline_in_the_blogs_range() -> None:
+    hw = get_hardware(None)
+    for name in BUILTIN_PROFILES:
+        b = dom0_baseline(get_profile(name), hw)
+        assert 50 <= sum(b.values()) <= 100, name
+        assert Host.create(name).dom0_ports_used() == sum(b.values())
+
+
+def test_user_profile_file_inherits_and_overrides(tmp_path: Path) -> None:
+    p = tmp_path / "my.yaml"
+    p.write_text(
+        "base: xenserver-6.2\nname: my-host\ndm_bufioreq: false\n"
+        "dom0_kernel:\n  per_vcpu: ['virq:0', 'ipi:resched']\n"
+        "sources:\n  dm_bufioreq: our lab notes\n"
+    )
+    prof = get_profile(str(p))
+    assert prof.name == "my-host" and not prof.dm_bufioreq
+    assert prof.dom0_kernel.per_vcpu == ["virq:0", "ipi:resched"]
+    assert prof.dom0_kernel.global_virqs == get_profile("xenserver-6.2").dom0_kernel.global_virqs
+    assert prof.sources["dm_bufioreq"] == "our lab notes"
+    assert prof.sources["dom0_kernel"] == str(p)
+    assert prof.sources["vbd_error"] == get_profile("xenserver-6.2").sources["vbd_error"]
+    host = Host.create(prof)
+    host.define_vm(seed_vm_spec("a"))
+    before = host.dom0_ports_used()
+    host.start_vm("a")
+    assert host.dom0_ports_used() - before == 6
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("base: xenserver-9\n", "field base: unknown built-in profile 'xenserver-9'"),
+        ("base: xen-xl\ndm_bufioreq: maybe\n", "field dm_bufioreq: "),
+        ("base: xen-xl\nwarp_drive: 1\n", "field warp_drive: unknown field"),
+        ("base: xen-xl\ndom0_kernel:\n  per_vcpu: ['timer']\n", "field dom0_kernel.per_vcpu: "),
+        ("base: xen-xl\ndom0_max_evtchns: 2000\n", "dom0_max_evtchns must be 1024 or 4096"),
+        ("name: bare\n", "field description: field required"),
+    ],
+)
+def test_bad_profile_files(tmp_path: Path, text: str, expected: str) -> None:
+    p = tmp_path / "p.yaml"
+    p.write_text(text)
+    with pytest.raises(SpecError) as info:
+        get_profile(str(p))
+    assert info.value.message.startswith(str(p))
+    assert expected in info.value.message
+
+
+def test_unknown_profile_name() -> None:
+    with pytest.raises(ProfileError, match="xenserver-7: no such profile file or built-in profile"):
+        get_profile("xenserver-7")
+
+
+def test_user_hardware_file(tmp_path: Path) -> None:
+    p = tmp_path / "box.toml"
+    p.write_text(
+        "host_pcpus = 8\nhost_memory_mib = 65536\ndom0_vcpus = 2\ndom0_memory_mib = 2048\n"
+        '[[irq_sources]]\nname = "nic"\nkind = "msi"\ncount = 3\n'
+        '[[irq_sources]]\nname = "acpi"\nkind = "gsi"\ngsi = 9\n'
+    )
+    hw = get_hardware(str(p))
+    assert hw.name == "box" and hw.pirqs == 4 and hw.pirq_numbers == [9, 48, 49, 50]
+    b = dom0_baseline(get_profile("xenserver-6.1"), hw)
+    assert b == {"virq": 2 * 2 + 1 + 1, "ipi": 2 * 4, "pirq": 4, "xenbus": 2}
+    host = Host.create("xenserver-6.1", hw)
+    assert host.dom0_ports_used() == sum(b.values())
+    p.write_text("host_pcpus = 8\n")
+    with pytest.raises(SpecError, match=r"box\.toml: field host_memory_mib: field required"):
+        get_hardware(str(p))
+    p2 = tmp_path / "dup.yaml"
+    p2.write_text(
+        "name: d\nhost_pcpus: 1\nhost_memory_mib: 1024\ndom0_vcpus: 1\ndom0_memory_mib: 512\n"
+        "irq_sources: [{name: a, kind: gsi, gsi: 4}, {name: b, kind: gsi, gsi: 4}]\n"
+    )
+    with pytest.raises(SpecError, match="share a GSI"):
+        get_hardware(str(p2))

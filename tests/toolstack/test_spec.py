@@ -1,0 +1,145 @@
+"""VM specs from YAML, TOML and real xl.cfg files; every bad input names the file and the line or field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from evtchn.toolstack import SpecError, load_spec, read_spec
+from evtchn.toolstack.spec import parse_xl_cfg, vdev_to_devid, xvd_devid
+
+
+def _write(tmp_path: Path, name: str, text: str) -> Path:
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def test_yaml_spec(tmp_path: Path) -> None:
+    p = _write(
+        tmp_path,
+        "web.yaml",
+        "name: web01\ntype: hvm\nvcpus: 2\nmemory_mib: 2048\n"
+        "disks:\n  - userdevice: 0\n  - userdevice: 1\n    mode: ro\n    kind: cdrom\n"
+        "nics:\n  - devid: 0\n    mac: '00:16:3e:00:00:01'\n    queues: 2\n"
+        "pv_drivers: false\nmax_event_channels: 255\n",
+    )
+    spec = load_spec(p)
+    assert (spec.name, spec.type, spec.vcpus, spec.memory_mib) == ("web01", "hvm", 2, 2048)
+    assert [d.vbd_devid for d in spec.disks] == [51712, 51728]
+    assert spec.disks[1].kind == "cdrom" and spec.disks[1].mode == "ro"
+    assert spec.nics[0].queues == 2 and not spec.pv_drivers and spec.max_event_channels == 255
+
+
+def test_toml_spec(tmp_path: Path) -> None:
+    p = _write(
+        tmp_path,
+        "db.toml",
+        'name = "db"\ntype = "pv"\nvcpus = 4\n[[disks]]\nuserdevice = 0\nqueues = 2\n[[nics]]\ndevid = 0\n',
+    )
+    spec = load_spec(p)
+    assert spec.type == "pv" and spec.disks[0].queues == 2 and spec.nics[0].devid == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "expected"),
+    [
+        ("a.yaml", "name: a\nvcpus: 2\ncolour: blue\n", "a.yaml:3: field colour: unknown field"),
+        ("b.yaml", "name: b\ndisks:\n  - userdevice: 0\n  - mode: rx\n", "b.yaml:4: field disks[1].mode: "),
+        ("c.yaml", "vcpus: 1\n", "c.yaml:1: field name: field required"),
+        ("d.yaml", "name: d\nvcpus: [1\n", "d.yaml:3: not valid YAML"),
+        ("e.yaml", "- just\n- a list\n", "e.yaml: expected a mapping"),
+        ("f.toml", 'name = "f"\nvcpus = "two"\n', "f.toml: field vcpus: "),
+        ("g.toml", 'name = "g"\nvcpus = \n', "g.toml:2: not valid TOML"),
+        ("h.yaml", "name: h\nvcpus: 2\nmax_vcpus: 1\n", "h.yaml:1: field (top level): "),
+        ("i.json", "{}", "i.json: unknown spec format '.json'"),
+        ("j.yaml", "name: 'bad name'\n", "j.yaml:1: field name: "),
+    ],
+)
+def test_bad_files_name_file_and_line(tmp_path: Path, name: str, text: str, expected: str) -> None:
+    p = _write(tmp_path, name, text)
+    with pytest.raises(SpecError) as info:
+        load_spec(p)
+    msg = info.value.message
+    assert msg.startswith(str(tmp_path / expected.split(":")[0]))
+    assert expected in msg
+    assert "\n" not in msg
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(SpecError, match=r"nope\.yaml: cannot read"):
+        load_spec(tmp_path / "nope.yaml")
+
+
+XL_CFG = """\
+# a real-looking xl.cfg
+name = "guest1"
+type = "hvm"
+vcpus = 2
+maxvcpus = 4
+memory = 2048
+disk = [ 'phy:/dev/vg/guest1,xvda,w',
+         'format=raw, vdev=xvdb, access=ro, target=/srv/data.img',
+         '/srv/install.iso,hdc:cdrom,r' ]
+vif = [ 'mac=00:16:3e:11:22:33,bridge=xenbr0', 'bridge=xenbr1,devid=5' ]
+max_event_channels = 2047
+on_crash = "destroy"
+serial = "pty"
+"""
+
+
+def test_xl_cfg(tmp_path: Path) -> None:
+    spec, notes = read_spec(_write(tmp_path, "guest1.cfg", XL_CFG))
+    assert (spec.name, spec.type, spec.vcpus, spec.maxvcpus, spec.memory_mib) == ("guest1", "hvm", 2, 4, 2048)
+    assert [(d.vbd_devid, d.mode, d.kind) for d in spec.disks] == [
+        (51712, "rw", "disk"),
+        (51728, "ro", "disk"),
+        (5632, "ro", "cdrom"),
+    ]
+    assert [(n.devid, n.mac) for n in spec.nics] == [(0, "00:16:3e:11:22:33"), (5, None)]
+    assert spec.max_event_channels == 2047 and spec.pv_drivers
+    # Unknown keys are reported with their line, not fatal.
+    assert notes == [
+        f"{tmp_path / 'guest1.cfg'}:12: on_crash: not modelled, ignored",
+        f"{tmp_path / 'guest1.cfg'}:13: serial: not modelled, ignored",
+    ]
+
+
+def test_xl_cfg_defaults_and_builder() -> None:
+    spec, _ = parse_xl_cfg('name="p"\n')
+    assert spec.type == "pv" and spec.vcpus == 1
+    spec, _ = parse_xl_cfg('name="h"\nbuilder="hvm"\nxen_platform_pci=0\nmax_event_channels=0\n')
+    assert spec.type == "hvm" and not spec.pv_drivers and spec.max_event_channels is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('name = "x"\nvcpus = "two"\n', "x.cfg:2: vcpus must be a number"),
+        ('name = "x"\nthis is not a line\n', "x.cfg:2: expected 'key = value'"),
+        ('name = "x"\ndisk = [ "phy:/d,xvdzz9,w" ]\n', "x.cfg:2: disk[0] 'phy:/d,xvdzz9,w': unknown virtual"),
+        ('name = "x"\nvif = [ "bridge" ]\n', "x.cfg:2: vif[0] 'bridge': expected key=value"),
+        ('name = "x"\ndisk = [ "a,xvda,w",\n', "x.cfg:2: unclosed '['"),
+        ('name = "x"\ntype = "kvm"\n', "x.cfg:2: type must be pv, hvm or pvh"),
+        ("vcpus = 1\n", "x.cfg: xl.cfg has no name"),
+        ('name = "x"\nvcpus = 0\n', "x.cfg:2: field vcpus: "),
+        ('name = "x"\nmemory = 1 +\n', "x.cfg:2: cannot read the value of memory"),
+    ],
+)
+def test_bad_xl_cfg(text: str, expected: str) -> None:
+    with pytest.raises(SpecError) as info:
+        parse_xl_cfg(text, source="x.cfg")
+    assert expected in info.value.message
+
+
+def test_vdev_numbers() -> None:
+    # xen: docs/misc/vbd-interface.txt
+    assert vdev_to_devid("xvda") == 51712
+    assert vdev_to_devid("xvdp") == 51712 + 15 * 16
+    assert vdev_to_devid("xvdq") == (1 << 28) | (16 << 8)
+    assert vdev_to_devid("hda") == 768 and vdev_to_devid("hdd") == 5696
+    assert vdev_to_devid("sdb") == 2064 and vdev_to_devid("268439552") == 268439552
+    assert xvd_devid(0) == 51712
+    with pytest.raises(ValueError):
+        vdev_to_devid("nvme0n1")
