@@ -70,6 +70,11 @@ def _mac(vm_uuid: str, devid: int) -> str:
     return "02:" + ":".join(h[i : i + 2] for i in range(0, 6, 2)) + f":{devid // 256:02x}:{devid % 256:02x}"
 
 
+def _start_failure(e: StartError, row: VmRow) -> ApiFailure:
+    """The toolstack's XenAPI error, with its VM parameter (the uuid) given as the VM ref, as xapi does."""
+    return ApiFailure(e.xenapi_code, *[row.ref if p == row.uuid else p for p in e.xenapi_params])
+
+
 class XapiService:
     def __init__(self, store: Store[Host]) -> None:
         self.store = store
@@ -300,7 +305,7 @@ class XapiService:
             try:
                 tx.host.start_vm(row.name, paused=paused)
             except StartError as e:  # raised inside the transaction: nothing of the start is kept
-                raise ApiFailure(e.xenapi_code, *e.xenapi_params) from None
+                raise _start_failure(e, row) from None
             except BadPowerState as e:
                 raise ApiFailure("VM_BAD_POWER_STATE", row.ref, ", ".join(e.expected), e.actual) from None
         return ""
@@ -320,6 +325,8 @@ class XapiService:
                 actions[op](row.name)
             except BadPowerState as e:
                 raise ApiFailure("VM_BAD_POWER_STATE", row.ref, ", ".join(e.expected), e.actual) from None
+            except StartError as e:  # a reboot whose start failed: the whole reboot is undone
+                raise _start_failure(e, row) from None
             except NoSuchVm:
                 raise ApiFailure("HANDLE_INVALID", "VM", ref) from None
             except ToolstackError as e:
