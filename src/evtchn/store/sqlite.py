@@ -357,29 +357,41 @@ def _save(conn: sqlite3.Connection, codec: HostCodec[H], host: H, *, generation:
 
 
 def _save_rows(conn: sqlite3.Connection, facts: HostFacts) -> None:
-    conn.execute("DELETE FROM devices")
-    conn.execute("DELETE FROM vms")
+    """Rewrite the listable rows in bulk; refs are kept for objects that still exist, made for new ones."""
+    refs = {(c, k): (r, u) for c, k, r, u in conn.execute("SELECT cls, key, ref, uuid FROM refs")}
+    fresh: list[tuple[str, str, str, str]] = []
+
+    def ref_of(cls: str, key: str, uuid: str | None = None) -> tuple[str, str]:
+        got = refs.get((cls, key))
+        if got is None:
+            got = refs[(cls, key)] = (new_ref(), uuid or str(uuidlib.uuid4()))
+            fresh.append((cls, key, *got))
+        return got
+
     live: set[tuple[str, str]] = {("host", "host"), ("VM", "dom0")}
+    vm_rows: list[tuple[Any, ...]] = []
+    dev_rows: list[tuple[Any, ...]] = []
     for vm in facts.vms:
-        vm_ref, _ = _ensure_ref(conn, "VM", vm.uuid, vm.uuid)
+        vm_ref, _ = ref_of("VM", vm.uuid, vm.uuid)
         live.add(("VM", vm.uuid))
-        conn.execute(
-            f"INSERT INTO vms ({_VM_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        vm_rows.append(
             (vm_ref, vm.uuid, vm.name, vm.power_state, vm.domid, vm.vm_type, vm.vcpus, vm.memory_mib,
-             vm.dom0_ports, json.dumps(vm.messages)),
+             vm.dom0_ports, json.dumps(vm.messages))
         )  # fmt: skip
         for d in vm.devices:
-            cls = d.kind.upper()
-            key = f"{vm.uuid}/{d.devid}"
-            ref, u = _ensure_ref(conn, cls, key)
+            cls, key = d.kind.upper(), f"{vm.uuid}/{d.devid}"
+            ref, u = ref_of(cls, key)
             live.add((cls, key))
-            conn.execute(
-                f"INSERT INTO devices ({_DEV_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            dev_rows.append(
                 (ref, u, vm_ref, d.kind, d.devid, json.dumps(dict(d.detail)), int(d.attached),
-                 d.status_code, d.status_detail, d.dom0_ports),
+                 d.status_code, d.status_detail, d.dom0_ports)
             )  # fmt: skip
-    stale = [k for k in conn.execute("SELECT cls, key FROM refs").fetchall() if (k[0], k[1]) not in live]
-    conn.executemany("DELETE FROM refs WHERE cls = ? AND key = ?", stale)
+    conn.executemany("INSERT INTO refs (cls, key, ref, uuid) VALUES (?, ?, ?, ?)", fresh)
+    conn.executemany("DELETE FROM refs WHERE cls = ? AND key = ?", [k for k in refs if k not in live])
+    conn.execute("DELETE FROM devices")
+    conn.execute("DELETE FROM vms")
+    conn.executemany(f"INSERT INTO vms ({_VM_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", vm_rows)
+    conn.executemany(f"INSERT INTO devices ({_DEV_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", dev_rows)
     conn.executemany(
         "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         [("profile", facts.profile), ("hardware", facts.hardware)]
