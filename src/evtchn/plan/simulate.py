@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from evtchn.plan.limits import PlanSettings, consoled_fd_limit, vm_footprint_mib
 from evtchn.plan.mix import Mix
+from evtchn.toolstack.costs import vm_cost
 from evtchn.toolstack.errors import StartError
 from evtchn.toolstack.hardware import Hardware
 from evtchn.toolstack.host import Host, Vm
@@ -82,6 +83,7 @@ def simulate(
     mem_free = hardware.host_memory_mib - hardware.dom0_memory_mib - settings.xen_reserved_mib
     fd_limit = consoled_fd_limit(profile.name, settings).value
     feet = [vm_footprint_mib(s.spec, settings) for s in mix.shapes]
+    start_ports = [vm_cost(profile, hardware, s.spec).start_time for s in mix.shapes]
     order = mix.order()
     for i in range(max_steps):
         k = next(order)
@@ -103,10 +105,16 @@ def simulate(
             )
             break
         host.define_vm(spec)
+        dom0_free = host.dom0_ports_free()
         try:
             vm = host.start_vm(name)
         except StartError as e:
-            stop("dom0_evtchn", "failed to start", [e.message])
+            # dom0 short of the start-time binds, or else the guest's own table (store/console/ioreq ports).
+            stop(
+                "dom0_evtchn" if dom0_free < start_ports[k] else "guest_evtchn",
+                "failed to start",
+                [e.message],
+            )
             if on_vm:
                 on_vm(i, None)
             break
