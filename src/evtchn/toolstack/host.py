@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import random
 import uuid as uuidlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -109,6 +110,7 @@ class Host:
         self._rover = 0
         self._tty = 0
         self._grefs: dict[int, int] = {}
+        self._early_ioreq: list[int] = []  # between VM_create and the device model, within one start
         self.kernel = Dom0Kernel(self.hv, profile, hardware)
         self.xenstored = Xenstored(self.hv)
         self.xenconsoled = Xenconsoled(self.hv, profile.xenconsoled_log_hv)
@@ -164,7 +166,7 @@ class Host:
     def define_vm(self, spec: VmSpec, *, uuid: str | None = None) -> Vm:
         if spec.name in self.vms:
             raise VmExists(spec.name)
-        vm = Vm(name=spec.name, uuid=uuid or str(uuidlib.uuid4()), spec=spec)
+        vm = Vm(name=spec.name, uuid=uuid or _new_uuid(), spec=spec)
         self.vms[spec.name] = vm
         return vm
 
@@ -379,7 +381,7 @@ class Host:
         if spec.type == "hvm" and p.ioreq_at_domain_create:
             # Xen ≤ 4.3 allocated ioreq ports at vCPU initialisation (reference §7.1).
             try:
-                self._alloc_ioreq(vm)
+                self._early_ioreq = self._alloc_ioreq(vm)
             except XenError as e:
                 raise self._fail(p.guest_alloc_failure, vm, e, "VM_create") from None
 
@@ -548,12 +550,9 @@ class Host:
         assert vm.domid is not None
         domid = vm.domid
         undo.append(lambda: self.qemu.release(domid))
-        d = self.hv.domains[domid]
         try:
-            if self.profile.ioreq_at_domain_create:
-                ports = [p for p in d.ports.used_ports() if d.ports.consumer[p]]
-            else:
-                ports = self._alloc_ioreq(vm)
+            early = self.profile.ioreq_at_domain_create
+            ports = self._early_ioreq if early else self._alloc_ioreq(vm)
             for port in ports:
                 self.qemu.bind(domid, domid, port)
         except XenError as e:
@@ -966,6 +965,11 @@ def _vm_from_state(s: dict[str, Any]) -> Vm:
         guest_abi=s["guest_abi"],
         last_error=s["last_error"],
     )
+
+
+def _new_uuid() -> str:
+    """A random version-4 UUID; the simulation needs uniqueness, not os.urandom's cost."""
+    return str(uuidlib.UUID(int=random.getrandbits(128), version=4))
 
 
 def _store_mfn(domid: int, vm_type: str) -> int:

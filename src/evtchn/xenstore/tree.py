@@ -13,6 +13,7 @@ ENOENT (raised as XenStoreError).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 
 class XenStoreError(KeyError):
@@ -27,12 +28,13 @@ class XenStoreError(KeyError):
         return f"{self.errname}: {self.path}"
 
 
-class _Node:
-    __slots__ = ("children", "value")
+# A node is [value, children]: a list is much cheaper to create than an object, and a VM start
+# creates about a hundred nodes.
+VALUE, CHILDREN = 0, 1
 
-    def __init__(self, value: str = "") -> None:
-        self.value = value
-        self.children: dict[str, _Node] = {}
+
+def _node() -> list[Any]:
+    return ["", {}]
 
 
 def _parts(path: str) -> list[str]:
@@ -42,48 +44,71 @@ def _parts(path: str) -> list[str]:
 
 
 class XenStore:
-    def __init__(self) -> None:
-        self._root = _Node()
-        self.writes = 0  # transactions-free counter, handy for benchmarks and tests
+    """Nodes live in a tree (for ls and subtree removal) and in a flat path index (for O(1) access)."""
 
-    def _find(self, path: str) -> _Node | None:
-        node = self._root
-        for part in _parts(path):
-            nxt = node.children.get(part)
-            if nxt is None:
-                return None
-            node = nxt
+    def __init__(self) -> None:
+        self._root: list[Any] = _node()
+        self._index: dict[str, list[Any]] = {"/": self._root}
+        self.writes = 0  # how many writes were made, for benchmarks and tests
+
+    def _find(self, path: str) -> list[Any] | None:
+        node = self._index.get(path)
+        if node is None and path.endswith("/") and path != "/":
+            node = self._index.get(path.rstrip("/"))
+        if node is None and not path.startswith("/"):
+            raise XenStoreError("EINVAL", path)
+        return node
+
+    def _make(self, path: str) -> list[Any]:
+        node = self._index.get(path)
+        if node is not None:
+            return node
+        if not path.startswith("/") or path.endswith("/") or "//" in path:
+            if not path.startswith("/"):
+                raise XenStoreError("EINVAL", path)
+            path = "/" + "/".join(_parts(path))
+            if path == "/":
+                return self._root
+            node = self._index.get(path)
+            if node is not None:
+                return node
+        parent_path, _, name = path.rpartition("/")
+        parent = self._make(parent_path or "/")
+        node = parent[CHILDREN][name] = _node()
+        self._index[path] = node
         return node
 
     def write(self, path: str, value: str | int) -> None:
-        node = self._root
-        for part in _parts(path):
-            nxt = node.children.get(part)
-            if nxt is None:
-                nxt = node.children[part] = _Node()
-            node = nxt
-        node.value = str(value)
+        self._make(path)[VALUE] = str(value)
         self.writes += 1
 
     def write_many(self, base: str, values: dict[str, str | int]) -> None:
         """Write base/key = value for each item (one xenopsd-style batch)."""
+        bnode = self._make(base)
+        children, index = bnode[CHILDREN], self._index
         for key, value in values.items():
-            self.write(f"{base}/{key}", value)
+            node = children.get(key)
+            if node is None:
+                if "/" in key:
+                    node = self._make(f"{base}/{key}")
+                else:
+                    node = children[key] = ["", {}]
+                    index[f"{base}/{key}"] = node
+            node[VALUE] = str(value)
+        self.writes += len(values)
 
     def mkdir(self, path: str) -> None:
-        node = self._find(path)
-        if node is None:
-            self.write(path, "")
+        self._make(path)
 
     def read(self, path: str) -> str:
         node = self._find(path)
         if node is None:
             raise XenStoreError("ENOENT", path)
-        return node.value
+        return str(node[VALUE])
 
     def get(self, path: str, default: str | None = None) -> str | None:
-        node = self._find(path)
-        return default if node is None else node.value
+        node = self._index.get(path)
+        return default if node is None else str(node[VALUE])
 
     def exists(self, path: str) -> bool:
         return self._find(path) is not None
@@ -92,18 +117,26 @@ class XenStore:
         node = self._find(path)
         if node is None:
             raise XenStoreError("ENOENT", path)
-        return list(node.children)
+        return list(node[CHILDREN])
 
     def rm(self, path: str) -> bool:
         """Remove a node and its subtree; False if it did not exist (xenstored then says ENOENT)."""
         parts = _parts(path)
         if not parts:
-            self._root.children.clear()
+            self._root[CHILDREN].clear()
+            self._index = {"/": self._root}
             return True
-        parent = self._find("/" + "/".join(parts[:-1]))
-        if parent is None or parts[-1] not in parent.children:
+        full = "/" + "/".join(parts)
+        node = self._index.get(full)
+        if node is None:
             return False
-        del parent.children[parts[-1]]
+        parent = self._index["/" + "/".join(parts[:-1])]
+        del parent[CHILDREN][parts[-1]]
+        stack = [(full, node)]
+        while stack:
+            p, n = stack.pop()
+            del self._index[p]
+            stack.extend((f"{p}/{name}", child) for name, child in n[CHILDREN].items())
         return True
 
     def walk(self, path: str = "/") -> Iterator[tuple[str, str]]:
@@ -112,12 +145,12 @@ class XenStore:
         if node is None:
             return
         base = "/" + "/".join(_parts(path))
-        stack: list[tuple[str, _Node]] = [(base if base != "/" else "", node)]
+        stack: list[tuple[str, list[Any]]] = [(base if base != "/" else "", node)]
         while stack:
             p, n = stack.pop()
             if p:
-                yield p, n.value
-            for name, child in reversed(n.children.items()):
+                yield p, str(n[VALUE])
+            for name, child in reversed(n[CHILDREN].items()):
                 stack.append((f"{p}/{name}", child))
 
     def dump(self, path: str = "/") -> str:
@@ -136,4 +169,4 @@ class XenStore:
         return xs
 
     def __len__(self) -> int:
-        return sum(1 for _ in self.walk("/"))
+        return len(self._index) - 1
