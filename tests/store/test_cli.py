@@ -141,7 +141,8 @@ def test_foreign_and_future_files_are_errors_and_untouched(hostfile: Path, tmp_p
 def test_default_path_under_xdg_data_home(tmp_path: Path) -> None:
     env = {"XDG_DATA_HOME": str(tmp_path / "xdg"), "EVTCHN_HOST": ""}
     code, out, _ = _cli("host", "create", "--profile", "xenserver-6.2", env=env)
-    assert code == 0 and (tmp_path / "xdg" / "evtchn" / "host.db").is_file()
+    assert code == 0 and str(tmp_path / "xdg" / "evtchn" / "host.db") in out
+    assert (tmp_path / "xdg" / "evtchn" / "host.db").is_file()
     assert "VMs: none" in _cli("vm", "list", env=env)[1]
 
 
