@@ -110,7 +110,9 @@ def test_polling_vcpus_bitmap_list() -> None:
     assert "Polling vCPUs: {1-2}\n" in format_edump(hv)
 
 
-@pytest.mark.parametrize(("version", "layout"), [((4, 1), "4.1"), ((4, 3), "4.2"), ((4, 4), "4.4"), ((4, 22), "4.4")])
+@pytest.mark.parametrize(
+    ("version", "layout"), [((4, 1), "4.1"), ((4, 3), "4.2"), ((4, 4), "4.4"), ((4, 22), "4.4")]
+)
 def test_layout_for_version(version: tuple[int, int], layout: str) -> None:
     assert layout_for_version(version) == layout
 

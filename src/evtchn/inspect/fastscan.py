@@ -141,7 +141,7 @@ _G2_VAL = np.uint64(int.from_bytes(b"]: s=\0 n", "little"))
 def scan_edump_ports(lines: Lines) -> tuple[BOOL, dict[str, I64]]:
     """Recognise the common shape of 'e' port lines. Fields (over all lines; valid where ok): port,
     pend, mask, s, n, x, d, p, i, v (-1 when absent), abi (width of the ABI field, -1 without one) and
-    layout (41, 42 or 44)."""
+    layout (41, 42, 44, or 0 when it cannot tell 4.1 from 4.2)."""
     buf, words = lines.buf, lines.words
     starts, ends = lines.starts, lines.ends
     eol = ends - ((ends > starts) & (buf[np.maximum(ends - 1, 0)] == 13))
@@ -230,6 +230,7 @@ def scan_edump_ports(lines: Lines) -> tuple[BOOL, dict[str, I64]]:
         "i": i,
         "v": v,
         "abi": abi,
-        "layout": np.where(x_first, np.where(abi >= 0, 44, 42), 41),
+        # 0: an IPI line without ABI field reads the same in 4.1 and 4.2-4.3.
+        "layout": np.where(abi >= 0, 44, np.where(s == 6, 0, np.where(x_first, 42, 41))),
     }
     return ok, fields

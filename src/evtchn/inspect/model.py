@@ -142,9 +142,19 @@ class Dump:
     cut: list[BadLine] = field(default_factory=list)  # a first/last line cut by a wrapped console ring
     lines: int = 0
     other: int = 0  # console lines that belong to no dump (the rest of `xl dmesg`)
+    recognised: int = 0  # known lines that are not ports: headers, prompts, non-Xen interrupts
+    blank: int = 0
     layouts: set[str] = field(default_factory=set)  # 'e' layouts seen: "4.1", "4.2", "4.4"
     notes: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
+
+    @property
+    def ports(self) -> int:
+        return sum(len(t) for t in self.tables)
+
+    def accounted(self) -> int:
+        """Lines parsed as ports or recognised, blank, other console output, bad or cut: all of them."""
+        return self.ports + self.recognised + self.blank + self.other + len(self.bad) + len(self.cut)
 
     @property
     def sources(self) -> set[Source]:
@@ -157,6 +167,8 @@ class Dump:
             cut=self.cut + other.cut,
             lines=self.lines + other.lines,
             other=self.other + other.other,
+            recognised=self.recognised + other.recognised,
+            blank=self.blank + other.blank,
             layouts=self.layouts | other.layouts,
             notes=self.notes + other.notes,
             files=self.files + other.files,

@@ -123,7 +123,8 @@ def _e_port(body: str) -> tuple[_Row, str, int] | str:
         number=number,
         xen=int(g["x"]),
     )
-    layout = "4.1" if old else ("4.4" if abi is not None else "4.2")
+    # An IPI line ("s=6 n=0 x=0") reads the same in 4.1 and 4.2-4.3.
+    layout = "4.4" if abi is not None else ("" if s == 6 else "4.1" if old else "4.2")
     return row, layout, len(abi) if abi is not None else -1
 
 
@@ -186,11 +187,12 @@ class _Open:
     last_port: int = -1
     fifo: bool | None = None
 
-    def add_row(self, row: _Row) -> None:
+    def add_row(self, row: _Row) -> int:
         if not self.chunks or self.chunks[-1].block is not None:
             self.chunks.append(_Chunk())
         self.chunks[-1].rows.append(row)
         self.last_port = row.port
+        return 1
 
 
 class _Builder:
@@ -206,6 +208,8 @@ class _Builder:
         self.irq: _Open | None = None
         self.ls_domid: int | None = None
         self.e_seen = False
+        self.handled = 0  # slow lines a handler took (ports and the rest)
+        self.slow_rows = 0
 
     # -- tables
 
@@ -228,9 +232,10 @@ class _Builder:
         t.last_port = int(self.fields["port"][b - 1])
         abi = self.fields["abi"][a:b]
         if (abi >= 0).any():
-            t.fifo = bool((abi >= 6).any())
+            t.fifo = bool(t.fifo) or bool((abi >= 6).any())
         for code in np.unique(self.fields["layout"][a:b]).tolist():
-            self.dump.layouts.add({41: "4.1", 42: "4.2", 44: "4.4"}[code])
+            if code:
+                self.dump.layouts.add({41: "4.1", 42: "4.2", 44: "4.4"}[code])
 
     # -- one slow line
 
@@ -247,10 +252,12 @@ class _Builder:
             text = text[m.end() :]
             prefixed = True
         if not text.strip():
+            self.dump.blank += 1
             return
         for handler in self._handlers:
             verdict = handler(self, lineno, text)
             if verdict is True:
+                self.handled += 1
                 return
             if isinstance(verdict, str):
                 self.bad(lineno, raw, verdict)
@@ -272,8 +279,8 @@ class _Builder:
             return True
         if _E_POLL.match(text) or _E_HEADER.match(text):
             self.e_seen = True
-            if _E_HEADER.match(text):
-                self.dump.layouts.add("4.4" if text.endswith("/s]") else "4.1")
+            if text.endswith("/s]"):
+                self.dump.layouts.add("4.4")  # "port [p/m]" is both 4.1's and 4.2's
             return True
         if not text.startswith("    ") or "]: s=" not in text:
             return None
@@ -282,11 +289,12 @@ class _Builder:
             return got
         row, layout, abi = got
         self.e_seen = True
-        self.dump.layouts.add(layout)
+        if layout:
+            self.dump.layouts.add(layout)
         t = self._edump_table(lineno)
         if abi >= 0:
-            t.fifo = abi >= 6
-        t.add_row(row)
+            t.fifo = bool(t.fifo) or abi >= 6
+        self.slow_rows += t.add_row(row)
         return True
 
     def _ls_line(self, lineno: int, text: str) -> bool | str | None:
@@ -298,7 +306,7 @@ class _Builder:
             if self.ls is None or got.port <= self.ls.last_port:
                 self.ls = self._new(Source.LSEVTCHN, self.ls_domid, lineno)
                 self.ls_domid = None
-            self.ls.add_row(got)
+            self.slow_rows += self.ls.add_row(got)
             return True
         c = _LS_COMMAND.search(text)
         if c and not text.startswith(" "):
@@ -322,7 +330,7 @@ class _Builder:
                     return None  # a numbered line with no Xen chip and no CPU header: not ours
                 self.irq = self._new(Source.INTERRUPTS, 0, lineno)
             if row is not None:
-                self.irq.add_row(row)
+                self.slow_rows += self.irq.add_row(row)
             return True
         if self.irq is not None and _IRQ_SUMMARY.match(text):
             return True  # NMI:, LOC:, ERR:, MIS: …
@@ -338,6 +346,7 @@ class _Builder:
 
     def finish(self) -> Dump:
         d = self.dump
+        d.recognised = self.handled - self.slow_rows
         if self.e_seen:
             # A wrapped console ring cuts the first line; a capture taken mid-dump cuts the last.
             n = len(self.lines)
@@ -442,11 +451,14 @@ def _infer_domids(tables: list[Table]) -> None:
 # ---------------------------------------------------------------- entry points
 
 
-def parse_text(text: str | bytes, *, name: str = "") -> Dump:
-    """Parse captured text (any mix of the three formats). `name` labels bad lines and errors."""
+def parse_text(text: str | bytes, *, name: str = "", fast: bool = True) -> Dump:
+    """Parse captured text (any mix of the three formats). `name` labels bad lines and errors;
+    `fast=False` sends every line through the per-line parser (the reference the scanner is tested on)."""
     data = text.encode("utf-8", "surrogateescape") if isinstance(text, str) else text
     lines = split_lines(data)
     ok, fields = scan_edump_ports(lines)
+    if not fast:
+        ok[:] = False
     b = _Builder(lines, fields, ok, name)
     slow = np.flatnonzero(~ok).tolist()
     prev = 0

@@ -1,0 +1,276 @@
+"""Parsers for captured text: lsevtchn, 'e' dumps, /proc/interrupts (reference §9, §10)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from evtchn.inspect import Kind, ParseError, format_edump, format_lsevtchn, parse_file, parse_text
+from evtchn.inspect.model import Dump, Source, Table
+from tests.inspect.hosts import dom0_host, pv_guest
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SEED = FIXTURES / "seed-lsevtchn-domid36.txt"
+QUBES_FIFO = """\
+(XEN)        1 [0/0/  -   ]: s=5 n=0 x=0 v=0
+(XEN)        2 [0/1/  -   ]: s=6 n=0 x=0
+(XEN)       15 [0/0/  -   ]: s=3 n=0 x=0 d=7 p=10
+(XEN)       22 [0/0/  -   ]: s=2 n=0 x=0 d=0
+"""
+
+
+def _kinds(t: Table) -> list[str]:
+    return [Kind(k).label for k in t.kind.tolist()]
+
+
+def test_seed_fixture() -> None:
+    dump = parse_file(SEED)
+    assert dump.bad == [] and dump.cut == []
+    (t,) = dump.tables
+    assert (t.source, t.domid, len(t)) == (Source.LSEVTCHN, None, 11)
+    assert t.port.tolist() == list(range(1, 12))
+    assert _kinds(t) == ["interdomain"] * 2 + ["virq", "ipi", "ipi", "virq", "ipi"] + ["interdomain"] * 4
+    to_dom0 = (t.kind == Kind.INTERDOMAIN) & (t.remote_dom == 0)
+    assert int(to_dom0.sum()) == 6
+    assert t.remote_port[to_dom0].tolist() == [51, 52, 55, 53, 54, 56]
+    assert t.number[t.kind == Kind.VIRQ].tolist() == [0, 1]
+    assert dump.accounted() == dump.lines == 11
+
+
+def test_prompt_line_names_the_domain() -> None:
+    text = "[root@xs62 ~]# /usr/lib/xen/bin/lsevtchn 36\n" + SEED.read_text()
+    dump = parse_text(text)
+    assert [t.domid for t in dump.tables] == [36]
+    assert dump.recognised == 1
+
+
+def test_concatenated_lsevtchn_outputs() -> None:
+    hv = dom0_host(baseline=20)
+    pv_guest(hv, 3)
+    pv_guest(hv, 4)
+    text = "".join(format_lsevtchn(hv, d).stdout for d in (0, 3, 4))
+    dump = parse_text(text)
+    assert [len(t) for t in dump.tables] == [32, 11, 11]
+    # Anonymous tables: dom0's is recognised from where its channels lead.
+    assert dump.tables[0].domid == 0 and dump.tables[0].domid_inferred
+    text = "".join(f"$ lsevtchn {d}\n" + format_lsevtchn(hv, d).stdout for d in (0, 3, 4))
+    assert [t.domid for t in parse_text(text).tables] == [0, 3, 4]
+
+
+def test_real_fifo_sample_without_header() -> None:
+    dump = parse_text(QUBES_FIFO)
+    (t,) = dump.tables
+    assert (t.source, t.domid, t.fifo) == (Source.EDUMP, None, True)
+    assert _kinds(t) == ["virq", "ipi", "interdomain", "unbound"]
+    assert t.remote_dom.tolist() == [-1, -1, 7, 0]
+    assert t.remote_port.tolist() == [-1, -1, 10, -1]
+    assert dump.layouts == {"4.4"}
+
+
+@pytest.mark.parametrize("layout", ["4.1", "4.2", "4.4"])
+@pytest.mark.parametrize("prefix", [False, True])
+def test_formatted_dumps_parse_back(layout: str, prefix: bool) -> None:
+    hv = dom0_host(baseline=30)
+    for d in (1, 2, 3):
+        pv_guest(hv, d)
+    hv.bind_pirq(0, 9)
+    dump = parse_text(format_edump(hv, layout=layout, prefix=prefix))  # type: ignore[arg-type]
+    assert dump.bad == [] and dump.cut == [] and dump.layouts == {layout}
+    assert [t.domid for t in dump.tables] == [0, 1, 2, 3]
+    dom0 = dump.tables[0]
+    assert len(dom0) == hv.domain(0).active_evtchns
+    assert dom0.remote_counts() == {1: 6, 2: 6, 3: 6}
+    assert dom0.kind_counts()[Kind.PIRQ] == 1
+    assert dump.accounted() == dump.lines
+
+
+def test_timestamps_are_stripped() -> None:
+    hv = dom0_host(baseline=5)
+    pv_guest(hv, 1)
+    plain = format_edump(hv, prefix=True)
+    stamped = "".join(
+        line.replace("(XEN) ", f"(XEN) [2024-05-01 10:00:{i % 60:02d}.{i:03d}] ", 1)
+        for i, line in enumerate(plain.splitlines(keepends=True))
+    )
+    a, b = parse_text(plain), parse_text(stamped)
+    assert [(t.domid, t.port.tolist(), t.kind.tolist()) for t in a.tables] == [
+        (t.domid, t.port.tolist(), t.kind.tolist()) for t in b.tables
+    ]
+    assert b.bad == []
+
+
+def test_xl_dmesg_noise_is_counted_not_reported() -> None:
+    hv = dom0_host(baseline=5)
+    text = (
+        "(XEN) Xen version 4.17.3 (mockbuild@) (gcc) debug=n Tue Jan  2 2024\n"
+        "(XEN) Command line: dom0_mem=4096M\n"
+        + format_edump(hv, prefix=True)
+        + "(XEN) *** Serial input to DOM0\n"
+    )
+    dump = parse_text(text)
+    assert dump.bad == [] and dump.other == 3
+
+
+def test_wrapped_ring_cuts_first_and_last_line() -> None:
+    hv = dom0_host(baseline=40)
+    pv_guest(hv, 1)
+    text = format_edump(hv, prefix=True)
+    lines = text.splitlines(keepends=True)
+    # The ring kept only the tail: the dump starts mid-way through dom0's table, mid-line.
+    start = next(i for i, line in enumerate(lines) if "      20 [" in line)
+    cut = lines[start][11:] + "".join(lines[start + 1 :])
+    cut = cut[: -len(lines[-1]) // 2]
+    dump = parse_text(cut)
+    assert dump.bad == []
+    assert [b.lineno for b in dump.cut] == [1, cut.count("\n") + 1]
+    head = dump.tables[0]
+    assert head.domid == 0 and head.domid_inferred  # peers in domain 1 point back at it
+    assert head.port.tolist()[0] == 21
+
+
+def test_garbled_lines_are_reported_with_line_numbers() -> None:
+    hv = dom0_host(baseline=5)
+    lines = format_edump(hv).splitlines(keepends=True)
+    lines.insert(5, "       9 [0/0/0]: s=9 n=0 x=0\n")
+    lines.insert(7, "random words here\n")
+    lines.insert(8, "       7 [0/0/0]: s=3 n=0 x=0 d=\n")
+    dump = parse_text("".join(lines) + "       8 [0/0/0]: s=6 n=0 x=0\n")
+    assert [(b.lineno, b.reason) for b in dump.bad] == [
+        (6, "unknown state s=9"),
+        (8, "not lsevtchn, 'e' dump or /proc/interrupts output"),
+        (9, "fields after s=3 do not match any layout"),
+    ]
+    assert len(dump.tables[0]) == 6
+    assert dump.accounted() == dump.lines
+
+
+def test_proc_interrupts() -> None:
+    dump = parse_file(FIXTURES / "proc-interrupts-dom0.txt")
+    assert dump.bad == []
+    (t,) = dump.tables
+    assert (t.source, t.domid) == (Source.INTERRUPTS, 0)
+    assert {k.label: n for k, n in t.kind_counts().items()} == {
+        "pirq": 4,
+        "virq": 4,
+        "ipi": 3,
+        "interdomain": 6,
+    }
+    assert t.remote_counts() == {5: 2}
+    assert t.names is not None and "evtchn:xenstored" in t.names
+    assert dump.accounted() == dump.lines
+
+
+def test_not_a_known_format_is_an_error(tmp_path: Path) -> None:
+    p = tmp_path / "notes.txt"
+    p.write_text("hello\nworld\n")
+    with pytest.raises(
+        ParseError, match=r"notes.txt: no lsevtchn, 'e' dump or /proc/interrupts lines found \(2"
+    ):
+        parse_file(p)
+    with pytest.raises(ParseError, match="cannot read"):
+        parse_file(tmp_path / "missing.txt")
+    with pytest.raises(ParseError):
+        parse_text("")
+
+
+def test_crlf_and_no_final_newline() -> None:
+    text = SEED.read_text().replace("\n", "\r\n").rstrip("\r\n")
+    (t,) = parse_text(text).tables
+    assert len(t) == 11 and t.remote_port.tolist()[-1] == 56
+
+
+# ---------------------------------------------------------------- properties
+
+
+def _tables(d: Dump) -> list[tuple[object, ...]]:
+    return [
+        (
+            t.source,
+            t.domid,
+            t.port.tolist(),
+            t.kind.tolist(),
+            t.vcpu.tolist(),
+            t.remote_dom.tolist(),
+            t.remote_port.tolist(),
+            t.number.tolist(),
+            t.xen.tolist(),
+            t.fifo,
+        )
+        for t in d.tables
+    ]
+
+
+_PORT_LINE = st.builds(
+    lambda port, p, m, abi, s, n, x, d, rp, layout, pre: _e_line(
+        port, p, m, abi, s, n, x, d, rp, layout, pre
+    ),
+    st.integers(1, 131071),
+    st.integers(0, 1),
+    st.integers(0, 1),
+    st.sampled_from(["0", "1", "?     ", "  -   ", "B -   ", "  12  ", "B 9999", "  131071"]),
+    st.integers(2, 6),
+    st.integers(0, 130),
+    st.integers(0, 12),
+    st.integers(0, 32767),
+    st.integers(0, 131071),
+    st.sampled_from(["4.1", "4.2", "4.4"]),
+    st.sampled_from(["", "(XEN) ", "(XEN) [  12.345] "]),
+)
+
+
+def _e_line(
+    port: int, p: int, m: int, abi: str, s: int, n: int, x: int, d: int, rp: int, layout: str, pre: str
+) -> str:
+    suffix = {
+        2: f" d={d}",
+        3: f" d={d} p={rp}",
+        4: f" p={rp}" + (f" i={d}" if layout != "4.1" else ""),
+        5: f" v={rp % 24}",
+        6: "",
+    }[s]
+    if layout == "4.1":
+        return f"{pre}    {port:4d} [{p}/{m}]: s={s} n={n}{suffix} x={x}\n"
+    mid = f"[{p}/{m}]" if layout == "4.2" else f"[{p}/{m}/{abi}]"
+    return f"{pre}    {port:4d} {mid}: s={s} n={n} x={x}{suffix}\n"
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.one_of(_PORT_LINE, _PORT_LINE, st.text(max_size=60).map(lambda t: t.replace("\n", " ") + "\n")),
+        max_size=40,
+    )
+)
+def test_fast_scanner_agrees_with_line_parser(lines: list[str]) -> None:
+    text = "Event channel information for domain 3:\n" + "".join(lines)
+    fast, slow = parse_text(text), parse_text(text, fast=False)
+    assert _tables(fast) == _tables(slow)
+    assert [(b.lineno, b.reason) for b in fast.bad] == [(b.lineno, b.reason) for b in slow.bad]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.one_of(st.text(max_size=80), st.binary(max_size=80).map(lambda b: b.decode("latin-1"))),
+        max_size=30,
+    )
+)
+def test_garbage_never_crashes_and_every_line_is_accounted(chunks: list[str]) -> None:
+    text = SEED.read_text() + "\n".join(chunks) + "\n" + QUBES_FIFO
+    dump = parse_text(text)
+    assert dump.accounted() == dump.lines
+    for b in dump.bad:
+        assert 1 <= b.lineno <= dump.lines
+    assert sum(len(t) for t in dump.tables) >= 11
+
+
+def test_fast_path_handles_a_large_clean_dump() -> None:
+    hv = dom0_host(baseline=1500, vcpus=4)
+    text = format_edump(hv, prefix=True)
+    dump = parse_text(text)
+    assert len(dump.tables[0]) == 1500 and dump.bad == []
+    assert np.array_equal(dump.tables[0].port, np.arange(1, 1501))
