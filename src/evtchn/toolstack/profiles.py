@@ -356,9 +356,9 @@ XENSERVER_8 = Profile(
     store_failure=Failure(message=_XS_STORE),
     console_failure=Failure(message=_XS_CONSOLE),
     dm_failure=Failure(
-        message='xenopsd internal error: Device.Ioemu_failed("domid {domid}", "Daemon exited unexpectedly")',
+        message="An emulator required to run this VM failed to start: qemu-dm: Daemon exited unexpectedly",
         xenapi_code="FAILED_TO_START_EMULATOR",
-        xenapi_params=["{vm}", "domid {domid}", "Daemon exited unexpectedly"],
+        xenapi_params=["{vm}", "qemu-dm", "Daemon exited unexpectedly"],
     ),
     guest_alloc_failure=Failure(message=_XS_XENCTRL),
     vbd_error=_XS_RING,
@@ -377,8 +377,9 @@ XENSERVER_8 = Profile(
         "dm_ports_per_vcpu": "ioreq one per vCPU (reference §7.1)",
         "dm_bufioreq": "plus buffered ioreq (reference §7.1)",
         "ioreq_at_domain_create": "ioreq server ports are allocated when qemu creates its server (§8.4)",
-        "dm_failure": "Ioemu_failed (name, msg) → FAILED_TO_START_EMULATOR [vm; name; msg] since CA-120586 "
-        "(reference §8.3); msg text [UNCERTAIN]",
+        "dm_failure": 'xen-api: ocaml/xenopsd/xc/device.ml wait_path raises Ioemu_failed ("qemu-dm", "Daemon '
+        'exited unexpectedly") when qemu dies while starting; xapi_xenops maps it to '
+        "FAILED_TO_START_EMULATOR [vm; name; msg] (CA-120586, reference §8.3); message: the error's doc text",
     },
 )
 
