@@ -21,7 +21,7 @@ from rich.table import Table
 from evtchn.cli import fail
 from evtchn.plan.density import LIMIT_ORDER, Plan, PlanError, plan_mix
 from evtchn.plan.limits import PlanSettings, resolve_hardware
-from evtchn.plan.mix import Mix, MixError, parse_mix
+from evtchn.plan.mix import Mix, MixError, parse_mix, parse_vm_arg
 from evtchn.plan.plot import PlotError, write_plot
 from evtchn.plan.simulate import Simulation, simulate
 from evtchn.toolstack.errors import ToolstackError
@@ -315,7 +315,7 @@ def register(main: click.Group) -> None:
 
         try:
             settings = PlanSettings.from_pairs(sets)
-            spec = parse_mix([spec_path]).shapes[0].spec
+            spec = parse_vm_arg(spec_path, what="SPEC", allow_count=False).spec
             host = open_store(host_path).read()
         except (ToolstackError, MixError, StoreError, ValueError) as e:
             fail(getattr(e, "message", None) or str(e))

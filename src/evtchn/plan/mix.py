@@ -84,20 +84,23 @@ class Mix:
 _COUNT = re.compile(r"^(?P<spec>.+):(?P<count>[^:/\\]*)$")
 
 
-def parse_vm_arg(arg: str) -> Shape:
-    """'web.yaml', 'web.yaml:3' or 'seed:10' → Shape; MixError / SpecError with one line."""
+def parse_vm_arg(arg: str, *, what: str = "--vm", allow_count: bool = True) -> Shape:
+    """'web.yaml', 'web.yaml:3' or 'seed:10' → Shape; MixError / SpecError with one line.
+
+    `what` names the argument in messages (--vm for plan, SPEC for can-start, which takes no COUNT).
+    """
     path, count = arg, 1
-    m = _COUNT.match(arg)
+    m = _COUNT.match(arg) if allow_count else None
     if m and not Path(arg).exists():
         path, text = m.group("spec"), m.group("count")
         if not text.isdigit() or int(text) < 1:
-            raise MixError(f"--vm {arg!r}: COUNT after ':' must be a whole number ≥ 1, not {text!r}")
+            raise MixError(f"{what} {arg!r}: COUNT after ':' must be a whole number ≥ 1, not {text!r}")
         count = int(text)
     if path in BUILTIN_SHAPES and not Path(path).exists():
         return Shape(path, BUILTIN_SHAPES[path](), count)
     p = Path(path)
     if not p.exists():
-        raise MixError(f"--vm {arg!r}: no such spec file {path!r} (or use a built-in shape: seed)")
+        raise MixError(f"{what} {arg!r}: no such spec file {path!r} (or use a built-in shape: seed)")
     spec = load_spec(p)
     return Shape(p.stem, spec, count)
 
