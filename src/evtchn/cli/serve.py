@@ -75,11 +75,6 @@ def serve(
     except CredentialsError as e:
         fail(e.message)
         return
-    if creds.password is None and not creds.allow_any:
-        click.echo(
-            "evtchn serve: no password set (--password-file or $EVTCHN_PASSWORD): every login will fail",
-            err=True,
-        )
     try:
         store = open_store(host_file, timeout=wait)
     except StoreError as e:
@@ -95,6 +90,11 @@ def serve(
     except OSError as e:
         fail(f"cannot listen on {listen}:{port}: {e.strerror or e}")
         return
+    if creds.password is None and not creds.allow_any:
+        click.echo(
+            "evtchn serve: no password set (--password-file or $EVTCHN_PASSWORD): every login will fail",
+            err=True,
+        )
     for s in servers:
         addr = s.server_address
         where = f"http://{addr[0]}:{addr[1]}/" if isinstance(addr, tuple) else f"unix:{addr!s}"
