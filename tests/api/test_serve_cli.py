@@ -103,7 +103,8 @@ def test_serve_refuses_a_busy_port_and_a_non_socket(tmp_path: Path) -> None:
     regular = tmp_path / "file"
     regular.write_text("x")
     r = subprocess.run(
-        [EVTCHN, "serve", "--host", str(store.path), "--unix", str(regular), "--no-tcp", "--insecure-no-auth"],
+        [EVTCHN, "serve", "--host", str(store.path), "--unix", str(regular), "--no-tcp",
+         "--insecure-no-auth"],
         capture_output=True, text=True, timeout=30,
     )  # fmt: skip
     assert (r.returncode, r.stderr) == (
