@@ -1,0 +1,184 @@
+"""The analyser and `evtchn analyze`: dom0 ports by kind and domain, limit, headroom, exit codes (§9, §10)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from evtchn.cli import main as evtchn_main
+from evtchn.inspect import analyze, format_edump, format_lsevtchn, parse_file, parse_text
+from evtchn.xen import DOMID_SELF
+from tests.inspect.hosts import dom0_host, pv_guest
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SEED = FIXTURES / "seed-lsevtchn-domid36.txt"
+
+
+def _host_text(n_guests: int = 5, baseline: int = 60) -> str:
+    hv = dom0_host(baseline=baseline)
+    for d in range(1, n_guests + 1):
+        pv_guest(hv, d)
+    # One bigger guest: two extra frontends bound by dom0 (8 dom0 ports).
+    pv_guest(hv, 40)
+    for _ in range(2):
+        hv.bind_interdomain(0, 40, hv.alloc_unbound(40, DOMID_SELF, 0))
+    return format_lsevtchn(hv, 0).stdout
+
+
+def test_seed_sample_has_six_ports_connected_to_dom0() -> None:
+    a = analyze(parse_file(SEED))
+    (g,) = a.guests
+    assert (g.domid, g.ports, g.to_dom0, g.dom0_ports) == (None, 11, 6, [51, 52, 55, 53, 54, 56])
+    assert a.dom0_total is None and a.headroom is None
+
+
+def test_seed_sample_with_its_prompt_gives_the_per_vm_cost() -> None:
+    text = "[root@xs62 ~]# /usr/lib/xen/bin/lsevtchn 36\n" + SEED.read_text()
+    a = analyze(parse_text(text))
+    assert a.held_by_domain == {36: 6}
+    assert a.vm_cost == 6
+
+
+def test_dom0_counts_cost_and_headroom() -> None:
+    a = analyze(parse_text(_host_text()))
+    assert a.dom0_source == "lsevtchn" and a.dom0_total == 60 + 5 * 6 + 8
+    assert a.by_kind == {"interdomain": 38, "virq": 2, "ipi": 58}
+    assert a.interdomain_by_domain == {1: 6, 2: 6, 3: 6, 4: 6, 5: 6, 40: 8}
+    assert a.vm_cost == 6 and a.vm_cost_source.startswith("most common in the dump (5 of 6")
+    assert (a.abi, a.limit, a.free) == ("2l-64", 4095, 4095 - 98)
+    assert a.headroom == (4095 - 98) // 6
+
+
+def test_explicit_abi_and_cost() -> None:
+    a = analyze(parse_text(_host_text()), abi="2l-32", vm_cost=7, vm_cost_source="--vm-cost")
+    assert (a.limit, a.free, a.headroom, a.abi_inferred) == (1023, 1023 - 98, (1023 - 98) // 7, False)
+
+
+def test_blog_arithmetic_150_and_570() -> None:
+    """§10: a baseline B of 50-100 leaves ⌊(1023−B)/6⌋ VMs before 6.2 and ⌊(4095−B)/7⌋ in 6.2."""
+    text = format_lsevtchn(dom0_host(baseline=80), 0).stdout
+    assert analyze(parse_text(text), abi="2l-32", vm_cost=6).headroom == 157
+    assert analyze(parse_text(text), abi="2l-64", vm_cost=7).headroom == 573
+
+
+def test_abi_inference() -> None:
+    assert analyze(parse_text(format_lsevtchn(dom0_host(baseline=1100), 0).stdout)).abi == "2l-64"
+    hv = dom0_host(baseline=4)
+    hv.init_control(0, 100, 0, 0)
+    a = analyze(parse_text(format_edump(hv)))
+    assert a.abi == "fifo" and a.limit == 131071
+
+
+def test_loopback_channels_are_not_a_vm() -> None:
+    hv = dom0_host(baseline=3)
+    hv.bind_interdomain(0, DOMID_SELF, hv.alloc_unbound(0, DOMID_SELF, DOMID_SELF))
+    a = analyze(parse_text("# lsevtchn 0\n" + format_lsevtchn(hv, 0).stdout))
+    assert a.interdomain_by_domain == {0: 2} and a.held_by_domain == {}
+
+
+def test_proc_interrupts_analysis() -> None:
+    a = analyze(parse_file(FIXTURES / "proc-interrupts-dom0.txt"))
+    assert a.dom0_source == "interrupts" and a.dom0_total == 17
+    assert a.held_by_domain == {5: 2} and a.unattributed == 4
+    assert a.by_consumer["evtchn:xenstored"] == 1 and a.by_consumer["netback (vif)"] == 2
+
+
+def test_edump_preferred_over_lsevtchn() -> None:
+    hv = dom0_host(baseline=10)
+    pv_guest(hv, 1)
+    text = format_lsevtchn(hv, 0).stdout + format_edump(hv)
+    assert analyze(parse_text(text)).dom0_source == "edump"
+
+
+# ---------------------------------------------------------------- the command
+
+
+@pytest.fixture
+def dom0_file(tmp_path: Path) -> Path:
+    p = tmp_path / "lsevtchn-0.txt"
+    p.write_text(_host_text())
+    return p
+
+
+def test_cli_table(dom0_file: Path) -> None:
+    res = CliRunner().invoke(evtchn_main, ["analyze", str(dom0_file)])
+    assert res.exit_code == 0, res.output
+    assert "dom0 ports in use" in res.stdout and "  98 " in res.stdout.replace("│", " ")
+    assert "headroom (VMs)" in res.stdout and str((4095 - 98) // 6) in res.stdout
+
+
+def test_cli_json(dom0_file: Path) -> None:
+    res = CliRunner().invoke(evtchn_main, ["analyze", str(dom0_file), "--json", "--abi", "2l-32"])
+    assert res.exit_code == 0
+    out = json.loads(res.stdout)
+    assert out["dom0"]["total"] == 98 and out["dom0"]["held_by_domain"]["40"] == 8
+    assert out["limit"] == 1023 and out["headroom_vms"] == (1023 - 98) // 6
+    assert out["unrecognised"] == []
+
+
+@pytest.mark.parametrize(("min_free", "code"), [(100, 0), (154, 0), (155, 1), (1000, 1)])
+def test_cli_min_free_exit_code(dom0_file: Path, min_free: int, code: int) -> None:
+    # (1023 - 98) // 6 == 154 VMs still fit.
+    res = CliRunner().invoke(
+        evtchn_main, ["analyze", str(dom0_file), "--abi", "2l-32", "--min-free", str(min_free)]
+    )
+    assert res.exit_code == code
+    if code:
+        assert res.stderr == f"evtchn: headroom 154 VMs is below --min-free {min_free}\n"
+
+
+def test_cli_spec_cost(dom0_file: Path, tmp_path: Path) -> None:
+    """The seed's example HVM VM (3 disks, 1 NIC, 1 vCPU) costs 7 dom0 ports on XenServer 6.2 (§10)."""
+    spec = tmp_path / "seed.yaml"
+    spec.write_text(
+        "name: seed\ntype: hvm\nvcpus: 1\ndisks:\n  - userdevice: 0\n  - userdevice: 1\n  - userdevice: 2\n"
+        "nics:\n  - devid: 0\npv_drivers: true\n"
+    )
+    res = CliRunner().invoke(evtchn_main, ["analyze", str(dom0_file), "--spec", str(spec), "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["vm_cost"] == 7 and out["headroom_vms"] == (4095 - 98) // 7
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--vm-cost", "3", "--spec", "x.yaml"], "give either --vm-cost or --spec, not both"),
+        (["--min-free", "3"], "cannot check --min-free: no dom0 table in the input"),
+    ],
+)
+def test_cli_usage_errors(args: list[str], message: str) -> None:
+    res = CliRunner().invoke(evtchn_main, ["analyze", str(SEED), *args])
+    assert res.exit_code == 2
+    assert res.stderr == f"evtchn: {message}\n"
+
+
+def test_cli_bad_spec_is_one_line(dom0_file: Path, tmp_path: Path) -> None:
+    spec = tmp_path / "bad.yaml"
+    spec.write_text("name: b\nvcpus: [1\n")
+    res = CliRunner().invoke(evtchn_main, ["analyze", str(dom0_file), "--spec", str(spec)])
+    assert res.exit_code == 2 and res.stderr.count("\n") == 1 and "bad.yaml:" in res.stderr
+
+
+def test_cli_unknown_format_and_missing_file(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.txt"
+    junk.write_text("nothing to see\n")
+    res = CliRunner().invoke(evtchn_main, ["analyze", str(junk)])
+    assert res.exit_code == 2
+    assert (
+        res.stderr
+        == f"evtchn: {junk}: no lsevtchn, 'e' dump or /proc/interrupts lines found (1 unrecognised line)\n"
+    )
+    res = CliRunner().invoke(evtchn_main, ["analyze", str(tmp_path / "gone.txt")])
+    assert res.exit_code == 2 and res.stderr.startswith(f"evtchn: {tmp_path / 'gone.txt'}: cannot read")
+
+
+def test_cli_reports_garbled_lines_with_numbers(tmp_path: Path) -> None:
+    p = tmp_path / "dump.txt"
+    p.write_text(_host_text() + "  99: VCPU 0: Something odd\n")
+    res = CliRunner().invoke(evtchn_main, ["analyze", str(p)])
+    assert res.exit_code == 0
+    assert f"unrecognised: {p}:99: unknown lsevtchn line body" in res.stdout
