@@ -65,7 +65,8 @@ def hosts(draw: st.DrawFn) -> Hypervisor:
                 connected.append(front)
         if draw(st.booleans()):
             hv.alloc_unbound(0, 0, domid)  # a dom0 port offered to the guest
-        if connected and draw(st.booleans()):
+        close_one = draw(st.booleans())
+        if connected and close_one:
             hv.close(domid, connected[0])  # dom0's end goes back to unbound for this guest (§2.7)
         if hv.domain(domid).is_hvm and draw(st.booleans()):
             ioreq = hv.alloc_unbound_xen(domid, 0, 0)  # qemu in dom0 binds the ioreq port (§7.1)
