@@ -24,3 +24,9 @@ def hardware_with_baseline(profile: Profile, total: int) -> Hardware:
 def hardware_leaving(profile: Profile, free: int) -> Hardware:
     """Hardware that leaves exactly `free` dom0 ports once dom0 has booted."""
     return hardware_with_baseline(profile, profile.dom0_abi_limit - 1 - free)
+
+
+def small_dom0(profile: Profile) -> Profile:
+    """The same profile with a 1024-port 2L dom0, so that 'k ports left' hardware stays small."""
+    kernel = profile.dom0_kernel.model_copy(update={"fifo": False})
+    return profile.model_copy(update={"dom0_kernel": kernel, "dom0_width": 32, "dom0_max_evtchns": None})

@@ -19,13 +19,7 @@ from evtchn.toolstack import (
     get_profile,
     seed_vm_spec,
 )
-from tests.toolstack.helpers import hardware_leaving
-
-
-def _small_dom0(profile: Profile) -> Profile:
-    """The same profile with a 1024-port 2L dom0, so that 'k ports left' hardware stays small."""
-    kernel = profile.dom0_kernel.model_copy(update={"fifo": False})
-    return profile.model_copy(update={"dom0_kernel": kernel, "dom0_width": 32, "dom0_max_evtchns": None})
+from tests.toolstack.helpers import hardware_leaving, small_dom0
 
 
 def _hvm_mq(name: str) -> VmSpec:
@@ -84,7 +78,7 @@ def _device_needs(profile: Profile, host: Host, spec: VmSpec) -> list[int]:
 
 @pytest.mark.parametrize(("profile_name", "make"), CASES, ids=[f"{p}-{m.__name__}" for p, m in CASES])
 def test_every_dom0_failure_point(profile_name: str, make: Callable[[str], VmSpec]) -> None:
-    profile = _small_dom0(get_profile(profile_name))
+    profile = small_dom0(get_profile(profile_name))
     spec = make("vm")
     cost = costs.vm_cost(profile, hardware_leaving(profile, 0), spec)
     for k in range(cost.total + 1):
