@@ -61,7 +61,7 @@ def write_plot(plans: Sequence[Plan], path: str | Path, *, title: str | None = N
             fx, fy = failure_point(plan)
             ax.plot([fx], [fy], marker="x", markersize=10, color=c)
             ax.annotate(
-                f"VM {fx}: {', '.join(plan.binding)}",
+                f"VM {fx}: {', '.join(plan.limit(k).title for k in plan.binding)}",
                 (fx, fy),
                 textcoords="offset points",
                 xytext=(-6, 6 + 11 * (i % 3)),
