@@ -97,15 +97,16 @@ def render_plan(console: Console, plan: Plan) -> None:
     lt = Table(title="Limits at the maximum")
     for col in ("", "limit", "total", "baseline", "used", "headroom", "VMs it alone allows"):
         lt.add_column(col, justify="left" if col in ("", "limit") else "right")
+    tight = min(plan.shapes, key=lambda s: s.guest_limit - s.cost.guest_ports)
     for i, lim in enumerate(plan.limits, 1):
         guest = lim.key == "guest_evtchn"
         lt.add_row(
             f"[{i}]",
             ("[bold red]binding:[/] " if lim.key in plan.binding else "") + lim.title,
-            "—" if guest else str(lim.total),
+            f"{tight.guest_limit} per VM" if guest else str(lim.total),
             "—" if guest else str(lim.baseline),
-            f"{lim.used_at_max} shapes over" if guest else str(lim.used_at_max),
-            "—" if guest else f"{lim.headroom} {lim.unit}",
+            f"{tight.cost.guest_ports} ({escape(tight.label)})" if guest else str(lim.used_at_max),
+            f"{lim.headroom} {lim.unit}",
             _fmt_fit(lim.fit),
         )
     console.print(lt)

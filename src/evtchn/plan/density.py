@@ -61,6 +61,8 @@ class LimitPlan:
     source: str
     fit: int | None  # VMs of the mix that fit under this limit alone (None: never binds)
     used_at_max: int  # baseline + what the plan's max_vms VMs use
+    # A per-VM limit (the guest's own table) has no shared total: its headroom is the tightest shape's spare.
+    per_vm_headroom: int | None = None
 
     @property
     def capacity(self) -> int:
@@ -68,7 +70,7 @@ class LimitPlan:
 
     @property
     def headroom(self) -> int:
-        return self.total - self.used_at_max
+        return self.per_vm_headroom if self.per_vm_headroom is not None else self.total - self.used_at_max
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,7 +254,7 @@ def plan_mix(
         ),
         "guest_evtchn": (
             "guest's own event channels",
-            "VMs over",
+            "ports",
             0,
             0,
             tuple(int(c.guest_ports > g) for c, g in zip(costs, glimits, strict=True)),
@@ -268,6 +270,7 @@ def plan_mix(
     max_vms = min(bounded)
     binding = tuple(k for k in LIMIT_ORDER if fits[k] == max_vms)
     in_mix = mix.counts_in_prefix(max_vms)
+    guest_spare = min(g - c.guest_ports for g, c in zip(glimits, costs, strict=True))
 
     limits = tuple(
         LimitPlan(
@@ -280,6 +283,7 @@ def plan_mix(
             source=source,
             fit=fits[key],
             used_at_max=base + sum(c * u for c, u in zip(in_mix, per_vm, strict=True)),
+            per_vm_headroom=guest_spare if key == "guest_evtchn" else None,
         )
         for key, (title, unit, total, base, per_vm, source) in raw.items()
     )

@@ -12,6 +12,7 @@ and the simulation both use this order, which is what lets their answers be comp
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -65,7 +66,7 @@ class Mix:
         """Shape indexes in start order, forever."""
         while True:
             for k, c in enumerate(self.counts):
-                yield from (k,) * c
+                yield from itertools.repeat(k, c)
 
     def counts_in_prefix(self, n: int) -> tuple[int, ...]:
         """How many VMs of each shape the first n started are."""
