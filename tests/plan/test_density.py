@@ -192,3 +192,23 @@ def test_a_hundred_shape_mix_plans(lab: Hardware) -> None:
     plan = plan_mix(get_profile("xenserver-6.2"), lab, Mix(shapes))
     assert 0 < plan.max_vms < 4095
     assert sum(s.in_mix for s in plan.shapes) == plan.max_vms
+
+
+def test_guest_headroom_is_the_tightest_shape(lab: Hardware) -> None:
+    a = VmSpec(name="a", type="pv", max_event_channels=40, disks=[DiskSpec()])
+    b = VmSpec(name="b", type="pv", max_event_channels=20, disks=[DiskSpec()], nics=[NicSpec()])
+    plan = plan_mix(get_profile("xen-xl"), lab, Mix((Shape("a", a), Shape("b", b))))
+    guest = plan.limit("guest_evtchn")
+    assert guest.fit is None and "guest_evtchn" not in plan.binding
+    assert guest.headroom == 20 - plan.shapes[1].cost.guest_ports
+    assert guest.headroom == min(s.guest_limit - s.cost.guest_ports for s in plan.shapes) > 0
+
+
+def test_huge_counts_cost_nothing_extra(lab: Hardware) -> None:
+    """A count of 10⁹ is a proportion, not a loop: the first shape fills dom0 before the second ever starts."""
+    pv = VmSpec(name="pv", type="pv", disks=[DiskSpec()], nics=[NicSpec()])
+    profile = get_profile("xenserver-6.2")
+    plan = plan_mix(profile, lab, Mix((Shape("seed", seed_vm_spec(), 10**9), Shape("pv", pv, 1))))
+    free = dom0_usable(profile) - sum(dom0_baseline(profile, lab).values())
+    assert plan.max_vms == plan.shapes[0].in_mix == free // 7
+    assert plan.shapes[1].in_mix == 0 and plan.next_shape == 0
