@@ -205,7 +205,7 @@ def test_guest_headroom_is_the_tightest_shape(lab: Hardware) -> None:
 
 
 def test_huge_counts_cost_nothing_extra(lab: Hardware) -> None:
-    """A count of 10⁹ is a proportion, not a loop: the first shape fills dom0 before the second ever starts."""
+    """A count of 10⁹ is a proportion, not a loop: the first shape fills dom0 before the second starts."""
     pv = VmSpec(name="pv", type="pv", disks=[DiskSpec()], nics=[NicSpec()])
     profile = get_profile("xenserver-6.2")
     plan = plan_mix(profile, lab, Mix((Shape("seed", seed_vm_spec(), 10**9), Shape("pv", pv, 1))))
