@@ -186,6 +186,8 @@ def test_demo_tells_the_story(tmp_path: Path) -> None:
     assert 'Device.Ioemu_failed("qemu-dm exited unexpectedly")' in out
     assert "Interdomain (Waiting connection) - Remote Domain 0" in out  # one VM's lsevtchn
     assert "155 ✓" in out and "572 ✓" in out
+    assert out.count("after shutting down seed-1 and seed-2") == 2  # recovery on both profiles
+    assert "starts with every device connected" in out
     png = tmp_path / "d" / "density.png"
     assert png.exists() and png.stat().st_size > 20_000
     assert str(png) in out.replace("\n", "")

@@ -94,12 +94,31 @@ def _story(console: Console, profile_name: str, hardware: Hardware) -> None:
     lines = format_lsevtchn(host.hv, 0, tool_version=profile.xen_version).stdout.count("\n")
     console.print(f"  lsevtchn 0 | wc -l  →  {lines} (of {host.dom0_ports_usable()} usable)")
     if dvm is not None and dvm.domid is not None:
-        res = format_lsevtchn(host.hv, dvm.domid, tool_version=profile.xen_version)
-        console.print(
-            f"  /usr/lib/xen/bin/lsevtchn {dvm.domid}   ({dvm.name}, degraded: frontends left waiting)"
-        )
-        for line in res.stdout.splitlines():
-            console.print(f"  {line}", markup=False, highlight=False)
+        _show_lsevtchn(console, host, dvm)
+    _recover(console, host)
+
+
+def _recover(console: Console, host: Host) -> None:
+    """Shut two VMs down: their dom0 ports come back and a new VM starts with every device connected."""
+    for old in ("seed-1", "seed-2"):
+        host.shutdown_vm(old)
+    name = f"seed-{len(host.vms) + 1}"
+    host.define_vm(seed_vm_spec(name))
+    vm = host.start_vm(name)
+    state = "with every device connected" if not degraded(vm) else f"degraded: {degraded(vm)}"
+    console.print(
+        f"  after shutting down seed-1 and seed-2: {name} starts {state}; "
+        f"dom0 has {host.dom0_ports_free()} free"
+    )
+
+
+def _show_lsevtchn(console: Console, host: Host, dvm: Vm) -> None:
+    """One VM's table as /usr/lib/xen/bin/lsevtchn prints it (reference §9.1)."""
+    assert dvm.domid is not None
+    res = format_lsevtchn(host.hv, dvm.domid, tool_version=host.profile.xen_version)
+    console.print(f"  /usr/lib/xen/bin/lsevtchn {dvm.domid}   ({dvm.name}, degraded: frontends left waiting)")
+    for line in res.stdout.splitlines():
+        console.print(f"  {line}", markup=False, highlight=False)
 
 
 def register(main: click.Group) -> None:

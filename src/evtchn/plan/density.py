@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from evtchn.plan.limits import (
     MEMORY_SOURCE,
@@ -181,6 +181,17 @@ class Plan:
         }
 
 
+class _Raw(NamedTuple):
+    """A limit before solving: its ceiling, dom0's (or the host's) own use, each shape's per-VM use."""
+
+    title: str
+    unit: str
+    total: int
+    baseline: int
+    per_vm: tuple[int, ...]
+    source: str
+
+
 def fit_count(per_vm: Sequence[int], counts: Sequence[int], capacity: int) -> int | None:
     """VMs started in rounds (counts[k] of shape k per round) before one would take the total past capacity.
 
@@ -225,8 +236,8 @@ def plan_mix(
     fd_limit = consoled_fd_limit(profile.name, settings)
     dom0_source = profile.sources.get("dom0_max_evtchns") or profile.sources.get("dom0_width", "reference §1")
 
-    raw: dict[str, tuple[str, str, int, int, tuple[int, ...], str]] = {
-        "host_memory": (
+    raw: dict[str, _Raw] = {
+        "host_memory": _Raw(
             "host memory",
             "MiB",
             hardware.host_memory_mib,
@@ -235,7 +246,7 @@ def plan_mix(
             f"hardware {hardware.name}: host_memory_mib, dom0_memory_mib; xen_reserved_mib setting; "
             f"per VM {MEMORY_SOURCE}",
         ),
-        "dom0_evtchn": (
+        "dom0_evtchn": _Raw(
             "dom0 event channels",
             "ports",
             dom0_total,
@@ -244,7 +255,7 @@ def plan_mix(
             f"profile {profile.name}: dom0 max_evtchns {profile.dom0_abi_limit} − port 0 ({dom0_source}); "
             "baseline and per-VM costs from evtchn.toolstack.costs (reference §7.3)",
         ),
-        "consoled_fds": (
+        "consoled_fds": _Raw(
             "xenconsoled file descriptors",
             "fds",
             fd_limit.value,
@@ -252,7 +263,7 @@ def plan_mix(
             tuple(n * settings.fds_per_console for n in consoles),
             f"{fd_limit.source}; {settings.fds_per_console} fds per console (fds_per_console setting)",
         ),
-        "guest_evtchn": (
+        "guest_evtchn": _Raw(
             "guest's own event channels",
             "ports",
             0,
@@ -263,7 +274,7 @@ def plan_mix(
         ),
     }
     counts = mix.counts
-    fits = {key: fit_count(v[4], counts, v[2] - v[3]) for key, v in raw.items()}
+    fits = {key: fit_count(v.per_vm, counts, v.total - v.baseline) for key, v in raw.items()}
     bounded = [f for f in fits.values() if f is not None]
     if not bounded:
         raise PlanError("no limit binds for this mix (every VM costs nothing against every limit)")
@@ -291,7 +302,7 @@ def plan_mix(
     shapes = []
     for k, s in enumerate(mix.shapes):
         # This shape alone: the same limits with a one-shape mix.
-        solo = {key: fit_count((v[4][k],), (1,), v[2] - v[3]) for key, v in raw.items()}
+        solo = {key: fit_count((v.per_vm[k],), (1,), v.total - v.baseline) for key, v in raw.items()}
         solo_bounded = [f for f in solo.values() if f is not None]
         alone_max = min(solo_bounded) if solo_bounded else -1
         alone_binding = tuple(key for key in LIMIT_ORDER if solo[key] == alone_max)
