@@ -214,3 +214,21 @@ def test_can_start() -> None:
     assert (
         not g.ok and g.shortfall == 0 and g.binding_limit.startswith("guest max_event_channels (20 usable)")
     )
+
+
+@pytest.mark.parametrize("profile", ["xenserver-6.2", "xen-xl"])
+def test_bound_ports_end_idle(profile: str) -> None:
+    """Linux unmasks what it binds and handles the event bind_interdomain leaves pending, so on a running
+    host the 'e' dump shows bound ports as [0/0] (reference §2.3, §9.2)."""
+    host = Host.create(profile)
+    for i in range(3):
+        host.define_vm(seed_vm_spec(f"w{i}"))
+        host.start_vm(f"w{i}")
+    host.shutdown_vm("w1")
+    host.define_vm(seed_vm_spec("again"))
+    host.start_vm("again")
+    for domid in host.hv.domains:
+        for p in host.hv.dump_domain(domid):
+            if p.xen_consumer or p.state == 2:  # Xen's ioreq ports; unbound ports nobody listens on
+                continue
+            assert (p.pending, p.masked) == (False, False), (domid, p)

@@ -46,6 +46,14 @@ class FifoTracker:
                 hv.expand_array(domid, _GFN_ARRAY + len(abi.pages))
 
 
+def settle(hv: Hypervisor, domid: int, port: int, *, pending: bool = False) -> None:
+    """Linux enables the IRQ it bound (unmask) and handles the event bind_interdomain left pending, so a
+    bound port ends unmasked and idle ([0/0] in the 'e' dump) rather than masked or pending forever."""
+    hv.unmask(domid, port)
+    if pending:
+        hv.drain(domid, 0)
+
+
 class Binder:
     """A dom0 process or driver holding interdomain ports, keyed by what it serves."""
 
@@ -62,6 +70,7 @@ class Binder:
         self.held.setdefault(key, []).append(port)
         if self.fifo:
             FifoTracker.track(self.hv, DOM0, port)
+        settle(self.hv, DOM0, port, pending=True)
         return port
 
     def release(self, key: Hashable) -> list[int]:
@@ -120,6 +129,7 @@ class Dom0Kernel(Binder):
             self.held.setdefault(kind, []).append(port)
             if self.fifo:
                 FifoTracker.track(self.hv, DOM0, port)
+            settle(self.hv, DOM0, port)
 
 
 class Xenstored(Binder):
@@ -131,8 +141,10 @@ class Xenstored(Binder):
         # dom0's kernel offers its store port to the local xenstored (/proc/xen/xsd_port), which binds it.
         kport = self.hv.alloc_unbound(DOM0, DOMID_SELF, DOM0)
         self.held["xenbus-kernel"] = [kport]
+        settle(self.hv, DOM0, kport)
         self.bind("xenbus", DOM0, kport)
         self.held["virq"] = [self.hv.bind_virq(DOM0, VIRQ_DOM_EXC, 0)]
+        settle(self.hv, DOM0, self.held["virq"][0])
 
     def introduce(self, domid: int, guest_port: int) -> int:
         """XS_INTRODUCE(domid, mfn, port)."""
@@ -151,6 +163,7 @@ class Xenconsoled(Binder):
     def start(self) -> None:
         if self.log_hv:
             self.held["virq"] = [self.hv.bind_virq(DOM0, VIRQ_CON_RING, 0)]
+            settle(self.hv, DOM0, self.held["virq"][0])
 
 
 class BlockBackend(Binder):

@@ -32,6 +32,7 @@ from evtchn.toolstack.components import (
     NetBackend,
     Xenconsoled,
     Xenstored,
+    settle,
 )
 from evtchn.toolstack.errors import BadPowerState, NoSuchVm, StartError, ToolstackError, VmExists
 from evtchn.toolstack.hardware import Hardware, get_hardware
@@ -590,6 +591,12 @@ class Host:
                 return
             if fifo:
                 FifoTracker.track(self.hv, domid, port)
+            settle(self.hv, domid, port)
+        # xenbus and the console driver bind the ports the toolstack allocated for them.
+        for key in ("store", "console"):
+            text = self.xenstore.get(f"/local/domain/{domid}/{key}/port")
+            if text is not None:
+                settle(self.hv, domid, int(text))
         by_key = {(d.kind, d.devid): d for d in vm.devices}
         disks = [d for d in spec.disks if costs.disk_has_frontend(self.profile, spec, d)]
         for disk in disks:
@@ -608,6 +615,7 @@ class Host:
         port = self.hv.alloc_unbound(domid, DOMID_SELF, DOM0)
         if fifo:
             FifoTracker.track(self.hv, domid, port)
+        settle(self.hv, domid, port)
         return port
 
     def _frontend_error(self, vm: Vm, dev: DeviceStatus, e: XenError) -> str:
