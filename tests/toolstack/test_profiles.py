@@ -155,3 +155,32 @@ def test_user_hardware_file(tmp_path: Path) -> None:
     )
     with pytest.raises(SpecError, match="share a GSI"):
         get_hardware(str(p2))
+
+
+def test_xenconsoled_logging_the_hypervisor_binds_con_ring(tmp_path: Path) -> None:
+    p = tmp_path / "log.yaml"
+    p.write_text("base: xen-xl\nname: xl-log-hv\nxenconsoled_log_hv: true\n")
+    prof = get_profile(str(p))
+    plain = Host.create("xen-xl")
+    host = Host.create(prof)
+    assert host.dom0_ports_used() == plain.dom0_ports_used() + 1
+    port = host.xenconsoled.held["virq"][0]
+    st = host.hv.status(0, 0, port)
+    assert (int(st.status), st.virq) == (4, 8)  # EVTCHNSTAT_virq, VIRQ_CON_RING (reference §6)
+
+
+def test_ca140252_workaround_keeps_legacy_port_numbers() -> None:
+    """With the workaround, vcpus unbound ports come first and cost dom0 nothing (reference §8.1, §8.4)."""
+    prof = get_profile("xenserver-8").model_copy(update={"ca140252_workaround": True})
+    host = Host.create(prof)
+    spec = seed_vm_spec("w").model_copy(update={"vcpus": 2})
+    host.define_vm(spec)
+    before = host.dom0_ports_used()
+    vm = host.start_vm("w")
+    assert host.dom0_ports_used() - before == vm_cost(prof, host.hardware, spec).total
+    d = vm.domid or 0
+    assert host.xenstore.read(f"/local/domain/{d}/store/port") == "3"
+    for port in (1, 2):
+        st = host.hv.status(0, d, port)
+        assert (int(st.status), st.dom) == (1, 0)  # unbound, remote domain 0: "Waiting connection"
+    host.check_invariants()

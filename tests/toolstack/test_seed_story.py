@@ -87,3 +87,21 @@ def test_62_device_model_failure_has_the_blogs_message() -> None:
     # Default hardware leaves one port: xenstored takes it, then qemu cannot bind (reference §10).
     assert error.message == 'xenopsd internal error: Device.Ioemu_failed("qemu-dm exited unexpectedly")'
     assert error.xenapi_params == [error.message]
+
+
+def test_dom0_lines_by_remote_domain_attribute_ports_to_vms() -> None:
+    """`lsevtchn 0` lines grouped by 'Remote Domain' give each VM's dom0 cost (reference §9.1, §10)."""
+    from collections import Counter
+
+    from evtchn.inspect.lsevtchn import format_lsevtchn
+
+    host = Host.create("xenserver-6.1")
+    for i in range(3):
+        host.define_vm(seed_vm_spec(f"vm{i}"))
+        host.start_vm(f"vm{i}")
+    lines = format_lsevtchn(host.hv, 0).stdout.splitlines()
+    assert len(lines) == host.dom0_ports_used()  # `lsevtchn 0 | wc -l`
+    by_remote = Counter(
+        int(line.split("Remote Domain ")[1].split(",")[0]) for line in lines if "Remote Domain" in line
+    )
+    assert {d: by_remote[d] for d in (1, 2, 3)} == {1: 6, 2: 6, 3: 6}
