@@ -269,10 +269,13 @@ def register(main: click.Group) -> None:
         console = make_console()
         sims: list[Simulation] | None = None
         if simulate:
-            sims = [
-                run_simulation(p, hardware, mix, settings, pl.max_vms, quiet=as_json)
-                for p, pl in zip(chosen, plans, strict=True)
-            ]
+            try:
+                sims = [
+                    run_simulation(p, hardware, mix, settings, pl.max_vms, quiet=as_json)
+                    for p, pl in zip(chosen, plans, strict=True)
+                ]
+            except ToolstackError as e:  # e.g. a hardware file whose dom0 cannot bind its own baseline
+                fail(f"--simulate: {e.message}")
         written = None
         if plot_path is not None:
             try:
