@@ -116,6 +116,8 @@ def test_user_profile_file_inherits_and_overrides(tmp_path: Path) -> None:
         ("base: xen-xl\ndom0_kernel:\n  per_vcpu: ['timer']\n", "field dom0_kernel.per_vcpu: "),
         ("base: xen-xl\ndom0_max_evtchns: 2000\n", "dom0_max_evtchns must be 1024 or 4096"),
         ("name: bare\n", "field description: field required"),
+        ("base: xen-xl\nstart_order: [VBD_plug]\n", "start_order must order exactly"),
+        ("base: xen-xl\nstart_order: [a, b, c, d, e]\n", "field start_order.0: "),
     ],
 )
 def test_bad_profile_files(tmp_path: Path, text: str, expected: str) -> None:
@@ -184,3 +186,30 @@ def test_ca140252_workaround_keeps_legacy_port_numbers() -> None:
         st = host.hv.status(0, d, port)
         assert (int(st.status), st.dom) == (1, 0)  # unbound, remote domain 0: "Waiting connection"
     host.check_invariants()
+
+
+def test_pvh_guests_take_the_hvm_smp_path_on_xl() -> None:
+    prof = get_profile("xen-xl")
+    pv = kernel_binds(prof.guest_kernel("pv"), 2)
+    pvh = kernel_binds(prof.guest_kernel("pvh"), 2)
+    assert ("ipi:irqwork" in {b for _, b in pv}) and ("ipi:irqwork" not in {b for _, b in pvh})
+    assert get_profile("xenserver-8").guest_kernel("pvh") is get_profile("xenserver-8").pv_guest_kernel
+
+
+def test_xl_spawns_the_device_model_before_plugging_devices() -> None:
+    """On xl a qemu failure happens before any backend directory is written (libxl_create.c)."""
+    from evtchn.toolstack import StartError
+    from tests.toolstack.helpers import hardware_leaving, small_dom0
+
+    seen = {}
+    for name in ("xen-xl", "xenserver-6.2"):
+        prof = small_dom0(get_profile(name))
+        host = Host.create(prof, hardware_leaving(prof, 1 + int(prof.console_hvm)))  # store (+console) fit
+        host.define_vm(seed_vm_spec("w"))
+        writes = host.xenstore.writes
+        with pytest.raises(StartError) as info:
+            host.start_vm("w")
+        assert info.value.op == "VM_create_device_model"
+        seen[name] = host.xenstore.writes - writes
+    # xenopsd plugged 3 VBDs and a VIF (dozens of keys) before qemu; libxl had not.
+    assert seen["xenserver-6.2"] - seen["xen-xl"] > 30

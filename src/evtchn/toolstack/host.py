@@ -119,6 +119,14 @@ class Host:
         self.netback = NetBackend(self.hv)
         self.qemu = DeviceModels(self.hv)
         self._vbd_kind = "vbd3" if profile.vbd_backend == "tapdisk" else "vbd"
+        ops: dict[str, Callable[[Vm, list[Callable[[], object]]], None]] = {
+            "xenstored_introduce": self._op_introduce,
+            "xenconsoled_bind": self._op_console,
+            "VBD_plug": self._op_plug_vbds,
+            "VIF_plug": self._op_plug_vifs,
+            "VM_create_device_model": self._op_device_model,
+        }
+        self._start_ops = [ops[name] for name in profile.start_order]
 
     @property
     def binders(self) -> tuple[Any, ...]:
@@ -268,11 +276,8 @@ class Host:
         try:
             self._op_create(vm, undo)
             self._op_build(vm, undo)
-            self._op_introduce(vm, undo)
-            self._op_console(vm, undo)
-            self._op_plug_vbds(vm, undo)
-            self._op_plug_vifs(vm, undo)
-            self._op_device_model(vm, undo)
+            for op in self._start_ops:
+                op(vm, undo)
         except _StartFailed as f:
             for u in reversed(undo):
                 u()

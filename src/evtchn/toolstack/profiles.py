@@ -50,6 +50,23 @@ class KernelFlavour(_Model):
         return v
 
 
+StartOp = Literal["xenstored_introduce", "xenconsoled_bind", "VBD_plug", "VIF_plug", "VM_create_device_model"]
+XENOPSD_ORDER: tuple[StartOp, ...] = (
+    "xenstored_introduce",
+    "xenconsoled_bind",
+    "VBD_plug",
+    "VIF_plug",
+    "VM_create_device_model",
+)
+XL_ORDER: tuple[StartOp, ...] = (
+    "xenstored_introduce",
+    "xenconsoled_bind",
+    "VM_create_device_model",
+    "VBD_plug",
+    "VIF_plug",
+)
+
+
 class Failure(_Model):
     """How a start-time failure surfaces: the one-line message and the XenAPI error it maps to.
 
@@ -76,6 +93,7 @@ class Profile(_Model):
     guest_max_evtchn_port: int = -1  # -1: no cap (xenopsd); libxl 1023
     pv_guest_kernel: KernelFlavour
     hvm_guest_kernel: KernelFlavour  # the PV drivers inside an HVM guest
+    pvh_guest_kernel: KernelFlavour | None = None  # None: the PV guest's
     hvm_cdrom_pv: bool = False
     console_pv: bool = True
     console_hvm: bool = False
@@ -90,6 +108,9 @@ class Profile(_Model):
     dm_bufioreq: bool = False
     ioreq_at_domain_create: bool = False  # Xen ≤ 4.3 allocated ioreq ports at vCPU init
     ca140252_workaround: bool = False
+    # The micro-ops after VM_create and VM_build, in the toolstack's order (reference §8.1; libxl spawns
+    # the device model before attaching disks and NICs).
+    start_order: list[StartOp] = Field(default_factory=lambda: list(XENOPSD_ORDER))
     # failure texts
     store_failure: Failure
     console_failure: Failure
@@ -103,6 +124,8 @@ class Profile(_Model):
 
     @model_validator(mode="after")
     def _check(self) -> Profile:
+        if sorted(self.start_order) != sorted(XENOPSD_ORDER):
+            raise ValueError(f"start_order must order exactly {', '.join(XENOPSD_ORDER)}")
         if self.dom0_max_evtchns is not None and self.dom0_max_evtchns not in (1024, 4096):
             raise ValueError("dom0_max_evtchns must be 1024 or 4096 (a 2-level ABI word size squared)")
         return self
@@ -115,7 +138,11 @@ class Profile(_Model):
         return self.dom0_max_evtchns or self.dom0_width * self.dom0_width
 
     def guest_kernel(self, vm_type: str) -> KernelFlavour:
-        return self.hvm_guest_kernel if vm_type == "hvm" else self.pv_guest_kernel
+        if vm_type == "hvm":
+            return self.hvm_guest_kernel
+        if vm_type == "pvh" and self.pvh_guest_kernel is not None:
+            return self.pvh_guest_kernel
+        return self.pv_guest_kernel
 
     def console_for(self, vm_type: str) -> bool:
         return {"pv": self.console_pv, "hvm": self.console_hvm, "pvh": self.console_pvh}[vm_type]
@@ -224,6 +251,7 @@ _XS_SOURCES = {
     "frontend_alloc_error": "linux: drivers/xen/xenbus/xenbus_client.c xenbus_alloc_evtchn() (§8.3a)",
     "guest_alloc_failure": "xenctrl raises Xenctrl.Error('%d: %s') (errno, strerror), reported as "
     "'xenopsd internal error: <Printexc>' (reference §8.3)",
+    "start_order": "xenopsd VM.start: VBDs, then VIFs, then the device model (reference §8.1)",
     "ca140252_workaround": "xen-api: ocaml/xenopsd/lib/xenopsd.ml, default false (reference §8.1)",
 }
 
@@ -394,6 +422,8 @@ XEN_XL = Profile(
     guest_max_evtchn_port=1023,
     pv_guest_kernel=MODERN_LINUX_PV,
     hvm_guest_kernel=MODERN_LINUX_HVM,
+    pvh_guest_kernel=MODERN_LINUX_HVM,
+    start_order=list(XL_ORDER),
     console_hvm=True,
     vbd_backend="blkback",
     blkback_max_queues=None,
@@ -417,6 +447,10 @@ XEN_XL = Profile(
         "pv_guest_kernel": "Linux 6.1 guests (reference §8.3a); blkfront 4 queues, netfront min(8, vCPUs) "
         "(reference §7.2)",
         "hvm_guest_kernel": "Linux HVM guest with PV drivers (reference §7.1, §8.3a)",
+        "pvh_guest_kernel": "a PVH Linux guest takes the HVM SMP path: no PV-only irq_work IPI "
+        "(linux: arch/x86/xen/enlighten_pvh.c, smp_hvm.c)",
+        "start_order": "libxl: store/console at build, device model spawned before disks and NICs are "
+        "attached (xen: tools/libs/light/libxl_create.c domcreate_launch_dm, domcreate_attach_devices)",
         "console_hvm": "libxl adds console 0 for HVM too (reference §8.2)",
         "console_pv": "libxl console 0 (reference §8.2)",
         "console_pvh": "libxl console 0 (reference §8.2)",
