@@ -234,7 +234,9 @@ def plan_mix(
     baseline = dom0_baseline(profile, hardware)
     dom0_total = dom0_usable(profile)
     fd_limit = consoled_fd_limit(profile.name, settings)
-    dom0_source = profile.sources.get("dom0_max_evtchns") or profile.sources.get("dom0_width", "reference §1")
+    # FIFO dom0s get their limit from the kernel choosing FIFO; 2L ones from the word size (or 6.2's case).
+    dom0_keys = ("dom0_kernel",) if profile.dom0_abi_limit > 4096 else ("dom0_max_evtchns", "dom0_width")
+    dom0_source = next((profile.sources[k] for k in dom0_keys if k in profile.sources), "reference §1")
 
     raw: dict[str, _Raw] = {
         "host_memory": _Raw(
