@@ -232,3 +232,16 @@ def test_bound_ports_end_idle(profile: str) -> None:
             if p.xen_consumer or p.state == 2:  # Xen's ioreq ports; unbound ports nobody listens on
                 continue
             assert (p.pending, p.masked) == (False, False), (domid, p)
+
+
+def test_vm_dom0_ports_match_the_cost_table() -> None:
+    for profile in ("xenserver-6.1", "xenserver-6.2", "xenserver-8", "xen-xl"):
+        host = Host.create(profile)
+        spec = VmSpec(name="m", type="hvm", vcpus=2, disks=[DiskSpec(userdevice=0)], nics=[NicSpec()])
+        host.define_vm(spec)
+        assert all(v == [] for v in host.vm_dom0_ports("m").values())
+        host.start_vm("m")
+        held = host.vm_dom0_ports("m")
+        cost = vm_cost(host.profile, host.hardware, spec)
+        assert {k: len(v) for k, v in held.items()} == cost.by_kind
+        assert sum(map(len, held.values())) == host.dom0_ports_used() - sum(host.baseline().values())

@@ -212,6 +212,19 @@ class Host:
     def dom0_ports_free(self) -> int:
         return self.dom0_ports_usable() - self.dom0_ports_used()
 
+    def vm_dom0_ports(self, name: str) -> dict[str, list[int]]:
+        """The dom0 ports a VM holds now, by kind (the same keys as VmCost.by_kind)."""
+        vm = self._vm(name)
+        out: dict[str, list[int]] = {row.kind: [] for row in costs.DEVICE_TABLE}
+        if vm.domid is None:
+            return out
+        out["xenstore"] = self.xenstored.ports_for(vm.domid)
+        out["console"] = self.xenconsoled.ports_for(vm.domid)
+        out["device_model"] = self.qemu.ports_for(vm.domid)
+        for dev in vm.devices:
+            out[dev.kind].extend(dev.dom0_ports)
+        return out
+
     def baseline(self) -> dict[str, int]:
         return costs.dom0_baseline(self.profile, self.hardware)
 
