@@ -131,7 +131,7 @@ def test_every_dom0_failure_point(profile_name: str, make: Callable[[str], VmSpe
         for d in vm.devices:
             if d.state == "failed":
                 assert d.error and d.dom0_ports == []
-                node = f"/local/domain/0/error/backend/{'vif' if d.kind == 'vif' else host._vbd_kind}"
+                node = f"/local/domain/0/error/backend/{'vif' if d.kind == 'vif' else host.vbd_backend_kind}"
                 assert host.xenstore.read(f"{node}/{vm.domid}/{d.devid}/error").startswith("28 ")
                 # The guest keeps its frontend's ports, unbound, waiting for dom0.
                 out = format_lsevtchn(host.hv, vm.domid or 0).stdout

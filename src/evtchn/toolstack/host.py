@@ -25,6 +25,7 @@ from typing import Any
 from evtchn.toolstack import costs
 from evtchn.toolstack.components import (
     DOM0,
+    Binder,
     BlockBackend,
     DeviceModels,
     Dom0Kernel,
@@ -38,7 +39,7 @@ from evtchn.toolstack.errors import BadPowerState, NoSuchVm, StartError, Toolsta
 from evtchn.toolstack.hardware import Hardware, get_hardware
 from evtchn.toolstack.profiles import Failure, Profile, get_profile
 from evtchn.toolstack.spec import DiskSpec, NicSpec, VmSpec
-from evtchn.xen import DOMID_FIRST_RESERVED, DOMID_SELF, ECS, Errno, Hypervisor, HypervisorSettings, XenError
+from evtchn.xen import DOMID_FIRST_RESERVED, DOMID_SELF, ECS, Hypervisor, HypervisorSettings, XenError
 from evtchn.xen.abi import TwoLevel
 from evtchn.xenstore import XenStore
 
@@ -118,7 +119,8 @@ class Host:
         self.blkback = BlockBackend(self.hv, "tapdisk" if profile.vbd_backend == "tapdisk" else "blkback")
         self.netback = NetBackend(self.hv)
         self.qemu = DeviceModels(self.hv)
-        self._vbd_kind = "vbd3" if profile.vbd_backend == "tapdisk" else "vbd"
+        # xenstore backend kind: tapdisk3 serves "vbd3" (reference §7.2)
+        self.vbd_backend_kind = "vbd3" if profile.vbd_backend == "tapdisk" else "vbd"
         ops: dict[str, Callable[[Vm, list[Callable[[], object]]], None]] = {
             "xenstored_introduce": self._op_introduce,
             "xenconsoled_bind": self._op_console,
@@ -129,7 +131,7 @@ class Host:
         self._start_ops = [ops[name] for name in profile.start_order]
 
     @property
-    def binders(self) -> tuple[Any, ...]:
+    def binders(self) -> tuple[Binder, ...]:
         return (self.kernel, self.xenstored, self.xenconsoled, self.blkback, self.netback, self.qemu)
 
     # ------------------------------------------------------------------ creation
@@ -475,7 +477,7 @@ class Host:
 
     def _plug_vbd(self, vm: Vm, domid: int, disk: DiskSpec) -> None:
         devid = disk.vbd_devid
-        back = f"/local/domain/0/backend/{self._vbd_kind}/{domid}/{devid}"
+        back = f"/local/domain/0/backend/{self.vbd_backend_kind}/{domid}/{devid}"
         front = f"/local/domain/{domid}/device/vbd/{devid}"
         xs = self.xenstore
         xs.write_many(
@@ -511,8 +513,8 @@ class Host:
     def _unplug_vbds(self, vm: Vm) -> None:
         assert vm.domid is not None
         xs = self.xenstore
-        xs.rm(f"/local/domain/0/backend/{self._vbd_kind}/{vm.domid}")
-        xs.rm(f"/local/domain/0/error/backend/{self._vbd_kind}/{vm.domid}")
+        xs.rm(f"/local/domain/0/backend/{self.vbd_backend_kind}/{vm.domid}")
+        xs.rm(f"/local/domain/0/error/backend/{self.vbd_backend_kind}/{vm.domid}")
         xs.rm(f"/local/domain/{vm.domid}/device/vbd")
 
     def _op_plug_vifs(self, vm: Vm, undo: list[Callable[[], object]]) -> None:
@@ -772,9 +774,9 @@ class Host:
                 rkey = "ring-ref" if len(dev.guest_ports) == 1 else f"queue-{q}/ring-ref"
                 ref = self.xenstore.get(f"{front}/{rkey}", "0")
                 text = self.profile.vbd_error.format(errno=e.code, port=port, ring_ref=ref)
-                self._backend_failed(vm, dev, self._vbd_kind, text)
+                self._backend_failed(vm, dev, self.vbd_backend_kind, text)
                 return
-        self._connected(vm, dev, self._vbd_kind, self.blkback.ports_for(key))
+        self._connected(vm, dev, self.vbd_backend_kind, self.blkback.ports_for(key))
 
     def _netback_connect(self, vm: Vm, dev: DeviceStatus) -> None:
         if dev.state != "plugged":
@@ -1017,4 +1019,4 @@ def _mac(vm_uuid: str, devid: int) -> str:
     return f"00:16:3e:{h[0] & 0x7F:02x}:{h[1]:02x}:{(h[2] + devid) & 0xFF:02x}"
 
 
-__all__ = ["Admission", "DeviceStatus", "Errno", "Host", "Vm"]
+__all__ = ["Admission", "DeviceStatus", "Host", "Vm"]
