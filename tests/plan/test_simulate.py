@@ -12,7 +12,7 @@ from evtchn.plan.mix import Mix, Shape
 from evtchn.plan.simulate import simulate
 from evtchn.toolstack.costs import dom0_usable
 from evtchn.toolstack.hardware import DEFAULT_HARDWARE, Hardware
-from evtchn.toolstack.profiles import BUILTIN_PROFILES, get_profile
+from evtchn.toolstack.profiles import BUILTIN_PROFILES, Profile, get_profile
 from evtchn.toolstack.spec import DiskSpec, NicSpec, VmSpec
 
 
@@ -128,3 +128,32 @@ def test_guest_table_too_small_for_ioreq_ports_fails_the_start(lab: Hardware) ->
         "guest_evtchn",
         "failed to start",
     )
+
+
+# dom0 binding is the planner's main case: 2L hosts with 1023 ports (6.1 as is; 6.2's and 6.5's plumbing on a
+# 32-bit dom0, so each example stays a few hundred VMs) and memory to spare.
+small_dom0 = st.sampled_from(
+    [
+        get_profile("xenserver-6.1"),
+        get_profile("xenserver-6.2").model_copy(update={"name": "6.2-on-1024", "dom0_max_evtchns": None}),
+        get_profile("xenserver-6.5").model_copy(update={"name": "6.5-on-32-bit", "dom0_width": 32}),
+    ]
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(profile=small_dom0, mix=mixes)
+def test_random_mixes_until_dom0_runs_out(profile: Profile, mix: Mix) -> None:
+    lab = resolve_hardware("density-lab")
+    no_guest_cap = Mix(
+        tuple(
+            Shape(s.label, s.spec.model_copy(update={"max_event_channels": None}), s.count)
+            for s in mix.shapes
+        )
+    )
+    plan = plan_mix(profile, lab, no_guest_cap)
+    sim = simulate(profile, lab, no_guest_cap)
+    assert plan.dom0_limit == 1023
+    assert sim.ok_vms == plan.max_vms
+    assert sim.failure is not None and sim.failure.limit in plan.binding
+    assert sim.dom0_used == plan.dom0_series()
