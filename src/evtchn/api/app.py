@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 
 def build_dispatcher(store: Store[Host], credentials: Credentials) -> Dispatcher:
-    d = Dispatcher(Sessions(credentials))
+    d = Dispatcher(Sessions(credentials), snapshot=store.snapshot)
     XapiService(store).register(d)
     return d
 

@@ -11,8 +11,10 @@ Unknown name → MESSAGE_METHOD_UNKNOWN [method]; wrong count → MESSAGE_PARAME
 from __future__ import annotations
 
 import logging
+import threading
 import traceback
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +30,7 @@ class Method:
     fn: Callable[..., Any]
     params: tuple[str, ...]
     session: bool
+    pure: bool = False  # a read: its answer depends only on the committed host and its arguments
 
     @property
     def arity(self) -> int:
@@ -35,9 +38,18 @@ class Method:
 
 
 class Dispatcher:
-    def __init__(self, sessions: Sessions) -> None:
+    """`snapshot()`, if given, opens a consistent read of the host and yields its generation: pure calls
+    run inside one, and their encoded answers are reused until the generation moves on."""
+
+    def __init__(
+        self, sessions: Sessions, snapshot: Callable[[], AbstractContextManager[int]] | None = None
+    ) -> None:
         self.sessions = sessions
+        self.snapshot = snapshot
         self.methods: dict[str, Method] = {}
+        self._answers: dict[tuple[str, ...], bytes] = {}
+        self._answers_generation = -1
+        self._answers_lock = threading.Lock()
         self.add("session.login_with_password", self._login, ["uname", "pwd", "version", "originator"], False)
         self.add("session.logout", self.sessions.logout, [], True, pass_session=True)
         self.add("system.listMethods", lambda: sorted(self.methods), [], False)
@@ -50,9 +62,41 @@ class Dispatcher:
         session: bool = True,
         *,
         pass_session: bool = False,
+        pure: bool = False,
     ) -> None:
         handler = fn if not session or pass_session else _drop_first(fn)
-        self.methods[name] = Method(name, handler, tuple(params), session)
+        self.methods[name] = Method(name, handler, tuple(params), session, pure)
+
+    def respond(
+        self, name: str, params: list[Any], encode: Callable[[Callable[[], Any]], bytes], kind: str
+    ) -> bytes:
+        """The encoded answer to one call. A pure call with a valid session and string arguments is answered
+        from a consistent snapshot, and its bytes are kept for the same call until the host changes."""
+        method = self.methods.get(name)
+        cacheable = (
+            self.snapshot is not None
+            and method is not None
+            and method.pure
+            and len(params) == method.arity
+            and all(isinstance(p, str) for p in params)
+            and self.sessions.valid(params[0])
+        )
+        if not cacheable or self.snapshot is None:
+            return encode(lambda: self.call(name, params))
+        key = (kind, name, *params[1:])
+        with self.snapshot() as generation:
+            with self._answers_lock:
+                if generation != self._answers_generation:
+                    self._answers.clear()
+                    self._answers_generation = generation
+                hit = self._answers.get(key)
+            if hit is not None:
+                return hit
+            out = encode(lambda: self.call(name, params))
+        with self._answers_lock:
+            if generation == self._answers_generation and len(self._answers) < 4096:
+                self._answers[key] = out
+        return out
 
     def _login(self, uname: Any, pwd: Any, version: Any, originator: Any) -> str:
         return self.sessions.login(uname, pwd)

@@ -96,6 +96,9 @@ class Sessions:
         if not isinstance(ref, str) or ref not in self._live:
             raise ApiFailure("SESSION_INVALID", ref if isinstance(ref, str) else "")
 
+    def valid(self, ref: str) -> bool:
+        return ref in self._live
+
     def logout(self, ref: object) -> None:
         self.check(ref)
         with self._lock:

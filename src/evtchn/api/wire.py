@@ -15,21 +15,6 @@ from xml.parsers.expat import ExpatError
 from evtchn.api.errors import ApiFailure, MalformedRequest
 
 
-def for_xmlrpc(value: Any) -> Any:
-    """XenAPI XML-RPC values: ints as decimal strings (XML-RPC's <int> is 32-bit), None as "" (void)."""
-    if isinstance(value, bool | str | float):
-        return value
-    if isinstance(value, int):
-        return str(value)
-    if value is None:
-        return ""
-    if isinstance(value, dict):
-        return {str(k): for_xmlrpc(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [for_xmlrpc(v) for v in value]
-    raise TypeError(f"cannot send a {type(value).__name__} over XenAPI")
-
-
 def for_json(value: Any) -> Any:
     """JSON-RPC values: JSON numbers carry 64-bit ints as they are; None is "" (void)."""
     if value is None:
@@ -59,8 +44,54 @@ def parse_xml_call(body: bytes) -> tuple[str, list[Any]]:
     return method, list(params)
 
 
+def _xml_value(v: Any, out: list[str]) -> None:
+    """xapi's XML-RPC value layout (xen-api: ocaml/libs/http-lib/xMLRPC.ml `To`): strings bare in
+    <value> (no <string>), "" as <value/>, ints as decimal strings, booleans 1/0, doubles %0.16g."""
+    if isinstance(v, str):
+        out.append(f"<value>{_escape(v)}</value>" if v else "<value/>")
+    elif isinstance(v, bool):
+        out.append("<value><boolean>1</boolean></value>" if v else "<value><boolean>0</boolean></value>")
+    elif isinstance(v, int):
+        out.append(f"<value>{v}</value>")
+    elif v is None:
+        out.append("<value/>")
+    elif isinstance(v, float):
+        text = "NaN" if v != v or v in (_INF, -_INF) else f"{v:0.16g}"
+        out.append(f"<value><double>{text}</double></value>")
+    elif isinstance(v, dict):
+        out.append("<value><struct>")
+        for k, x in v.items():
+            out.append(f"<member><name>{_escape(str(k))}</name>")
+            _xml_value(x, out)
+            out.append("</member>")
+        out.append("</struct></value>")
+    elif isinstance(v, list | tuple | set | frozenset):
+        out.append("<value><array><data>")
+        for x in v:
+            _xml_value(x, out)
+        out.append("</data></array></value>")
+    else:
+        raise TypeError(f"cannot send a {type(v).__name__} over XenAPI")
+
+
+_INF = float("inf")
+
+
+def _escape(text: str) -> str:
+    if "&" in text:
+        text = text.replace("&", "&amp;")
+    if "<" in text:
+        text = text.replace("<", "&lt;")
+    if ">" in text:
+        text = text.replace(">", "&gt;")
+    return text
+
+
 def xml_response(env: dict[str, Any]) -> bytes:
-    return xmlrpc.client.dumps((for_xmlrpc(env),), methodresponse=True, allow_none=False).encode()
+    out = ["<?xml version='1.0'?>\n<methodResponse><params><param>"]
+    _xml_value(env, out)
+    out.append("</param></params></methodResponse>\n")
+    return "".join(out).encode()
 
 
 def parse_json_call(body: bytes) -> tuple[str, list[Any], dict[str, Any]]:

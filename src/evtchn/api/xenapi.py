@@ -108,7 +108,7 @@ class XapiService:
             m[f"{cls}.get_all_records"] = (lambda c=cls: self.device_get_all_records(c), [])
             m[f"{cls}.get_by_uuid"] = (lambda u, c=cls: self._by_uuid(c, u), ["uuid"])
         for name, (fn, params) in m.items():
-            d.add(name, fn, params)
+            d.add(name, fn, params, pure=".get_" in name)
         # every field of every record has its get_<field>, as in xapi
         getters: dict[str, Callable[[str], dict[str, Any]]] = {
             "host": self.host_get_record,
@@ -126,7 +126,7 @@ class XapiService:
             for field in samples[cls]:
                 name = f"{cls}.get_{field}"
                 if name not in d.methods:
-                    d.add(name, lambda ref, g=get, f=field: g(ref)[f], ["self"])
+                    d.add(name, lambda ref, g=get, f=field: g(ref)[f], ["self"], pure=True)
 
     # ------------------------------------------------------------------- host
     def _meta(self) -> dict[str, str]:
@@ -452,24 +452,20 @@ class XapiService:
 
 
 def _vm_fields() -> dict[str, Any]:
-    """A VM record's fields with xapi's defaults; callers fill in what the simulator knows."""
+    """A VM record's fields with xapi's defaults; callers fill in what the simulator knows. xapi fields the
+    simulator has no notion of (PCI_bus, VTPMs, VUSBs, HA, appliance, snapshots' parents, …) are left out."""
     return {
         "uuid": "", "name_label": "", "name_description": "", "power_state": "Halted", "domid": -1,
-        "user_version": 1, "is_a_template": False, "is_default_template": False, "is_a_snapshot": False,
-        "is_control_domain": False, "resident_on": NULL_REF, "affinity": NULL_REF,
+        "user_version": 1, "is_a_template": False, "is_a_snapshot": False, "is_control_domain": False,
+        "resident_on": NULL_REF, "affinity": NULL_REF,
         "memory_static_max": 0, "memory_dynamic_max": 0, "memory_dynamic_min": 0, "memory_static_min": 0,
-        "memory_target": 0, "memory_overhead": 0, "VCPUs_max": 1, "VCPUs_at_startup": 1, "VCPUs_params": {},
+        "memory_target": 0, "VCPUs_max": 1, "VCPUs_at_startup": 1,
         "actions_after_shutdown": "destroy", "actions_after_reboot": "restart",
-        "actions_after_crash": "restart",
-        "HVM_boot_policy": "", "HVM_boot_params": {}, "HVM_shadow_multiplier": 1.0,
-        "PV_bootloader": "", "PV_kernel": "", "PV_ramdisk": "", "PV_args": "", "PV_bootloader_args": "",
-        "PV_legacy_args": "", "platform": {}, "PCI_bus": "", "other_config": {}, "domain_type": "pv",
-        "VBDs": [], "VIFs": [], "consoles": [], "crash_dumps": [], "VTPMs": [], "VUSBs": [],
-        "allowed_operations": [], "current_operations": {}, "blocked_operations": {}, "tags": [],
-        "suspend_VDI": NULL_REF, "suspend_SR": NULL_REF, "snapshots": [], "snapshot_of": NULL_REF,
-        "parent": NULL_REF, "children": [], "appliance": NULL_REF, "guest_metrics": NULL_REF,
-        "metrics": NULL_REF, "xenstore_data": {}, "ha_restart_priority": "", "order": 0, "start_delay": 0,
-        "shutdown_delay": 0, "has_vendor_device": False, "requires_reboot": False,
+        "actions_after_crash": "restart", "HVM_boot_policy": "", "HVM_boot_params": {},
+        "PV_bootloader": "", "PV_kernel": "", "PV_args": "", "platform": {}, "other_config": {},
+        "domain_type": "pv", "VBDs": [], "VIFs": [], "consoles": [], "allowed_operations": [],
+        "current_operations": {}, "blocked_operations": {}, "tags": [], "snapshots": [],
+        "guest_metrics": NULL_REF, "metrics": NULL_REF, "xenstore_data": {},
     }  # fmt: skip
 
 

@@ -57,6 +57,7 @@ CREATE TABLE devices (
     dom0_ports INTEGER NOT NULL,
     UNIQUE (vm_ref, kind, devid)
 );
+CREATE INDEX devices_by_kind ON devices (kind);
 """
 
 

@@ -81,10 +81,10 @@ class _Rows:
         return None if r is None else _vm_row(r)
 
     def devices(self, *, vm_ref: str | None = None, kind: str | None = None) -> list[DeviceRow]:
-        sql = (
-            f"SELECT {_DEV_COLS} FROM devices WHERE (?1 IS NULL OR vm_ref = ?1) AND (?2 IS NULL OR kind = ?2)"
-        )
-        rows = self._db().execute(sql + " ORDER BY vm_ref, kind, devid", (vm_ref, kind))
+        conds = [c for c, v in (("vm_ref = :vm", vm_ref), ("kind = :kind", kind)) if v is not None]
+        where = f"WHERE {' AND '.join(conds)}" if conds else ""
+        sql = f"SELECT {_DEV_COLS} FROM devices {where} ORDER BY vm_ref, kind, devid"
+        rows = self._db().execute(sql, {"vm": vm_ref, "kind": kind})
         return [_dev_row(r) for r in rows]
 
     def device(self, ref: str, kind: str | None = None) -> DeviceRow | None:
@@ -298,6 +298,19 @@ class Store(_Rows, Generic[H]):
                 conn.execute("COMMIT")
         except sqlite3.DatabaseError as e:
             raise CorruptHost(f"{self.path}: {e}") from None
+
+    @contextmanager
+    def snapshot(self) -> Iterator[int]:
+        """A consistent read of the rows (one read transaction on this thread); yields the generation."""
+        conn = self._db()
+        if conn.in_transaction:
+            yield self.generation()
+            return
+        conn.execute("BEGIN")
+        try:
+            yield self.generation()
+        finally:
+            conn.execute("COMMIT")
 
     def generation(self) -> int:
         """How many transactions have committed: changes whenever the host does."""
