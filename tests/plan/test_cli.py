@@ -63,13 +63,26 @@ def test_plan_json_with_simulation() -> None:
 
 def test_compare_table_tells_the_story(tmp_path: Path) -> None:
     png = tmp_path / "cmp.png"
-    r = run("plan", "--hardware", "density-lab", "--compare", "--simulate", "--plot", str(png))
+    r = run("plan", "--hardware", "density-lab", "--compare", "--plot", str(png))
     assert r.exit_code == 0, r.output
     rows = {line.split("│")[1].strip(): line for line in r.stdout.splitlines() if line.startswith("│")}
-    assert set(rows) >= {"xenserver-6.1", "xenserver-6.2", "xenserver-6.5", "xenserver-8", "xen-xl"}
-    assert " 155 ✓" in rows["xenserver-6.1"] and " 572 ✓" in rows["xenserver-6.2"]
+    assert set(rows) == {"xenserver-6.1", "xenserver-6.2", "xenserver-6.5", "xenserver-8", "xen-xl"}
+    assert " 155 │ dom0 evtchn" in rows["xenserver-6.1"] and " 572 │ dom0 evtchn" in rows["xenserver-6.2"]
+    assert "│ memory" in rows["xenserver-8"]  # FIFO: dom0 outlasts the host's memory
     assert f"plot written to {png}" in r.stdout.replace("\n", "")
     assert png.stat().st_size > 20_000
+
+
+def test_compare_simulated_column() -> None:
+    r = run("plan", "--hardware", "density-lab", "--compare", "xenserver-6.1", "xenserver-6.2", "--simulate")
+    assert r.exit_code == 0, r.output
+    assert " 155 ✓" in r.stdout and " 572 ✓" in r.stdout
+
+
+def test_default_hardware_says_memory_binds() -> None:
+    r = run("plan", "--compare", "xenserver-6.1")
+    assert r.exit_code == 0, r.output
+    assert "note: host memory binds first on the default hardware" in r.stdout.replace("\n", " ")
 
 
 def test_compare_json_for_chosen_profiles() -> None:

@@ -118,6 +118,15 @@ def plan_titles(plan: Plan) -> list[str]:
     return [plan.limit(k).title for k in plan.binding]
 
 
+def memory_hint(console: Console, plans: Sequence[Plan]) -> None:
+    """When memory binds on the default 128 GiB server, say where the event-channel story shows."""
+    if any("host_memory" in p.binding for p in plans) and plans[0].hardware == "default":
+        console.print(
+            "note: host memory binds first on the default hardware (128 GiB); "
+            "--hardware density-lab (1 TiB) lets dom0's event channels bind, as in the blog's story"
+        )
+
+
 def render_compare(console: Console, plans: Sequence[Plan], sims: Sequence[Simulation] | None) -> None:
     t = Table(
         title=f"One mix across profiles ({', '.join(s.label for s in plans[0].shapes)}): "
@@ -296,10 +305,12 @@ def register(main: click.Group) -> None:
             click.echo(json.dumps(out, indent=2))
         elif compare:
             render_compare(console, plans, sims)
+            memory_hint(console, plans)
         else:
             render_plan(console, plans[0])
             if sims is not None:
                 render_sim(console, plans[0], sims[0])
+            memory_hint(console, plans)
         if written is not None and not as_json:
             console.print(f"plot written to {written}")
         if sims is not None and any(s.ok_vms != p.max_vms for s, p in zip(sims, plans, strict=True)):
