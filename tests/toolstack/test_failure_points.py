@@ -50,6 +50,7 @@ CASES = [
     ("xenserver-6.1", seed_vm_spec),
     ("xenserver-6.2", seed_vm_spec),
     ("xenserver-6.2", _pv),
+    ("xenserver-6.5", _pv),
     ("xenserver-8", seed_vm_spec),
     ("xen-xl", seed_vm_spec),
     ("xen-xl", _hvm_mq),
