@@ -109,6 +109,8 @@ def test_xl_cfg(tmp_path: Path) -> None:
 def test_xl_cfg_defaults_and_builder() -> None:
     spec, _ = parse_xl_cfg('name="p"\n')
     assert spec.type == "pv" and spec.vcpus == 1
+    spec, _ = parse_xl_cfg('name="q"\nvcpus="4"\n')
+    assert spec.vcpus == 4
     spec, _ = parse_xl_cfg('name="h"\nbuilder="hvm"\nxen_platform_pci=0\nmax_event_channels=0\n')
     assert spec.type == "hvm" and not spec.pv_drivers and spec.max_event_channels is None
 
@@ -117,6 +119,7 @@ def test_xl_cfg_defaults_and_builder() -> None:
     ("text", "expected"),
     [
         ('name = "x"\nvcpus = "two"\n', "x.cfg:2: vcpus must be a number"),
+        ('name = "x"\nvcpus = 2.5\n', "x.cfg:2: vcpus must be a number"),
         ('name = "x"\nthis is not a line\n', "x.cfg:2: expected 'key = value'"),
         ('name = "x"\ndisk = [ "phy:/d,xvdzz9,w" ]\n', "x.cfg:2: disk[0] 'phy:/d,xvdzz9,w': unknown virtual"),
         ('name = "x"\nvif = [ "bridge" ]\n', "x.cfg:2: vif[0] 'bridge': expected key=value"),

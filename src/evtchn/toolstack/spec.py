@@ -356,6 +356,8 @@ def parse_xl_cfg(text: str, *, source: str = "<xl.cfg>") -> tuple[VmSpec, list[s
         lines[key] = line
 
         def want(kind: type, v: Any = v, key: str = key, line: int = line) -> Any:
+            if kind is int and isinstance(v, str) and v.strip().isdigit():
+                v = int(v)  # libxlu reads numbers from quoted atoms too
             if (kind is int and isinstance(v, bool)) or not isinstance(v, kind):
                 raise SpecError(f"{source}:{line}: {key} must be {'a number' if kind is int else 'text'}")
             return v
