@@ -213,3 +213,12 @@ def test_xl_spawns_the_device_model_before_plugging_devices() -> None:
         seen[name] = host.xenstore.writes - writes
     # xenopsd plugged 3 VBDs and a VIF (dozens of keys) before qemu; libxl had not.
     assert seen["xenserver-6.2"] - seen["xen-xl"] > 30
+
+
+def test_hardware_must_be_consistent(tmp_path: Path) -> None:
+    p = tmp_path / "hw.yaml"
+    p.write_text("host_pcpus: 2\nhost_memory_mib: 4096\ndom0_vcpus: 4\ndom0_memory_mib: 1024\n")
+    with pytest.raises(
+        SpecError, match=r"hw\.yaml: field \(top level\): .*dom0_vcpus 4 exceeds host_pcpus 2"
+    ):
+        get_hardware(str(p))

@@ -46,6 +46,12 @@ class Hardware(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> Hardware:
+        if self.dom0_vcpus > self.host_pcpus:
+            raise ValueError(f"dom0_vcpus {self.dom0_vcpus} exceeds host_pcpus {self.host_pcpus}")
+        if self.dom0_memory_mib >= self.host_memory_mib:
+            raise ValueError(
+                f"dom0_memory_mib {self.dom0_memory_mib} leaves nothing of {self.host_memory_mib}"
+            )
         gsis = [s.gsi for s in self.irq_sources if s.kind == "gsi"]
         if any(g is None for g in gsis):
             raise ValueError("every gsi interrupt source needs its gsi number")
