@@ -225,3 +225,55 @@ def test_sdk_retries_then_fails_on_a_dead_session(ep: Endpoint) -> None:
     assert raw.session.logout(handle) == {"Status": "Success", "Value": ""}
     assert s.xenapi.VM.get_all()  # SESSION_INVALID: the SDK logs in again by itself and retries
     assert s.handle != handle
+
+
+def test_jsonrpc_on_the_real_service(ep: Endpoint) -> None:
+    import json
+    import urllib.request
+
+    def rpc(method: str, *params: Any) -> Any:
+        body = json.dumps({"method": method, "params": list(params), "id": 1}).encode()
+        req = urllib.request.Request(ep.url + "jsonrpc", body, {"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.loads(r.read())
+
+    session = rpc("session.login_with_password", "root", "pw", "2.0", "t")["result"]
+    vm = rpc("VM.create", session, {"name_label": "js", "VCPUs_max": 2, "HVM_boot_policy": ""})["result"]
+    rec = rpc("VM.get_record", session, vm)["result"]
+    assert (rec["domid"], rec["VCPUs_max"], rec["domain_type"]) == (-1, 2, "pv")  # JSON numbers stay numbers
+    assert rpc("VM.start", session, vm, False, False) == {"result": "", "error": None, "id": 1}
+    assert rpc("VM.start", session, vm, False, False)["error"] == [
+        "VM_BAD_POWER_STATE",
+        vm,
+        "halted",
+        "running",
+    ]
+
+
+def test_a_busy_host_file_is_a_clear_internal_error(store: Store[Host]) -> None:
+    import subprocess
+    import sys
+
+    hold = (
+        "import sys, time\nfrom evtchn.store import open_store\n"
+        "with open_store(sys.argv[1]).transaction():\n    print('locked', flush=True)\n    time.sleep(20)\n"
+    )
+    busy = open_store(store.path, timeout=0.3)
+    with serving(build_dispatcher(busy, Credentials.insecure())) as ep:
+        x = _login(ep, "tcp")
+        holder = subprocess.Popen(
+            [sys.executable, "-c", hold, str(store.path)], stdout=subprocess.PIPE, text=True
+        )
+        try:
+            assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+            assert x.VM.get_all()  # reads go on while another process writes
+            failure = _fails(x.VM.create, {"name_label": "blocked"})
+            assert failure == [
+                "INTERNAL_ERROR",
+                f"{store.path}: gave up after 0.3s waiting for another process using this host file "
+                "(set --wait or $EVTCHN_LOCK_TIMEOUT to wait longer)",
+            ]
+        finally:
+            holder.kill()
+            holder.wait()
+        x.VM.create({"name_label": "unblocked"})

@@ -11,13 +11,15 @@ scripts read; events that the simulator does not model (networks, VDIs, SRs) rea
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from pydantic import ValidationError
 
 from evtchn.api.dispatch import Dispatcher
 from evtchn.api.errors import ApiFailure
+from evtchn.store.errors import StoreError
 from evtchn.store.rows import DeviceRow, VmRow
 from evtchn.store.sqlite import Store, Txn
 from evtchn.toolstack.errors import BadPowerState, NoSuchVm, StartError, ToolstackError, VmExists
@@ -78,6 +80,16 @@ def _start_failure(e: StartError, row: VmRow) -> ApiFailure:
 class XapiService:
     def __init__(self, store: Store[Host]) -> None:
         self.store = store
+
+    @contextmanager
+    def _txn(self) -> Iterator[Txn[Host]]:
+        """One store transaction; a host file that stays busy (another process) or breaks is INTERNAL_ERROR
+        with the store's one-line message."""
+        try:
+            with self.store.txn() as tx:
+                yield tx
+        except StoreError as e:
+            raise ApiFailure("INTERNAL_ERROR", e.message) from None
 
     # ----------------------------------------------------------- registration
     def register(self, d: Dispatcher) -> None:
@@ -281,7 +293,7 @@ class XapiService:
                 str(e.errors()[0]["loc"][0]) if e.errors()[0]["loc"] else "", "record"
             )
             raise ApiFailure("FIELD_TYPE_ERROR", field) from None
-        with self.store.txn() as tx:
+        with self._txn() as tx:
             try:
                 vm = tx.host.define_vm(spec)
             except VmExists as e:
@@ -290,7 +302,7 @@ class XapiService:
         return ref
 
     def vm_destroy(self, ref: Any) -> str:
-        with self.store.txn() as tx:
+        with self._txn() as tx:
             row = self._vm_row(ref, tx)
             if row.power_state != "Halted":
                 raise ApiFailure("VM_BAD_POWER_STATE", row.ref, "halted", row.power_state.lower())
@@ -300,7 +312,7 @@ class XapiService:
     def vm_start(self, ref: Any, start_paused: Any, force: Any) -> str:
         paused = _bool(start_paused, "start_paused")
         _bool(force, "force")
-        with self.store.txn() as tx:
+        with self._txn() as tx:
             row = self._vm_row(ref, tx)
             try:
                 tx.host.start_vm(row.name, paused=paused)
@@ -311,7 +323,7 @@ class XapiService:
         return ""
 
     def _lifecycle(self, ref: Any, op: str) -> str:
-        with self.store.txn() as tx:
+        with self._txn() as tx:
             row = self._vm_row(ref, tx)
             h = tx.host
             actions: dict[str, Callable[[str], object]] = {
@@ -378,7 +390,7 @@ class XapiService:
 
     def device_create(self, cls: str, record: Any) -> str:
         rec = _record(record)
-        with self.store.txn() as tx:
+        with self._txn() as tx:
             vm_row = self._vm_row(rec.get("VM"), tx)
             if vm_row.power_state != "Halted":
                 raise ApiFailure("VM_BAD_POWER_STATE", vm_row.ref, "halted", vm_row.power_state.lower())
@@ -437,7 +449,7 @@ class XapiService:
         return NicSpec(devid=devid, mac=mac)
 
     def device_destroy(self, cls: str, ref: Any) -> str:
-        with self.store.txn() as tx:
+        with self._txn() as tx:
             d = self._device_row(cls, ref, tx)
             vm_row = self._vm_row(d.vm_ref, tx)
             if vm_row.power_state != "Halted":

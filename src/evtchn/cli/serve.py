@@ -76,7 +76,9 @@ def serve(
         fail(e.message)
         return
     try:
-        store = open_store(host_file, timeout=wait)
+        store = open_store(
+            host_file, timeout=wait, on_wait=lambda m: logging.getLogger("evtchn.api").warning(m)
+        )
     except StoreError as e:
         fail(e.message)
         return
