@@ -5,10 +5,17 @@ from __future__ import annotations
 from evtchn.xen import DOMID_SELF, Hypervisor, HypervisorSettings
 
 
-def dom0_host(version: tuple[int, int] = (4, 22), *, baseline: int = 50, vcpus: int = 2) -> Hypervisor:
-    """dom0 with `baseline` ports of its own: per-vCPU timer VIRQs and IPIs, then IPIs as filler."""
+def dom0_host(
+    version: tuple[int, int] = (4, 22), *, baseline: int = 50, vcpus: int = 2, fifo_pages: int = 0
+) -> Hypervisor:
+    """dom0 with `baseline` ports of its own: per-vCPU timer VIRQs and IPIs, then IPIs as filler.
+    `fifo_pages` > 0 switches dom0 to FIFO with that many event-array pages (1024 ports each)."""
     hv = Hypervisor(HypervisorSettings(xen_version=version))
     hv.create_domain(0, privileged=True, max_vcpus=vcpus, nr_pirqs=64)
+    if fifo_pages:
+        hv.init_control(0, 1, 0, 0)
+        for gfn in range(2, 2 + fifo_pages):
+            hv.expand_array(0, gfn)
     used = 0
     for v in range(vcpus):
         hv.bind_virq(0, 0, v)

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from evtchn.inspect import Kind, ParseError, format_edump, format_lsevtchn, parse_file, parse_text
+from evtchn.inspect.fastscan import scan_edump_ports, split_lines
 from evtchn.inspect.model import Dump, Source, Table
 from tests.inspect.hosts import dom0_host, pv_guest
 
@@ -238,10 +239,37 @@ def _e_line(
     return f"{pre}    {port:4d} {mid}: s={s} n={n} x={x}{suffix}\n"
 
 
+_FRAME_LINE = st.builds(
+    lambda pre, text: pre + text + "\n",
+    st.sampled_from(["", "(XEN) "]),
+    st.one_of(
+        st.sampled_from(
+            [
+                "'e' pressed -> dumping event-channel info",
+                "'*' pressed -> dumping event-channel info",
+                "    port [p/m/s]",
+                "    port [p/m]",
+                "    port [p/m/s",
+                "Polling vCPUs: {}",
+                "Polling vCPUs: {0-3,7}",
+                "Polling vCPUs: {0",
+                "Domain 3 polling vCPUs: 00000000",
+            ]
+        ),
+        st.integers(0, 10**8).map(lambda d: f"Event channel information for domain {d}:"),
+    ),
+)
+
+
 @settings(max_examples=150, deadline=None)
 @given(
     st.lists(
-        st.one_of(_PORT_LINE, _PORT_LINE, st.text(max_size=60).map(lambda t: t.replace("\n", " ") + "\n")),
+        st.one_of(
+            _PORT_LINE,
+            _PORT_LINE,
+            _FRAME_LINE,
+            st.text(max_size=60).map(lambda t: t.replace("\n", " ") + "\n"),
+        ),
         max_size=40,
     )
 )
@@ -250,6 +278,11 @@ def test_fast_scanner_agrees_with_line_parser(lines: list[str]) -> None:
     fast, slow = parse_text(text), parse_text(text, fast=False)
     assert _tables(fast) == _tables(slow)
     assert [(b.lineno, b.reason) for b in fast.bad] == [(b.lineno, b.reason) for b in slow.bad]
+    assert (fast.recognised, fast.layouts, fast.accounted()) == (
+        slow.recognised,
+        slow.layouts,
+        slow.accounted(),
+    )
 
 
 @settings(max_examples=150, deadline=None)
@@ -266,6 +299,22 @@ def test_garbage_never_crashes_and_every_line_is_accounted(chunks: list[str]) ->
     for b in dump.bad:
         assert 1 <= b.lineno <= dump.lines
     assert sum(len(t) for t in dump.tables) >= 11
+
+
+@pytest.mark.parametrize("layout", ["4.1", "4.2", "4.4"])
+def test_scanner_takes_every_port_line_of_a_formatted_dump(layout: str) -> None:
+    """The vectorised scanner, not the per-line fallback, reads the simulator's dumps (incl. FIFO)."""
+    fifo = layout == "4.4"
+    hv = dom0_host(baseline=12000 if fifo else 900, vcpus=12, fifo_pages=12 if fifo else 0)
+    for d in (1, 20000):
+        pv_guest(hv, d)
+    lines = split_lines(format_edump(hv, layout=layout, prefix=True).encode())  # type: ignore[arg-type]
+    ok, cols, layouts = scan_edump_ports(lines)
+    ports = sum(hv.domain(d).active_evtchns for d in hv.domains)
+    assert int(ok.sum()) == ports
+    assert cols["port"][ok].max() == max(p.port for p in hv.dump_domain(0))
+    assert set(cols["vcpu"][ok].tolist()) == set(range(12))
+    assert 20000 in cols["rdom"][ok].tolist()
 
 
 def test_fast_path_handles_a_large_clean_dump() -> None:

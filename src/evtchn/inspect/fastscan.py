@@ -27,26 +27,39 @@ PAD = 64  # zero bytes after the text so 8-byte reads past the last line stay in
 
 @dataclass(slots=True)
 class Lines:
-    data: bytes  # the text plus PAD zero bytes
+    data: bytes | bytearray  # the text, then at least PAD zero bytes
     buf: U8
     words: U64  # words[i] = the 8 bytes starting at byte i (little-endian)
     starts: I64
     ends: I64  # index of each line's terminating newline (or of the end of the text)
 
     def text(self, i: int) -> str:
-        raw = self.data[int(self.starts[i]) : int(self.ends[i])]
+        raw = bytes(self.data[int(self.starts[i]) : int(self.ends[i])])
         return raw.rstrip(b"\r").decode("utf-8", "replace")
 
     def __len__(self) -> int:
         return int(self.starts.shape[0])
 
 
-def split_lines(text: bytes) -> Lines:
-    n = len(text)
-    data = text + b"\0" * (PAD + (-(n + PAD)) % 8)
+def padded_size(n: int) -> int:
+    """Bytes to allocate for n bytes of text: room for PAD zero bytes, rounded up to whole words."""
+    return n + PAD + (-(n + PAD)) % 8
+
+
+def split_lines(text: bytes | bytearray, length: int | None = None) -> Lines:
+    """Index the lines of `text`. With `length`, `text` is already a zero-padded buffer of
+    padded_size(length) bytes holding `length` bytes of text (as parse_file reads it, without a copy)."""
+    if length is None:
+        n = len(text)
+        data: bytes | bytearray = bytes(text) + b"\0" * (padded_size(n) - n)
+    else:
+        n = length
+        data = text
+        if len(data) != padded_size(n):
+            raise ValueError("split_lines: buffer is not padded_size(length) bytes")
     buf = np.frombuffer(data, dtype=np.uint8)
     ends = np.flatnonzero(buf[:n] == 10).astype(np.int64, copy=False)
-    if n and text[-1:] != b"\n":
+    if n and buf[n - 1] != 10:
         ends = np.append(ends, np.int64(n))
     starts = np.empty_like(ends)
     if starts.shape[0]:
@@ -94,26 +107,54 @@ def _digit(buf: U8, pos: I64) -> tuple[I64, BOOL]:
     return c.astype(np.int64), c < 10
 
 
-def _swar(x: U64, ndig: I64) -> I64:
+_CTZ_BYTES = np.uint64(0x0001020304050607)
+
+
+def _swar(x: U64, ndig: U64) -> I64:
     """Value of the first `ndig` (1..8) digit bytes of x, already xor-ed with '0' (first digit lowest)."""
-    shift = ((np.int64(8) - ndig) * 8) & 63
-    v = x << shift.astype(np.uint64)
+    v = x << ((np.uint64(64) - (ndig << np.uint64(3))) & np.uint64(63))
     v = ((v & np.uint64(0x0F0F0F0F0F0F0F0F)) * np.uint64(2561)) >> np.uint64(8)
     v = ((v & np.uint64(0x00FF00FF00FF00FF)) * np.uint64(6553601)) >> np.uint64(16)
     v = ((v & np.uint64(0x0000FFFF0000FFFF)) * np.uint64(42949672960001)) >> np.uint64(32)
-    return v.astype(np.int64)
+    res: I64 = v.view(np.int64)
+    return res
 
 
 def _number(words: U64, pos: I64) -> tuple[I64, I64]:
-    """Read an unsigned decimal of 1..7 digits at pos: (value, digits); digits ≤ 0 means none/too long."""
+    """Read an unsigned decimal of 1..7 digits at pos: (value, digits); digits 0 means none or too long."""
     x = words[pos] ^ _ZEROS
     nondigit = (((x & _LO7) + _ADD) | x) & _HI
-    # The lowest set bit of `nondigit` is bit 8k+7 for the first non-digit byte k; read k off the
-    # exponent of its exact float value (0 → a negative count: no terminator within 8 bytes).
+    # The lowest set bit of `nondigit` is bit 8k+7 for the first non-digit byte k: isolate it, shift it
+    # to bit 8k and multiply so that byte 7 of the product reads k (no non-digit in 8 bytes reads 0).
     low = nondigit & (~nondigit + np.uint64(1))
-    exp = (low.astype(np.float64).view(np.int64) >> 52) - 1023
-    ndig = (exp - 7) >> 3
-    return _swar(x, ndig), ndig
+    ndig = ((low >> np.uint64(7)) * _CTZ_BYTES) >> np.uint64(56)
+    return _swar(x, ndig), ndig.view(np.int64)
+
+
+_HIGH3 = np.uint64(0xFFFFFF0000000000)
+
+
+def _field(words: U64, pos: I64, lit: tuple[np.uint64, np.uint64]) -> tuple[BOOL, I64, I64]:
+    """A 3-byte key like " d=" and the decimal after it, from one 8-byte read: (key matches, value,
+    digits). Digits is 0 when there is none, or 5 when the number may run past the read (the caller
+    rereads those few lines with _number)."""
+    w = words[pos]
+    key = (w & lit[0]) == lit[1]
+    x = ((w >> np.uint64(24)) ^ _ZEROS) | _HIGH3
+    nondigit = (((x & _LO7) + _ADD) | x) & _HI
+    low = nondigit & (~nondigit + np.uint64(1))
+    ndig = ((low >> np.uint64(7)) * _CTZ_BYTES) >> np.uint64(56)
+    return key, _swar(x, ndig), ndig.view(np.int64)
+
+
+def _long_field(words: U64, pos: I64, val: I64, nd: I64, sel: I64 | None = None) -> None:
+    """Reread, in place, the numbers _field could not finish (5 digits seen in its window)."""
+    long = np.flatnonzero(nd == 5)
+    if long.size:
+        at = long if sel is None else sel[long]
+        v2, n2 = _number(words, pos[at] + 3)
+        val[long] = v2
+        nd[long] = np.where(n2 >= 5, n2, 0)
 
 
 def _bytes_mask(*idx: int) -> np.uint64:
@@ -127,40 +168,56 @@ def _at(word: U64, i: int) -> U64:
 
 def _digit_at(word: U64, i: int) -> tuple[I64, BOOL]:
     c = _at(word, i) - np.uint64(48)
-    return c.astype(np.int64), c < 10
+    return c.view(np.int64), c < 10
 
 
-# " [p/m" with p and m left out: bytes 0, 1, 3.
-_G1_MASK = _bytes_mask(0, 1, 3)
-_G1_VAL = np.uint64(int.from_bytes(b" [\0/", "little"))
+# " [p/m" with p and m '0' or '1' (low bit ignored): bytes 0-4.
+_G1_MASK = np.uint64(0xFEFFFEFFFF)
+_G1_VAL = np.uint64(int.from_bytes(b" [0/0", "little"))
 # "]: s=S n" with S left out: bytes 0-4, 6, 7.
 _G2_MASK = _bytes_mask(0, 1, 2, 3, 4, 6, 7)
 _G2_VAL = np.uint64(int.from_bytes(b"]: s=\0 n", "little"))
 
 
-def scan_edump_ports(lines: Lines) -> tuple[BOOL, dict[str, I64]]:
-    """Recognise the common shape of 'e' port lines. Fields (over all lines; valid where ok): port,
-    pend, mask, s, n, x, d, p, i, v (-1 when absent), abi (width of the ABI field, -1 without one) and
-    layout (41, 42, 44, or 0 when it cannot tell 4.1 from 4.2)."""
+def scan_edump_ports(lines: Lines) -> tuple[BOOL, dict[str, I64], set[str]]:
+    """Recognise the common shape of 'e' port lines.
+
+    Returns (ok per line, columns over all lines (valid where ok), layouts seen). Columns: port,
+    kind (EVTCHNSTAT numbering: s - 1), vcpu, rdom, rport (interdomain peer port), num (VIRQ or PIRQ),
+    xen, abi (ABI field width, -1 without one); -1 where a line has no such field.
+    """
     buf, words = lines.buf, lines.words
     starts, ends = lines.starts, lines.ends
-    eol = ends - ((ends > starts) & (buf[np.maximum(ends - 1, 0)] == 13))
-    b = starts + np.where(_is(words, starts, _XEN), 6, 0)
-    # "    %4u": four spaces, then a right-aligned port below 10000.
+    n_lines = starts.shape[0]
+    if b"\r" in lines.data:
+        eol = ends - ((ends > starts) & (buf[np.maximum(ends - 1, 0)] == 13))
+    else:
+        eol = ends
+    if b"(XEN) " in lines.data:
+        b = starts + ((words[starts] & _XEN[0]) == _XEN[1]) * np.int64(6)
+    else:
+        b = starts.copy()
+    # "    %4u": four spaces, then a right-aligned port (wider from 10000).
     g0 = words[b]
     ok = (g0 & _SPACES4[0]) == _SPACES4[1]
     f = g0 >> np.uint64(32)
     g = (f | np.uint64(0x10101010)) ^ np.uint64(0x30303030)
     ok &= ((((g & _LO7) + _ADD) | g) & np.uint64(0x80808080)) == 0
-    port = _swar(g, np.full(g.shape[0], 4, dtype=np.int64))
+    port = _swar(g, np.full(n_lines, 4, dtype=np.uint64))
     nd = 1 + (port >= 10) + (port >= 100) + (port >= 1000)
-    ok &= ((f & np.uint64(0xF0F0F0F0)) == _FIELD4[nd]) & (port > 0)
-    # " [p/m" then "]" (4.1-4.3), "/d]" (4.4+ 2L) or "/xxxxxx]" (4.4+ FIFO).
+    narrow = ((f & np.uint64(0xF0F0F0F0)) == _FIELD4[nd]) & (port > 0)
+    # Ports from 10000 widen the field (FIFO): "    12345 [". Read them on those lines only.
+    wide = np.flatnonzero(ok & (buf[b + 8] != 32))
+    if wide.size:
+        wv, wn = _number(words, b[wide] + 4)
+        good = (wn >= 5) & (wn <= 6)
+        port[wide] = wv
+        b[wide] += np.where(good, wn - 4, 0)
+        narrow[wide] = good
+    ok &= narrow
+    # " [p/m" with p, m in {0, 1}, then "]" (4.1-4.3), "/d]" (4.4+ 2L) or "/xxxxxx]" (4.4+ FIFO).
     g1 = words[b + 8]
     ok &= (g1 & _G1_MASK) == _G1_VAL
-    pend, okp = _digit_at(g1, 2)
-    mask, okm = _digit_at(g1, 4)
-    ok &= okp & okm & (pend < 2) & (mask < 2)
     c5 = _at(g1, 5)
     slash = c5 == ord("/")
     two_l = slash & (_at(g1, 7) == ord("]"))
@@ -170,67 +227,120 @@ def scan_edump_ports(lines: Lines) -> tuple[BOOL, dict[str, I64]]:
     q = b + np.where(two_l, 15, np.where(fifo, 20, 13))
     g2 = words[q]
     ok &= (g2 & _G2_MASK) == _G2_VAL
-    s, oks = _digit_at(g2, 5)
-    ok &= oks & (s >= 2) & (s <= 6)
-    g3 = words[q + 8]
-    ok &= (g3 & _M8) == ord("=")
-    n, nn = _number(words, q + 9)
-    ok &= (nn > 0) & (nn < 7)
+    s = _at(g2, 5).view(np.int64) - 48
+    ok &= (s >= 2) & (s <= 6)
+    key, vcpu, nn = _field(words, q + 6, _N)
+    _long_field(words, q + 6, vcpu, nn)
+    ok &= key & (nn > 0)
     q = q + 9 + nn
     # 4.2+: " x=X" now; 4.1: after the suffix.
     g4 = words[q]
     x_first = (g4 & _X[0]) == _X[1]
     x, okx = _digit_at(g4, 3)
-    q = np.where(x_first, q + 4, q)
+    q += x_first * np.int64(4)
     # Suffix by state: 2 " d=D"; 3 " d=D p=P"; 4 " p=P[ i=I]"; 5 " v=V"; 6 nothing. Each field is read
     # only on the lines that have it.
-    none = np.full(b.shape[0], -1, dtype=np.int64)
-    d, p, i, v = none.copy(), none.copy(), none.copy(), none.copy()
-    for lit, col, states in ((_D, d, (2, 3)), (_P, p, (3, 4)), (_V, v, (5,))):
-        hit = s == states[0]
-        for st in states[1:]:
-            hit |= s == st
-        sel = np.flatnonzero(hit)
-        if sel.size:
-            qs = q[sel]
-            good = _is(words, qs, lit)
-            val, nv = _number(words, qs + 3)
-            good &= (nv > 0) & (nv < 8)
-            ok[sel] &= good
-            col[sel] = val
-            q[sel] = qs + 3 + nv
+    rdom = np.full(n_lines, -1, dtype=np.int64)
+    rport = np.full(n_lines, -1, dtype=np.int64)
+    num = np.full(n_lines, -1, dtype=np.int64)
+    for lit, states in ((_D, (2, 3)), (_P, (3, 4)), (_V, (5, 5))):
+        sel = np.flatnonzero((s == states[0]) | (s == states[1]))
+        if not sel.size:
+            continue
+        qs = q[sel]
+        key, val, nv = _field(words, qs, lit)
+        _long_field(words, qs, val, nv)
+        ok[sel] &= key & (nv > 0)
+        q[sel] = qs + 3 + nv
+        if lit is _D:
+            rdom[sel] = val
+        elif lit is _V:
+            num[sel] = val
+        else:
+            is3 = s[sel] == 3
+            rport[sel[is3]] = val[is3]
+            num[sel[~is3]] = val[~is3]
     sel = np.flatnonzero(s == 4)
     if sel.size:
         qs = q[sel]
-        has_i = _is(words, qs, _I)
-        val, nv = _number(words, qs + 3)
-        ok[sel] &= ~has_i | ((nv > 0) & (nv < 8))
-        i[sel] = np.where(has_i, val, -1)
+        has_i, val, nv = _field(words, qs, _I)
+        _long_field(words, qs, val, nv)
+        ok[sel] &= ~has_i | (nv > 0)
         q[sel] = np.where(has_i, qs + 3 + nv, qs)
     x_last = ~x_first & _is(words, q, _X)
     xb, okxb = _digit(buf, q + 3)
     ok &= np.where(x_first, okx, x_last & okxb)
     x = np.where(x_first, x, xb)
-    q = np.where(x_last, q + 4, q)
+    q += x_last * np.int64(4)
     # An XSM label " Z=..." runs to the end of the line (4.2+).
     has_z = x_first & _is(words, q, _Z)
     q = np.where(has_z, eol, q)
     ok &= q == eol
     # 4.1 prints x last and has no ABI field.
     ok &= x_first | (abi < 0)
+    layouts: set[str] = set()
+    if (ok & (abi >= 0)).any():
+        layouts.add("4.4")
+    # An IPI line without ABI field (s=6) reads the same in 4.1 and 4.2-4.3.
+    plain = ok & (abi < 0) & (s != 6)
+    if (plain & x_first).any():
+        layouts.add("4.2")
+    if (plain & ~x_first).any():
+        layouts.add("4.1")
     fields = {
         "port": port,
-        "pend": pend,
-        "mask": mask,
-        "s": s,
-        "n": n,
-        "x": x,
-        "d": d,
-        "p": p,
-        "i": i,
-        "v": v,
+        "kind": s - 1,
+        "vcpu": vcpu,
+        "rdom": rdom,
+        "rport": rport,
+        "num": num,
+        "xen": x,
         "abi": abi,
-        # 0: an IPI line without ABI field reads the same in 4.1 and 4.2-4.3.
-        "layout": np.where(abi >= 0, 44, np.where(s == 6, 0, np.where(x_first, 42, 41))),
     }
-    return ok, fields
+    return ok, fields, layouts
+
+
+# ---------------------------------------------------------------- framing lines
+
+FRAME_NONE, FRAME_PRESSED, FRAME_DOMAIN, FRAME_POLLING, FRAME_HEADER_OLD, FRAME_HEADER_NEW = range(6)
+
+
+def _const(words: U64, pos: I64, text: bytes) -> BOOL:
+    """Lines whose bytes at `pos` are `text` (any length), compared eight at a time."""
+    ok: BOOL = np.ones(pos.shape[0], dtype=np.bool_)
+    for k in range(0, len(text), 8):
+        mask, value = _lit(text[k : k + 8])
+        ok &= (words[pos + k] & mask) == value
+    return ok
+
+
+def scan_edump_frames(lines: Lines, candidates: I64) -> tuple[I64, I64]:
+    """Classify the 'e' dump's framing lines among `candidates` (line indices): returns (frame code,
+    domid for FRAME_DOMAIN else -1) per candidate. Anything unusual is left to the per-line parser."""
+    buf, words = lines.buf, lines.words
+    starts, ends = lines.starts[candidates], lines.ends[candidates]
+    eol = ends - ((ends > starts) & (buf[np.maximum(ends - 1, 0)] == 13))
+    b = starts + np.where(_is(words, starts, _XEN), 6, 0)
+    code = np.zeros(candidates.shape[0], dtype=np.int64)
+    domid = np.full(candidates.shape[0], -1, dtype=np.int64)
+    first = buf[b]
+    pressed = (first == ord("'")) & (buf[b + 2] == ord("'"))
+    pressed &= _const(words, b + 3, b" pressed -> dumping event-channel info") & (b + 41 == eol)
+    code[pressed] = FRAME_PRESSED
+    head = b"Event channel information for domain "
+    dom = (first == ord("E")) & _const(words, b, head)
+    val, nd = _number(words, b + len(head))
+    dom &= (nd > 0) & (nd < 7) & (buf[b + len(head) + np.maximum(nd, 0)] == ord(":"))
+    dom &= b + len(head) + nd + 1 == eol
+    code[dom] = FRAME_DOMAIN
+    domid[dom] = val[dom]
+    poll = (
+        (first == ord("P"))
+        & _const(words, b, b"Polling vCPUs: {")
+        & (buf[np.maximum(eol - 1, 0)] == ord("}"))
+    )
+    code[poll & (eol - b >= 17)] = FRAME_POLLING
+    port_hdr = (first == 32) & _const(words, b, b"    port [p/m")
+    code[port_hdr & _const(words, b + 13, b"]") & (b + 14 == eol)] = FRAME_HEADER_OLD
+    code[port_hdr & _const(words, b + 13, b"/s]") & (b + 16 == eol)] = FRAME_HEADER_NEW
+    return code, domid

@@ -14,6 +14,7 @@ Large 'e' dumps go through the vectorised scanner in `fastscan.py`; every other 
 
 from __future__ import annotations
 
+import os
 import re
 from collections import Counter
 from collections.abc import Callable
@@ -23,7 +24,16 @@ from pathlib import Path
 import numpy as np
 
 from evtchn.inspect.cparse import strtol10
-from evtchn.inspect.fastscan import Lines, scan_edump_ports, split_lines
+from evtchn.inspect.fastscan import (
+    FRAME_DOMAIN,
+    FRAME_HEADER_NEW,
+    FRAME_PRESSED,
+    Lines,
+    padded_size,
+    scan_edump_frames,
+    scan_edump_ports,
+    split_lines,
+)
 from evtchn.inspect.model import NONE, BadLine, Dump, IntArray, Kind, ParseError, Source, Table
 
 # ---------------------------------------------------------------- line grammars
@@ -31,7 +41,7 @@ from evtchn.inspect.model import NONE, BadLine, Dump, IntArray, Kind, ParseError
 _CONSOLE = re.compile(r"^\(XEN\) (?:\[[^\]]*\] )?")
 _E_PRESSED = re.compile(r"^'(.)' pressed -> dumping event-channel info$")
 _E_DOMAIN = re.compile(r"^Event channel information for domain (\d+):$")
-_E_POLL = re.compile(r"^(?:Polling vCPUs: \{[0-9,\-]*\}|Domain \d+ polling vCPUs: [0-9a-f]+)$")
+_E_POLL = re.compile(r"^(?:Polling vCPUs: \{.*\}|Domain \d+ polling vCPUs: [0-9a-f]+)$")
 _E_HEADER = re.compile(r"^ {4}port \[p/m(/s)?\]$")
 _E_PORT = re.compile(r"^ {4} *(\d+) \[([01])/([01])(?:/([^\]]*))?\]: s=(\d+) n=(\d+)(.*)$")
 _E_SUFFIX = {
@@ -230,12 +240,17 @@ class _Builder:
         t = self._edump_table(a + 1)
         t.chunks.append(_Chunk(block=(a, b)))
         t.last_port = int(self.fields["port"][b - 1])
-        abi = self.fields["abi"][a:b]
-        if (abi >= 0).any():
-            t.fifo = bool(t.fifo) or bool((abi >= 6).any())
-        for code in np.unique(self.fields["layout"][a:b]).tolist():
-            if code:
-                self.dump.layouts.add({41: "4.1", 42: "4.2", 44: "4.4"}[code])
+
+    def frame(self, i: int, code: int, domid: int) -> None:
+        """A framing line the scanner recognised (fastscan.FRAME_*)."""
+        self.e_seen = True
+        self.handled += 1
+        if code == FRAME_PRESSED:
+            self.edump = None
+        elif code == FRAME_DOMAIN:
+            self.edump = self._new(Source.EDUMP, domid, i + 1)
+        elif code == FRAME_HEADER_NEW:
+            self.dump.layouts.add("4.4")
 
     # -- one slow line
 
@@ -376,15 +391,11 @@ class _Builder:
         for ch in t.chunks:
             if ch.block is not None:
                 a, b = ch.block
-                s = f["s"][a:b]
-                kind = s - 1
-                cols["port"].append(f["port"][a:b])
-                cols["kind"].append(kind)
-                cols["vcpu"].append(f["n"][a:b])
-                cols["rdom"].append(f["d"][a:b])
-                cols["rport"].append(np.where(s == 3, f["p"][a:b], NONE))
-                cols["num"].append(np.where(s == 5, f["v"][a:b], np.where(s == 4, f["p"][a:b], NONE)))
-                cols["xen"].append(f["x"][a:b])
+                for key, src in _FAST_COLUMNS:
+                    cols[key].append(f[src][a:b])
+                abi = f["abi"][a:b]
+                if (abi >= 0).any():
+                    t.fifo = bool(t.fifo) or bool((abi >= 6).any())
             else:
                 rows = ch.rows
                 cols["port"].append(np.array([r.port for r in rows], dtype=np.int64))
@@ -416,6 +427,18 @@ class _Builder:
             names=names if t.source is Source.INTERRUPTS else None,
             fifo=t.fifo,
         )
+
+
+# Table column ← scanner column.
+_FAST_COLUMNS = (
+    ("port", "port"),
+    ("kind", "kind"),
+    ("vcpu", "vcpu"),
+    ("rdom", "rdom"),
+    ("rport", "rport"),
+    ("num", "num"),
+    ("xen", "xen"),
+)
 
 
 def _infer_domids(tables: list[Table]) -> None:
@@ -456,16 +479,27 @@ def parse_text(text: str | bytes, *, name: str = "", fast: bool = True) -> Dump:
     """Parse captured text (any mix of the three formats). `name` labels bad lines and errors;
     `fast=False` sends every line through the per-line parser (the reference the scanner is tested on)."""
     data = text.encode("utf-8", "surrogateescape") if isinstance(text, str) else text
-    lines = split_lines(data)
-    ok, fields = scan_edump_ports(lines)
+    return _parse_lines(split_lines(data), name=name, fast=fast)
+
+
+def _parse_lines(lines: Lines, *, name: str, fast: bool) -> Dump:
+    ok, fields, layouts = scan_edump_ports(lines)
     if not fast:
         ok[:] = False
+        layouts = set()
     b = _Builder(lines, fields, ok, name)
-    slow = np.flatnonzero(~ok).tolist()
+    b.dump.layouts.update(layouts)
+    slow = np.flatnonzero(~ok)
+    codes, domids = scan_edump_frames(lines, slow)
+    if not fast:
+        codes[:] = 0
     prev = 0
-    for i in slow:
+    for i, code, domid in zip(slow.tolist(), codes.tolist(), domids.tolist(), strict=True):
         b.fast_block(prev, i)
-        b.line(i)
+        if code:
+            b.frame(i, code, domid)
+        else:
+            b.line(i)
         prev = i + 1
     b.fast_block(prev, len(lines))
     return b.finish()
@@ -475,10 +509,15 @@ def parse_file(path: str | Path) -> Dump:
     """Read and parse one file; unreadable files and files in no known format raise ParseError."""
     p = Path(path)
     try:
-        data = p.read_bytes()
+        with p.open("rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            buf = bytearray(padded_size(size))
+            got = f.readinto(memoryview(buf)[:size])
     except OSError as e:
         raise ParseError(f"{p}: cannot read: {e.strerror or e}") from None
-    return parse_text(data, name=str(p))
+    if got != size:
+        raise ParseError(f"{p}: cannot read: the file changed while it was read")
+    return _parse_lines(split_lines(buf, size), name=str(p), fast=True)
 
 
 def parse_files(paths: list[str] | list[Path]) -> Dump:
