@@ -4,7 +4,8 @@ process, best of several runs each). Prints ratios; the target for the vectorise
     python bench/bench_parse.py [--lines N] [--repeat R]
 
 The dump is the simulator's own `xl dmesg`-style output ("(XEN) " prefix, 4.4+ layout) of a host with a
-busy dom0 and a few hundred guests, the 'e' key pressed repeatedly until the file holds N lines. Times are CPU times (best of R).
+busy dom0 and a few hundred guests, the 'e' key pressed repeatedly until the file holds N lines.
+Times are CPU times (best of R).
 """
 
 from __future__ import annotations

@@ -310,6 +310,7 @@ def test_scanner_takes_every_port_line_of_a_formatted_dump(layout: str) -> None:
         pv_guest(hv, d)
     lines = split_lines(format_edump(hv, layout=layout, prefix=True).encode())  # type: ignore[arg-type]
     ok, cols, layouts = scan_edump_ports(lines)
+    assert layouts == {layout}
     ports = sum(hv.domain(d).active_evtchns for d in hv.domains)
     assert int(ok.sum()) == ports
     assert cols["port"][ok].max() == max(p.port for p in hv.dump_domain(0))
