@@ -171,7 +171,7 @@ def analyze(
     unattributed = 0
     if dom0 is not None:
         if dom0.domid_inferred:
-            notes.append(f"the {dom0.source} table at line {dom0.line} is taken as dom0's (inferred)")
+            notes.append(f"the {dom0.source} table at {dom0.where} is taken as dom0's (inferred)")
         by_kind = {k.label: n for k, n in dom0.kind_counts().items()}
         inter = _counts(dom0.remote_dom[dom0.kind == int(Kind.INTERDOMAIN)])
         unbound = _counts(dom0.remote_dom[dom0.kind == int(Kind.UNBOUND)])

@@ -96,7 +96,12 @@ class Table:
     xen: IntArray = field(default_factory=_empty)
     names: list[str] | None = None
     domid_inferred: bool = False
-    fifo: bool | None = None  # 'e' dump 4.4+: the ABI field says FIFO (6 characters) or 2L
+    fifo: bool | None = None
+    file: str = ""
+
+    @property
+    def where(self) -> str:
+        return f"{self.file}:{self.line}" if self.file else f"line {self.line}"  # 'e' dump 4.4+: the ABI field says FIFO (6 characters) or 2L
 
     def __len__(self) -> int:
         return int(self.port.shape[0])

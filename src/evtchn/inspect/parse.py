@@ -426,6 +426,7 @@ class _Builder:
             xen=cat("xen"),
             names=names if t.source is Source.INTERRUPTS else None,
             fifo=t.fifo,
+            file=self.name,
         )
 
 
@@ -446,8 +447,8 @@ def _infer_domids(tables: list[Table]) -> None:
 
     First from peers: a port P with `d=G p=Q` whose domain G's table shows port Q pointing back at port
     P names the owner. Failing that, a table whose channels lead to other domains rather than to
-    domain 0 (or that has none, like a bare `lsevtchn` with its default domid 0) is taken as dom0's
-    when no table claims domain 0 (marked `domid_inferred`).
+    domain 0, or that has none (a bare `lsevtchn` with its default domid 0), or that holds physical
+    IRQs, is taken as dom0's when no table claims domain 0 (marked `domid_inferred`).
     """
     known = {(t.source, t.domid): t for t in tables if t.domid is not None}
     has_dom0 = any(t.domid == 0 for t in tables if t.source is not Source.INTERRUPTS)
@@ -467,7 +468,8 @@ def _infer_domids(tables: list[Table]) -> None:
             t.domid, t.domid_inferred = votes.most_common(1)[0][0], True
             continue
         remotes = t.remote_dom[(t.kind == int(Kind.INTERDOMAIN)) | (t.kind == int(Kind.UNBOUND))]
-        if not has_dom0 and (remotes.size == 0 or int((remotes != 0).sum()) * 2 > remotes.size):
+        pirqs = bool((t.kind == int(Kind.PIRQ)).any())  # physical IRQs: the hardware domain
+        if not has_dom0 and (pirqs or remotes.size == 0 or int((remotes != 0).sum()) * 2 > remotes.size):
             t.domid, t.domid_inferred = 0, True
             has_dom0 = True
 
