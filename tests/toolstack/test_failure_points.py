@@ -203,3 +203,21 @@ def test_every_guest_cap(profile_name: str) -> None:
                 assert dev.state == "absent"
         assert max(host.hv.domains[vm.domid or 0].ports.used_ports()) <= m
         host.check_invariants()
+
+
+def test_vif_control_ring_failure() -> None:
+    """The ctrl ring binds last; when only it fails, netback reports it and holds nothing for the VIF."""
+    xl = small_dom0(get_profile("xen-xl"))
+    kernel = xl.pv_guest_kernel.model_copy(update={"netfront_ctrl_ring": True})
+    prof = xl.model_copy(update={"pv_guest_kernel": kernel})
+    spec = VmSpec(name="c", type="pv", nics=[NicSpec(devid=0, queues=1)])
+    host = Host.create(prof, hardware_leaving(prof, 1 + 1 + 2))  # store, console, tx+rx; not ctrl
+    host.define_vm(spec)
+    vm = host.start_vm("c")
+    vif = vm.devices[0]
+    ctrl = host.xenstore.read(f"/local/domain/{vm.domid}/device/vif/0/event-channel-ctrl")
+    ref = host.xenstore.read(f"/local/domain/{vm.domid}/device/vif/0/ctrl-ring-ref")
+    assert vif.state == "failed" and vif.dom0_ports == []
+    assert vif.error == f"28 mapping shared-frame {ref} port {ctrl}"
+    assert host.dom0_ports_free() == 2  # the queue's two binds were released with the device
+    host.check_invariants()

@@ -222,3 +222,22 @@ def test_hardware_must_be_consistent(tmp_path: Path) -> None:
         SpecError, match=r"hw\.yaml: field \(top level\): .*dom0_vcpus 4 exceeds host_pcpus 2"
     ):
         get_hardware(str(p))
+
+
+def test_vif_control_ring_costs_one_more_port() -> None:
+    """netback's optional ctrl ring: +1 dom0 port per VIF when the frontend uses it (reference §7.2)."""
+    xl = get_profile("xen-xl")
+    assert xl.netback_ctrl_ring and not xl.pv_guest_kernel.netfront_ctrl_ring  # Linux netfront: no ctrl
+    kernel = xl.pv_guest_kernel.model_copy(update={"netfront_ctrl_ring": True})
+    prof = xl.model_copy(update={"pv_guest_kernel": kernel})
+    spec = seed_vm_spec("c").model_copy(update={"type": "pv"})
+    hw = get_hardware(None)
+    assert vm_cost(prof, hw, spec).by_kind["vif"] == vm_cost(xl, hw, spec).by_kind["vif"] + 1
+    host = Host.create(prof)
+    host.define_vm(spec)
+    vm = host.start_vm("c")
+    front = f"/local/domain/{vm.domid}/device/vif/0"
+    ctrl = int(host.xenstore.read(f"{front}/event-channel-ctrl"))
+    vif = vm.devices[-1]
+    assert vif.connected and vif.guest_ports[-1] == ctrl and len(vif.dom0_ports) == 3
+    host.check_invariants()

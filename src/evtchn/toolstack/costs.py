@@ -62,9 +62,18 @@ def vif_layout(profile: Profile, hardware: Hardware, spec: VmSpec, nic: NicSpec)
     return queues, profile.netback_split and kernel.netfront_split
 
 
+def vif_ctrl(profile: Profile, spec: VmSpec) -> bool:
+    """The optional control ring: +1 port when netback offers it and the frontend uses it (§7.2)."""
+    return (
+        spec.has_pv_frontends
+        and profile.netback_ctrl_ring
+        and profile.guest_kernel(spec.type).netfront_ctrl_ring
+    )
+
+
 def vif_ports(profile: Profile, hardware: Hardware, spec: VmSpec, nic: NicSpec) -> int:
     queues, split = vif_layout(profile, hardware, spec, nic)
-    return queues * (2 if split else 1)
+    return queues * (2 if split else 1) + int(vif_ctrl(profile, spec))
 
 
 def dm_ports(profile: Profile, spec: VmSpec) -> int:

@@ -696,6 +696,7 @@ class Host:
                 if got is None:
                     got = (self._guest_alloc(domid, fifo),)
                 layout.append(got)
+            ctrl = self._guest_alloc(domid, fifo) if costs.vif_ctrl(self.profile, vm.spec) else None
         except XenError as e:
             for ports in layout:
                 for port in ports:
@@ -717,10 +718,13 @@ class Host:
                 keys[f"{prefix}event-channel-rx"] = ports[1]
             else:
                 keys[f"{prefix}event-channel"] = ports[0]
+        if ctrl is not None:
+            keys["ctrl-ring-ref"] = self._grant(vm)
+            keys["event-channel-ctrl"] = ctrl
         keys["request-rx-copy"] = 1
         keys["state"] = XB_INITIALISED
         self.xenstore.write_many(front, keys)
-        dev.guest_ports = [p for ports in layout for p in ports]
+        dev.guest_ports = [p for ports in layout for p in ports] + ([ctrl] if ctrl is not None else [])
         dev.queues = queues
         dev.split = all(len(ports) == 2 for ports in layout)
 
@@ -806,6 +810,16 @@ class Host:
                     tx=tx,
                     rx=rx,
                 )
+                self._backend_failed(vm, dev, "vif", text)
+                return
+        ctrl_text = self.xenstore.get(f"{front}/event-channel-ctrl")
+        if ctrl_text is not None:
+            try:
+                self.netback.bind(key, domid, int(ctrl_text))
+            except XenError as e:
+                self.netback.release(key)
+                ref = self.xenstore.get(f"{front}/ctrl-ring-ref", "0")
+                text = self.profile.vif_ctrl_error.format(errno=e.code, ring_ref=ref, port=ctrl_text)
                 self._backend_failed(vm, dev, "vif", text)
                 return
         self._connected(vm, dev, "vif", self.netback.ports_for(key))

@@ -38,6 +38,7 @@ class KernelFlavour(_Model):
     blkfront_max_queues: int = Field(default=1, ge=1)  # capped at the guest's vCPUs
     netfront_max_queues: int = Field(default=1, ge=1)  # capped at the guest's vCPUs
     netfront_split: bool = False
+    netfront_ctrl_ring: bool = False  # uses netback's control ring (hash/mapping configuration)
     # BUG_ON text when a per-vCPU bind fails (linux: drivers/xen/events/events_base.c).
     bug_line: str = "kernel BUG at drivers/xen/events/events_base.c! RIP: {function}"
 
@@ -102,6 +103,7 @@ class Profile(_Model):
     vbd_backend: Literal["blkback", "tapdisk"] = "blkback"
     blkback_max_queues: int | None = 1  # None: dom0's vCPUs
     netback_split: bool = False
+    netback_ctrl_ring: bool = False  # advertises feature-ctrl-ring (Linux 4.8+)
     netback_max_queues: int | None = 1  # None: dom0's vCPUs
     # device model
     dm_ports_per_vcpu: int = Field(default=1, ge=0)
@@ -118,6 +120,7 @@ class Profile(_Model):
     guest_alloc_failure: Failure  # the toolstack's own alloc_unbound in the guest (store, console, ioreq)
     vbd_error: str  # what the block backend writes to its error node; {errno} {port} {ring_ref}
     vif_error: str  # netback; {errno} {tx_ref} {rx_ref} {tx} {rx}
+    vif_ctrl_error: str = "{errno} mapping shared-frame {ring_ref} port {port}"
     device_error_display: str = "{text}"  # how the toolstack shows a device error against the VM
     frontend_alloc_error: str = "{errno} allocating event channel"
     sources: dict[str, str] = Field(default_factory=dict)
@@ -252,6 +255,8 @@ _XS_SOURCES = {
     "guest_alloc_failure": "xenctrl raises Xenctrl.Error('%d: %s') (errno, strerror), reported as "
     "'xenopsd internal error: <Printexc>' (reference §8.3)",
     "start_order": "xenopsd VM.start: VBDs, then VIFs, then the device model (reference §8.1)",
+    "netback_ctrl_ring": "off: whether XenServer's Windows xenvif uses the control ring is [UNCERTAIN] "
+    "(reference §7.2, §13.7)",
     "ca140252_workaround": "xen-api: ocaml/xenopsd/lib/xenopsd.ml, default false (reference §8.1)",
 }
 
@@ -429,6 +434,7 @@ XEN_XL = Profile(
     blkback_max_queues=None,
     netback_split=True,
     netback_max_queues=None,
+    netback_ctrl_ring=True,
     dm_ports_per_vcpu=1,
     dm_bufioreq=True,
     ioreq_at_domain_create=False,
@@ -472,6 +478,9 @@ XEN_XL = Profile(
         "vif_error": "linux: xen-netback 'mapping shared-frames %lu/%lu port tx %u rx %u' (reference §8.3)",
         "device_error_display": "the backend's xenbus_dev_fatal text as-is (reference §8.3a)",
         "frontend_alloc_error": "linux: xenbus_alloc_evtchn() (reference §8.3a)",
+        "netback_ctrl_ring": "netback offers feature-ctrl-ring, but Linux netfront does not use it "
+        "(linux: drivers/net/xen-netback/xenbus.c, xen-netfront.c; reference §7.2)",
+        "vif_ctrl_error": "linux: xen-netback connect_ctrl_ring 'mapping shared-frame %u port %u'",
     },
 )
 
