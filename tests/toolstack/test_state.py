@@ -66,3 +66,14 @@ def test_bad_state_is_refused() -> None:
     state["version"] = 99
     with pytest.raises(ToolstackError, match="version"):
         Host.from_state(state)
+
+
+def test_malformed_state_is_one_line() -> None:
+    state = Host.create().to_state()
+    del state["binders"]
+    with pytest.raises(ToolstackError, match="host state is malformed: KeyError"):
+        Host.from_state(state)
+    state = Host.create().to_state()
+    state["vms"] = [{"name": "x"}]
+    with pytest.raises(ToolstackError, match="malformed"):
+        Host.from_state(state)

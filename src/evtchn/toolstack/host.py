@@ -942,8 +942,17 @@ class Host:
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> Host:
-        if state.get("version") != STATE_VERSION:
-            raise ToolstackError(f"host state version {state.get('version')!r} is not {STATE_VERSION}")
+        """Restore a to_state() snapshot; ToolstackError (one line) if it is not one."""
+        if not isinstance(state, dict) or state.get("version") != STATE_VERSION:
+            version = state.get("version") if isinstance(state, dict) else None
+            raise ToolstackError(f"host state version {version!r} is not {STATE_VERSION}")
+        try:
+            return cls._from_state(state)
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            raise ToolstackError(f"host state is malformed: {type(e).__name__}: {e}") from None
+
+    @classmethod
+    def _from_state(cls, state: dict[str, Any]) -> Host:
         host = cls(Profile.model_validate(state["profile"]), Hardware.model_validate(state["hardware"]))
         host.hv = Hypervisor.from_state(state["hypervisor"])
         for b in host.binders:
