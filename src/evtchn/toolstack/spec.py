@@ -406,3 +406,47 @@ def parse_xl_cfg(text: str, *, source: str = "<xl.cfg>") -> tuple[VmSpec, list[s
         return lines.get(xl_key.get(str(loc[0]), str(loc[0]))) if loc else None
 
     return _validate(source, fields, line_of), notes
+
+
+def _vdev_name(devid: int) -> str:
+    """51712 → 'xvda', 5632 → 'hdc', extended xvd numbers → 'xvd<letters>'; else the number."""
+    if devid & (1 << 28):
+        index = (devid >> 8) & 0xFFFFF
+    elif devid >> 8 == _XVD_MAJOR and not devid & 0xF:
+        index = (devid >> 4) & 0xF
+    else:
+        ide = {(major << 8) | minor: i for i, (major, minor) in enumerate(_IDE)}
+        if devid in ide:
+            return "hd" + "abcd"[ide[devid]]
+        return str(devid)
+    letters = ""
+    index += 1
+    while index:
+        index, rem = divmod(index - 1, 26)
+        letters = chr(ord("a") + rem) + letters
+    return "xvd" + letters
+
+
+def to_xl_cfg(spec: VmSpec) -> str:
+    """An xl.cfg that parse_xl_cfg() reads back as the same spec (queues and pv_drivers=True aside)."""
+    lines = [f'name = "{spec.name}"', f'type = "{spec.type}"', f"vcpus = {spec.vcpus}"]
+    if spec.max_vcpus is not None:
+        lines.append(f"maxvcpus = {spec.max_vcpus}")
+    lines.append(f"memory = {spec.memory_mib}")
+    if spec.disks:
+        entries = []
+        for d in spec.disks:
+            suffix = ":cdrom" if d.kind == "cdrom" else ""
+            entries.append(f"'/dev/null,{_vdev_name(d.vbd_devid)}{suffix},{'w' if d.mode == 'rw' else 'r'}'")
+        lines.append(f"disk = [ {', '.join(entries)} ]")
+    if spec.nics:
+        vifs = []
+        for n in spec.nics:
+            parts = [f"devid={n.devid}"] + ([f"mac={n.mac}"] if n.mac else [])
+            vifs.append("'" + ",".join(parts) + "'")
+        lines.append(f"vif = [ {', '.join(vifs)} ]")
+    if spec.max_event_channels is not None:
+        lines.append(f"max_event_channels = {spec.max_event_channels}")
+    if spec.type == "hvm" and not spec.pv_drivers:
+        lines.append("xen_platform_pci = 0")
+    return "\n".join(lines) + "\n"
