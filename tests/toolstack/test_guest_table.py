@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from evtchn.inspect.lsevtchn import format_lsevtchn
 from evtchn.toolstack import DiskSpec, Host, NicSpec, VmSpec, get_profile
 from tests.toolstack.helpers import hardware_leaving, hardware_with_baseline
@@ -35,8 +37,9 @@ def _pv_guest(name: str) -> VmSpec:
 
 
 def test_the_fixture_is_what_the_reference_quotes() -> None:
-    if FIXTURE.exists():
-        assert FIXTURE.read_text().splitlines() == SEED_LINES
+    if not FIXTURE.exists():
+        pytest.skip(f"{FIXTURE} is not available here; SEED_LINES carries the reference §10 sample")
+    assert FIXTURE.read_text().splitlines() == SEED_LINES
 
 
 def test_pv_guest_table_matches_the_seed_sample() -> None:
