@@ -252,7 +252,6 @@ class XapiService:
             memory_dynamic_max=row.memory_mib * MIB,
             memory_dynamic_min=row.memory_mib * MIB,
             memory_static_min=row.memory_mib * MIB,
-            memory_target=row.memory_mib * MIB,
             HVM_boot_policy="BIOS order" if hvm else "",
             HVM_boot_params={"order": "cd"} if hvm else {},
             PV_bootloader="" if hvm else "pygrub",
@@ -262,7 +261,6 @@ class XapiService:
             VIFs=[d.ref for d in devices if d.kind == "vif"],
             allowed_operations=_VM_OPS_HALTED if halted else _VM_OPS_RUNNING,
             other_config={"evtchn_dom0_ports": str(row.dom0_ports)},
-            blocked_operations={},
         )
         if row.messages:
             rec["other_config"]["evtchn_last_message"] = row.messages[-1]
@@ -464,20 +462,17 @@ class XapiService:
 
 
 def _vm_fields() -> dict[str, Any]:
-    """A VM record's fields with xapi's defaults; callers fill in what the simulator knows. xapi fields the
-    simulator has no notion of (PCI_bus, VTPMs, VUSBs, HA, appliance, snapshots' parents, …) are left out."""
+    """A VM record's fields with xapi's defaults; callers fill in what the simulator knows. xapi fields for
+    things the simulator has no notion of (consoles, snapshots, tags, metrics objects, PCI, vTPM, HA, …)
+    are left out: every field here means something for this host."""
     return {
         "uuid": "", "name_label": "", "name_description": "", "power_state": "Halted", "domid": -1,
-        "user_version": 1, "is_a_template": False, "is_a_snapshot": False, "is_control_domain": False,
-        "resident_on": NULL_REF, "affinity": NULL_REF,
+        "is_a_template": False, "is_a_snapshot": False, "is_control_domain": False, "resident_on": NULL_REF,
         "memory_static_max": 0, "memory_dynamic_max": 0, "memory_dynamic_min": 0, "memory_static_min": 0,
-        "memory_target": 0, "VCPUs_max": 1, "VCPUs_at_startup": 1,
-        "actions_after_shutdown": "destroy", "actions_after_reboot": "restart",
-        "actions_after_crash": "restart", "HVM_boot_policy": "", "HVM_boot_params": {},
-        "PV_bootloader": "", "PV_kernel": "", "PV_args": "", "platform": {}, "other_config": {},
-        "domain_type": "pv", "VBDs": [], "VIFs": [], "consoles": [], "allowed_operations": [],
-        "current_operations": {}, "blocked_operations": {}, "tags": [], "snapshots": [],
-        "guest_metrics": NULL_REF, "metrics": NULL_REF, "xenstore_data": {},
+        "VCPUs_max": 1, "VCPUs_at_startup": 1, "actions_after_shutdown": "destroy",
+        "actions_after_reboot": "restart", "actions_after_crash": "restart", "HVM_boot_policy": "",
+        "HVM_boot_params": {}, "PV_bootloader": "", "platform": {}, "other_config": {}, "domain_type": "pv",
+        "VBDs": [], "VIFs": [], "allowed_operations": [], "current_operations": {},
     }  # fmt: skip
 
 
