@@ -241,3 +241,25 @@ def test_vif_control_ring_costs_one_more_port() -> None:
     vif = vm.devices[-1]
     assert vif.connected and vif.guest_ports[-1] == ctrl and len(vif.dom0_ports) == 3
     host.check_invariants()
+
+
+def test_the_other_reading_of_two_per_vcpu(tmp_path: Path) -> None:
+    p = tmp_path / "two.yaml"
+    p.write_text("base: xenserver-6.2\nname: two-per-vcpu\ndm_ports_per_vcpu: 2\ndm_bufioreq: false\n")
+    prof, ours = get_profile(str(p)), get_profile("xenserver-6.2")
+    hw = get_hardware(None)
+    one, four = seed_vm_spec(), seed_vm_spec().model_copy(update={"vcpus": 4})
+    assert vm_cost(prof, hw, one).total == vm_cost(ours, hw, one).total == 7  # the blog's example agrees
+    assert (
+        vm_cost(prof, hw, four).by_kind["device_model"],
+        vm_cost(ours, hw, four).by_kind["device_model"],
+    ) == (
+        8,
+        5,
+    )
+    host = Host.create(prof)
+    host.define_vm(four)
+    before = host.dom0_ports_used()
+    host.start_vm(four.name)
+    assert host.dom0_ports_used() - before == vm_cost(prof, hw, four).total
+    host.check_invariants()
