@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from evtchn.inspect import Kind, ParseError, format_edump, format_lsevtchn, parse_file, parse_text
-from evtchn.inspect.fastscan import scan_edump_ports, split_lines
+from evtchn.inspect.fastscan import scan_edump_ports, scan_lsevtchn_ports, split_lines
 from evtchn.inspect.model import Dump, Source, Table
 from tests.inspect.hosts import dom0_host, pv_guest
 
@@ -261,6 +261,28 @@ _FRAME_LINE = st.builds(
 )
 
 
+_LS_LINE = st.builds(
+    lambda port, vcpu, body, a, b: f"{port:4d}: VCPU {vcpu}: " + body.format(a=a, b=b) + "\n",
+    st.integers(1, 2_000_000),
+    st.integers(0, 130),
+    st.sampled_from(
+        [
+            "Interdomain (Connected) - Remote Domain {a}, Port {b}",
+            "Interdomain (Waiting connection) - Remote Domain {a}",
+            "Virtual IRQ {a}",
+            "Physical IRQ {b}",
+            "IPI",
+            "Unknown",
+            "IPI ",
+            "Interdomain (Connected) - Remote Domain {a}",
+            "Virtual IRQ",
+        ]
+    ),
+    st.integers(0, 40000),
+    st.integers(0, 10**8),
+)
+
+
 @settings(max_examples=150, deadline=None)
 @given(
     st.lists(
@@ -268,6 +290,9 @@ _FRAME_LINE = st.builds(
             _PORT_LINE,
             _PORT_LINE,
             _FRAME_LINE,
+            _LS_LINE,
+            _LS_LINE,
+            st.just("# lsevtchn 7\n"),
             st.text(max_size=60).map(lambda t: t.replace("\n", " ") + "\n"),
         ),
         max_size=40,
@@ -316,6 +341,22 @@ def test_scanner_takes_every_port_line_of_a_formatted_dump(layout: str) -> None:
     assert cols["port"][ok].max() == max(p.port for p in hv.dump_domain(0))
     assert set(cols["vcpu"][ok].tolist()) == set(range(12))
     assert 20000 in cols["rdom"][ok].tolist()
+
+
+def test_scanner_takes_every_lsevtchn_line() -> None:
+    hv = dom0_host(baseline=11000, vcpus=12, fifo_pages=11)
+    hv.bind_pirq(0, 9)
+    hv.alloc_unbound(0, 0, 5)
+    for d in (1, 20000):
+        pv_guest(hv, d)
+    text = "".join(format_lsevtchn(hv, d).stdout for d in (0, 1, 20000))
+    lines = split_lines(text.encode())
+    ok, cols = scan_lsevtchn_ports(lines, np.arange(len(lines)))
+    assert ok.all()
+    assert set(cols["kind"].tolist()) == {1, 2, 3, 4, 5}
+    assert cols["port"].max() == 11000 + 2 + 12 and 20000 in cols["rdom"].tolist()
+    dump = parse_text(text)
+    assert [len(t) for t in dump.tables] == [hv.domain(d).active_evtchns for d in (0, 1, 20000)]
 
 
 def test_fast_path_handles_a_large_clean_dump() -> None:

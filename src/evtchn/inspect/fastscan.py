@@ -342,3 +342,89 @@ def scan_edump_frames(lines: Lines, candidates: I64) -> tuple[I64, I64]:
     code[port_hdr & _const(words, b + 13, b"]") & (b + 14 == eol)] = FRAME_HEADER_OLD
     code[port_hdr & _const(words, b + 13, b"/s]") & (b + 16 == eol)] = FRAME_HEADER_NEW
     return code, domid
+
+
+# ---------------------------------------------------------------- lsevtchn lines
+
+_VCPU = b": VCPU "
+_CONNECTED = b"Interdomain (Connected) - Remote Domain "
+_WAITING = b"Interdomain (Waiting connection) - Remote Domain "
+_VIRQ = b"Virtual IRQ "
+_PIRQ = b"Physical IRQ "
+
+
+def scan_lsevtchn_ports(lines: Lines, cand: I64) -> tuple[BOOL, dict[str, I64]]:
+    """Recognise lsevtchn lines (`"%4d: VCPU %u: "` + body, reference §9.1) among the lines `cand`.
+
+    Returns (ok per candidate, columns per candidate: port, kind (EVTCHNSTAT numbering), vcpu, rdom,
+    rport, num). Lines with a CR, numbers over 7 digits and the like go to the per-line parser.
+    """
+    buf, words = lines.buf, lines.words
+    b = lines.starts[cand]
+    eol = lines.ends[cand]
+    n = cand.shape[0]
+    # "%4d": a right-aligned port, wider from 10000; then ": VCPU ".
+    f = words[b] & np.uint64(0xFFFFFFFF)
+    g = (f | np.uint64(0x10101010)) ^ np.uint64(0x30303030)
+    ok = ((((g & _LO7) + _ADD) | g) & np.uint64(0x80808080)) == 0
+    port = _swar(g, np.full(n, 4, dtype=np.uint64))
+    nd = 1 + (port >= 10) + (port >= 100) + (port >= 1000)
+    narrow = ((f & np.uint64(0xF0F0F0F0)) == _FIELD4[nd]) & (port > 0)
+    q = b + 4
+    wide = np.flatnonzero(ok & (buf[q] != ord(":")))
+    if wide.size:
+        wv, wn = _number(words, b[wide])
+        good = (wn >= 5) & (wn <= 7)
+        port[wide] = wv
+        q[wide] = b[wide] + np.where(good, wn, 0)
+        narrow[wide] = good
+    ok &= narrow & _const(words, q, _VCPU)
+    vcpu, vn = _number(words, q + len(_VCPU))
+    q = q + len(_VCPU) + vn
+    ok &= (vn > 0) & ((words[q] & np.uint64(0xFFFF)) == int.from_bytes(b": ", "little"))
+    q = q + 2
+    kind = np.full(n, 6, dtype=np.int64)  # Unknown
+    rdom = np.full(n, -1, dtype=np.int64)
+    rport = np.full(n, -1, dtype=np.int64)
+    num = np.full(n, -1, dtype=np.int64)
+    end = np.full(n, -1, dtype=np.int64)
+    first = buf[q]
+    # Each body is tried on the lines whose first letter fits; `end` is where a match stops.
+    sel = np.flatnonzero(first == ord("I"))
+    if sel.size:
+        qs = q[sel]
+        ipi = _const(words, qs, b"IPI")
+        kind[sel[ipi]] = 5
+        end[sel[ipi]] = qs[ipi] + 3
+        for text, k in ((_CONNECTED, 2), (_WAITING, 1)):
+            hit = ~ipi & _const(words, qs, text)
+            if not hit.any():
+                continue
+            hs, hq = sel[hit], qs[hit] + len(text)
+            dv, dn = _number(words, hq)
+            hq = hq + dn
+            good = dn > 0
+            kind[hs], rdom[hs] = k, dv
+            if k == 2:
+                good &= _const(words, hq, b", Port ")
+                pv, pn = _number(words, hq + 7)
+                good &= pn > 0
+                rport[hs] = pv
+                hq = hq + 7 + pn
+            end[hs] = np.where(good, hq, -1)
+    for letter, text, k in ((ord("V"), _VIRQ, 4), (ord("P"), _PIRQ, 3)):
+        sel = np.flatnonzero(first == letter)
+        if not sel.size:
+            continue
+        qs = q[sel]
+        v, vn2 = _number(words, qs + len(text))
+        good = _const(words, qs, text) & (vn2 > 0)
+        kind[sel], num[sel] = k, v
+        end[sel] = np.where(good, qs + len(text) + vn2, -1)
+    sel = np.flatnonzero(first == ord("U"))
+    if sel.size:
+        qs = q[sel]
+        end[sel] = np.where(_const(words, qs, b"Unknown"), qs + 7, -1)
+    ok &= end == eol
+    cols = {"port": port, "kind": kind, "vcpu": vcpu, "rdom": rdom, "rport": rport, "num": num}
+    return ok, cols

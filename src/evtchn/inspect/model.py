@@ -101,7 +101,9 @@ class Table:
 
     @property
     def where(self) -> str:
-        return f"{self.file}:{self.line}" if self.file else f"line {self.line}"  # 'e' dump 4.4+: the ABI field says FIFO (6 characters) or 2L
+        return (
+            f"{self.file}:{self.line}" if self.file else f"line {self.line}"
+        )  # 'e' dump 4.4+: the ABI field says FIFO (6 characters) or 2L
 
     def __len__(self) -> int:
         return int(self.port.shape[0])

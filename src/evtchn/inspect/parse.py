@@ -32,6 +32,7 @@ from evtchn.inspect.fastscan import (
     padded_size,
     scan_edump_frames,
     scan_edump_ports,
+    scan_lsevtchn_ports,
     split_lines,
 )
 from evtchn.inspect.model import NONE, BadLine, Dump, IntArray, Kind, ParseError, Source, Table
@@ -101,6 +102,7 @@ class _Chunk:
 
     rows: list[_Row] = field(default_factory=list)
     block: tuple[int, int] | None = None
+    store: str = "e"  # the block's columns: "e" (lines) or "ls" (lsevtchn rows)
 
 
 def _e_port(body: str) -> tuple[_Row, str, int] | str:
@@ -211,6 +213,8 @@ class _Builder:
         self.fields = fields
         self.ok = ok
         self.name = name
+        self.ls_fields: dict[str, IntArray] = {}
+        self.ls_lines: IntArray = np.zeros(0, dtype=np.int64)
         self.dump = Dump(lines=len(lines), files=[name] if name else [])
         self.tables: list[_Open] = []
         self.edump: _Open | None = None
@@ -240,6 +244,40 @@ class _Builder:
         t = self._edump_table(a + 1)
         t.chunks.append(_Chunk(block=(a, b)))
         t.last_port = int(self.fields["port"][b - 1])
+
+    def ls_block(self, la: int, lb: int) -> None:
+        """lsevtchn rows [la, lb) of the scanner's compacted columns: a port that does not increase
+        starts a new table, as in several outputs one after another."""
+        ports = self.ls_fields["port"]
+        cuts = [la, *(np.flatnonzero(ports[la + 1 : lb] <= ports[la : lb - 1]) + la + 1).tolist(), lb]
+        for j in range(len(cuts) - 1):
+            s0, e0 = cuts[j], cuts[j + 1]
+            if j > 0 or self.ls is None or int(ports[s0]) <= self.ls.last_port:
+                self.ls = self._new(Source.LSEVTCHN, self.ls_domid, int(self.ls_lines[s0]) + 1)
+                self.ls_domid = None
+            self.ls.chunks.append(_Chunk(block=(s0, e0), store="ls"))
+            self.ls.last_port = int(ports[e0 - 1])
+
+    def gap(self, a: int, b: int, la: int, lb: int) -> None:
+        """Lines [a, b) between two per-line events: 'e' port lines, and lsevtchn rows [la, lb)."""
+        if lb == la:
+            self.fast_block(a, b)
+        elif lb - la == b - a:
+            self.ls_block(la, lb)
+        else:  # both kinds interleaved: take maximal runs of each
+            ls_at = self.ls_lines[la:lb].tolist()
+            i, k = a, 0
+            while i < b:
+                if k < len(ls_at) and ls_at[k] == i:
+                    k0 = k
+                    while k < len(ls_at) and ls_at[k] == a + (k - k0) + (i - a):
+                        k += 1
+                    self.ls_block(la + k0, la + k)
+                    i += k - k0
+                else:
+                    nxt = ls_at[k] if k < len(ls_at) else b
+                    self.fast_block(i, nxt)
+                    i = nxt
 
     def frame(self, i: int, code: int, domid: int) -> None:
         """A framing line the scanner recognised (fastscan.FRAME_*)."""
@@ -387,15 +425,16 @@ class _Builder:
             k: [] for k in ("port", "kind", "vcpu", "rdom", "rport", "num", "xen")
         }
         names: list[str] = []
-        f = self.fields
         for ch in t.chunks:
             if ch.block is not None:
                 a, b = ch.block
+                f = self.fields if ch.store == "e" else self.ls_fields
                 for key, src in _FAST_COLUMNS:
                     cols[key].append(f[src][a:b])
-                abi = f["abi"][a:b]
-                if (abi >= 0).any():
-                    t.fifo = bool(t.fifo) or bool((abi >= 6).any())
+                if ch.store == "e":
+                    abi = f["abi"][a:b]
+                    if (abi >= 0).any():
+                        t.fifo = bool(t.fifo) or bool((abi >= 6).any())
             else:
                 rows = ch.rows
                 cols["port"].append(np.array([r.port for r in rows], dtype=np.int64))
@@ -493,17 +532,34 @@ def _parse_lines(lines: Lines, *, name: str, fast: bool) -> Dump:
     b.dump.layouts.update(layouts)
     slow = np.flatnonzero(~ok)
     codes, domids = scan_edump_frames(lines, slow)
+    ls_ok, ls_cols = scan_lsevtchn_ports(lines, slow)
     if not fast:
         codes[:] = 0
-    prev = 0
-    for i, code, domid in zip(slow.tolist(), codes.tolist(), domids.tolist(), strict=True):
-        b.fast_block(prev, i)
+        ls_ok[:] = False
+    ls_ok &= codes == 0
+    b.ls_lines = slow[ls_ok]
+    b.ls_fields = {k: v[ls_ok] for k, v in ls_cols.items()}
+    b.ls_fields["xen"] = np.full(b.ls_lines.shape[0], NONE, dtype=np.int64)
+    # Per-line events (framing lines and lines for the per-line parser); between them, fast rows.
+    keep = ~ls_ok
+    events, codes, domids = slow[keep], codes[keep], domids[keep]
+    gap_a = np.concatenate(([0], events + 1))
+    gap_b = np.concatenate((events, [len(lines)]))
+    gap_la = np.searchsorted(b.ls_lines, gap_a)
+    gap_lb = np.searchsorted(b.ls_lines, gap_b)
+    spans = zip(gap_a.tolist(), gap_b.tolist(), gap_la.tolist(), gap_lb.tolist(), strict=True)
+    for (i, code, domid), (ga, gb, la, lb) in zip(
+        zip(events.tolist(), codes.tolist(), domids.tolist(), strict=True), spans, strict=False
+    ):
+        if ga < gb:
+            b.gap(ga, gb, la, lb)
         if code:
             b.frame(i, code, domid)
         else:
             b.line(i)
-        prev = i + 1
-    b.fast_block(prev, len(lines))
+    ga, gb, la, lb = int(gap_a[-1]), int(gap_b[-1]), int(gap_la[-1]), int(gap_lb[-1])
+    if ga < gb:
+        b.gap(ga, gb, la, lb)
     return b.finish()
 
 
