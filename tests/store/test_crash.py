@@ -75,6 +75,7 @@ def test_sigkill_during_starts_leaves_no_half_started_vm(tmp_path: Path) -> None
         else:
             assert delta == commits
         _check(open_store(store.path))
+    print(f"kills inside a transaction: {in_flight}/{KILLS}, failed starts seen: {failed}")
     assert in_flight >= KILLS // 3, f"only {in_flight} of {KILLS} kills landed inside a transaction"
     assert failed > 0, "no start failed: the rollback path was not exercised"
     # and nothing leaked over all those kills: stopping everything gives dom0 back its baseline
