@@ -189,6 +189,10 @@ def scan_edump_ports(lines: Lines) -> tuple[BOOL, dict[str, I64], set[str]]:
     buf, words = lines.buf, lines.words
     starts, ends = lines.starts, lines.ends
     n_lines = starts.shape[0]
+    if b"]: s=" not in lines.data:  # no port line anywhere: skip the passes
+        none = np.zeros(0, dtype=np.int64)
+        keys = ("port", "kind", "vcpu", "rdom", "rport", "num", "xen", "abi")
+        return np.zeros(n_lines, dtype=np.bool_), dict.fromkeys(keys, none), set()
     # Lines ending "\r\n" end one byte earlier; most files have none, so skip the pass.
     eol = ends - ((ends > starts) & (buf[np.maximum(ends - 1, 0)] == 13)) if b"\r" in lines.data else ends
     if b"(XEN) " in lines.data:
@@ -316,6 +320,11 @@ def scan_edump_frames(lines: Lines, candidates: I64) -> tuple[I64, I64]:
     """Classify the 'e' dump's framing lines among `candidates` (line indices): returns (frame code,
     domid for FRAME_DOMAIN else -1) per candidate. Anything unusual is left to the per-line parser."""
     buf, words = lines.buf, lines.words
+    if not any(
+        m in lines.data for m in (b"pressed ->", b"Event channel information", b"Polling", b"port [p")
+    ):
+        none = np.zeros(candidates.shape[0], dtype=np.int64)
+        return none, none - 1
     starts, ends = lines.starts[candidates], lines.ends[candidates]
     eol = ends - ((ends > starts) & (buf[np.maximum(ends - 1, 0)] == 13))
     b = starts + np.where(_is(words, starts, _XEN), 6, 0)
@@ -360,9 +369,13 @@ def scan_lsevtchn_ports(lines: Lines, cand: I64) -> tuple[BOOL, dict[str, I64]]:
     rport, num). Lines with a CR, numbers over 7 digits and the like go to the per-line parser.
     """
     buf, words = lines.buf, lines.words
+    n = cand.shape[0]
+    if b": VCPU " not in lines.data:
+        none = np.full(n, -1, dtype=np.int64)
+        keys = ("port", "kind", "vcpu", "rdom", "rport", "num")
+        return np.zeros(n, dtype=np.bool_), dict.fromkeys(keys, none)
     b = lines.starts[cand]
     eol = lines.ends[cand]
-    n = cand.shape[0]
     # "%4d": a right-aligned port, wider from 10000; then ": VCPU ".
     f = words[b] & np.uint64(0xFFFFFFFF)
     g = (f | np.uint64(0x10101010)) ^ np.uint64(0x30303030)

@@ -80,33 +80,77 @@ def _empty() -> IntArray:
     return np.zeros(0, dtype=np.int64)
 
 
+@dataclass(frozen=True, slots=True)
+class Columns:
+    """Port columns shared by the tables of one parse; a table is a row range of them."""
+
+    port: IntArray
+    kind: IntArray
+    vcpu: IntArray
+    remote_dom: IntArray
+    remote_port: IntArray
+    number: IntArray
+    xen: IntArray
+
+
+def _no_columns() -> Columns:
+    e = _empty()
+    return Columns(e, e, e, e, e, e, e)
+
+
 @dataclass(slots=True)
 class Table:
-    """One domain's ports from one source, in file order. `domid` is None when the text does not say."""
+    """One domain's ports from one source, in file order. `domid` is None when the text does not say.
+
+    The columns (`port`, `kind`, `vcpu`, `remote_dom`, `remote_port`, `number`, `xen`) are rows
+    [lo, hi) of `cols`, which several tables may share, so a dump of thousands of domains costs no copy.
+    """
 
     source: Source
     domid: int | None
     line: int  # 1-based line number where the table starts
-    port: IntArray = field(default_factory=_empty)
-    kind: IntArray = field(default_factory=_empty)
-    vcpu: IntArray = field(default_factory=_empty)
-    remote_dom: IntArray = field(default_factory=_empty)
-    remote_port: IntArray = field(default_factory=_empty)
-    number: IntArray = field(default_factory=_empty)
-    xen: IntArray = field(default_factory=_empty)
-    names: list[str] | None = None
+    cols: Columns = field(default_factory=_no_columns)
+    lo: int = 0
+    hi: int = 0
+    names: list[str] | None = None  # /proc/interrupts action names
     domid_inferred: bool = False
-    fifo: bool | None = None
+    fifo: bool | None = None  # 'e' dump 4.4+: the ABI field says FIFO (6 characters) rather than 2L
     file: str = ""
 
     @property
+    def port(self) -> IntArray:
+        return self.cols.port[self.lo : self.hi]
+
+    @property
+    def kind(self) -> IntArray:
+        return self.cols.kind[self.lo : self.hi]
+
+    @property
+    def vcpu(self) -> IntArray:
+        return self.cols.vcpu[self.lo : self.hi]
+
+    @property
+    def remote_dom(self) -> IntArray:
+        return self.cols.remote_dom[self.lo : self.hi]
+
+    @property
+    def remote_port(self) -> IntArray:
+        return self.cols.remote_port[self.lo : self.hi]
+
+    @property
+    def number(self) -> IntArray:
+        return self.cols.number[self.lo : self.hi]
+
+    @property
+    def xen(self) -> IntArray:
+        return self.cols.xen[self.lo : self.hi]
+
+    @property
     def where(self) -> str:
-        return (
-            f"{self.file}:{self.line}" if self.file else f"line {self.line}"
-        )  # 'e' dump 4.4+: the ABI field says FIFO (6 characters) or 2L
+        return f"{self.file}:{self.line}" if self.file else f"line {self.line}"
 
     def __len__(self) -> int:
-        return int(self.port.shape[0])
+        return self.hi - self.lo
 
     def channels(self) -> Iterator[Channel]:
         names = self.names

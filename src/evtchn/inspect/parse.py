@@ -35,7 +35,7 @@ from evtchn.inspect.fastscan import (
     scan_lsevtchn_ports,
     split_lines,
 )
-from evtchn.inspect.model import NONE, BadLine, Dump, IntArray, Kind, ParseError, Source, Table
+from evtchn.inspect.model import NONE, BadLine, Columns, Dump, IntArray, Kind, ParseError, Source, Table
 
 # ---------------------------------------------------------------- line grammars
 
@@ -214,6 +214,7 @@ class _Builder:
         self.ok = ok
         self.name = name
         self.ls_fields: dict[str, IntArray] = {}
+        self._stores: dict[str, Columns] = {}
         self.ls_lines: IntArray = np.zeros(0, dtype=np.int64)
         self.dump = Dump(lines=len(lines), files=[name] if name else [])
         self.tables: list[_Open] = []
@@ -420,10 +421,30 @@ class _Builder:
         _infer_domids(d.tables)
         return d
 
+    def _store(self, name: str) -> Columns:
+        """The scanner's columns as one shared Columns ("e": per line; "ls": per lsevtchn row)."""
+        got = self._stores.get(name)
+        if got is None:
+            f = self.fields if name == "e" else self.ls_fields
+            got = Columns(*(f[src] for _key, src in _FAST_COLUMNS))
+            self._stores[name] = got
+        return got
+
     def _build(self, t: _Open) -> Table:
-        cols: dict[str, list[IntArray]] = {
-            k: [] for k in ("port", "kind", "vcpu", "rdom", "rport", "num", "xen")
-        }
+        table = Table(source=t.source, domid=t.domid, line=t.line, file=self.name)
+        for ch in t.chunks:
+            if ch.block is not None and ch.store == "e":
+                abi = self.fields["abi"][ch.block[0] : ch.block[1]]
+                if (abi >= 0).any():
+                    t.fifo = bool(t.fifo) or bool((abi >= 6).any())
+        table.fifo = t.fifo
+        if len(t.chunks) == 1 and t.chunks[0].block is not None:
+            # One scanned block: a row range of the shared columns, no copy.
+            ch = t.chunks[0]
+            assert ch.block is not None
+            table.cols, (table.lo, table.hi) = self._store(ch.store), ch.block
+            return table
+        cols: dict[str, list[IntArray]] = {key: [] for key, _src in _FAST_COLUMNS}
         names: list[str] = []
         for ch in t.chunks:
             if ch.block is not None:
@@ -431,10 +452,6 @@ class _Builder:
                 f = self.fields if ch.store == "e" else self.ls_fields
                 for key, src in _FAST_COLUMNS:
                     cols[key].append(f[src][a:b])
-                if ch.store == "e":
-                    abi = f["abi"][a:b]
-                    if (abi >= 0).any():
-                        t.fifo = bool(t.fifo) or bool((abi >= 6).any())
             else:
                 rows = ch.rows
                 cols["port"].append(np.array([r.port for r in rows], dtype=np.int64))
@@ -452,21 +469,10 @@ class _Builder:
                 return np.zeros(0, dtype=np.int64)
             return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
-        return Table(
-            source=t.source,
-            domid=t.domid,
-            line=t.line,
-            port=cat("port"),
-            kind=cat("kind"),
-            vcpu=cat("vcpu"),
-            remote_dom=cat("rdom"),
-            remote_port=cat("rport"),
-            number=cat("num"),
-            xen=cat("xen"),
-            names=names if t.source is Source.INTERRUPTS else None,
-            fifo=t.fifo,
-            file=self.name,
-        )
+        table.cols = Columns(*(cat(key) for key, _src in _FAST_COLUMNS))
+        table.hi = len(table.cols.port)
+        table.names = names if t.source is Source.INTERRUPTS else None
+        return table
 
 
 # Table column ← scanner column.
@@ -495,8 +501,8 @@ def _infer_domids(tables: list[Table]) -> None:
         if t.domid is not None or t.source is Source.INTERRUPTS:
             continue
         votes: Counter[int] = Counter()
-        inter = np.flatnonzero(t.kind == int(Kind.INTERDOMAIN))
-        for j in inter[:64].tolist():
+        inter = np.flatnonzero(t.kind == int(Kind.INTERDOMAIN)) if known else np.zeros(0, dtype=np.int64)
+        for j in inter[:16].tolist():
             peer = known.get((t.source, int(t.remote_dom[j])))
             if peer is None:
                 continue
@@ -505,6 +511,8 @@ def _infer_domids(tables: list[Table]) -> None:
                 votes[int(peer.remote_dom[hit[0]])] += 1
         if votes:
             t.domid, t.domid_inferred = votes.most_common(1)[0][0], True
+            continue
+        if has_dom0:
             continue
         remotes = t.remote_dom[(t.kind == int(Kind.INTERDOMAIN)) | (t.kind == int(Kind.UNBOUND))]
         pirqs = bool((t.kind == int(Kind.PIRQ)).any())  # physical IRQs: the hardware domain
