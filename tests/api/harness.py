@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import os
 import shutil
@@ -22,6 +23,7 @@ def socket_dir() -> str:
     """A fresh directory whose path has no '_': UDSHTTPConnection maps every '_' in the host to '/'."""
     d = f"/tmp/evtchn-xapi-test-{os.getpid()}-{next(_counter)}"
     os.makedirs(d, exist_ok=False)
+    atexit.register(shutil.rmtree, d, True)
     return d
 
 
