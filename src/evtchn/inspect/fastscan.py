@@ -320,11 +320,6 @@ def scan_edump_frames(lines: Lines, candidates: I64) -> tuple[I64, I64]:
     """Classify the 'e' dump's framing lines among `candidates` (line indices): returns (frame code,
     domid for FRAME_DOMAIN else -1) per candidate. Anything unusual is left to the per-line parser."""
     buf, words = lines.buf, lines.words
-    if not any(
-        m in lines.data for m in (b"pressed ->", b"Event channel information", b"Polling", b"port [p")
-    ):
-        none = np.zeros(candidates.shape[0], dtype=np.int64)
-        return none, none - 1
     starts, ends = lines.starts[candidates], lines.ends[candidates]
     eol = ends - ((ends > starts) & (buf[np.maximum(ends - 1, 0)] == 13))
     b = starts + np.where(_is(words, starts, _XEN), 6, 0)
@@ -370,10 +365,6 @@ def scan_lsevtchn_ports(lines: Lines, cand: I64) -> tuple[BOOL, dict[str, I64]]:
     """
     buf, words = lines.buf, lines.words
     n = cand.shape[0]
-    if b": VCPU " not in lines.data:
-        none = np.full(n, -1, dtype=np.int64)
-        keys = ("port", "kind", "vcpu", "rdom", "rport", "num")
-        return np.zeros(n, dtype=np.bool_), dict.fromkeys(keys, none)
     b = lines.starts[cand]
     eol = lines.ends[cand]
     # "%4d": a right-aligned port, wider from 10000; then ": VCPU ".

@@ -215,6 +215,9 @@ class _Builder:
         self.name = name
         self.ls_fields: dict[str, IntArray] = {}
         self._stores: dict[str, Columns] = {}
+        self._abi_any: IntArray | None = None
+        self._abi_fifo: IntArray | None = None
+        self._fifo_calls = 0
         self.ls_lines: IntArray = np.zeros(0, dtype=np.int64)
         self.dump = Dump(lines=len(lines), files=[name] if name else [])
         self.tables: list[_Open] = []
@@ -430,20 +433,34 @@ class _Builder:
             self._stores[name] = got
         return got
 
+    def _fifo(self, a: int, b: int) -> bool | None:
+        """Whether 'e' lines [a, b) show FIFO's ABI field (None: no ABI field at all, before 4.4)."""
+        self._fifo_calls += 1
+        if self._fifo_calls < 64:  # a few tables: look at them; many: prefix sums once
+            abi = self.fields["abi"][a:b]
+            return bool((abi >= 6).any()) if (abi >= 0).any() else None
+        if self._abi_any is None:
+            abi = self.fields["abi"]
+            self._abi_any = np.concatenate(([0], np.cumsum(abi >= 0)))
+            self._abi_fifo = np.concatenate(([0], np.cumsum(abi >= 6)))
+        assert self._abi_fifo is not None
+        if self._abi_any[b] == self._abi_any[a]:
+            return None
+        return bool(self._abi_fifo[b] > self._abi_fifo[a])
+
     def _build(self, t: _Open) -> Table:
-        table = Table(source=t.source, domid=t.domid, line=t.line, file=self.name)
         for ch in t.chunks:
             if ch.block is not None and ch.store == "e":
-                abi = self.fields["abi"][ch.block[0] : ch.block[1]]
-                if (abi >= 0).any():
-                    t.fifo = bool(t.fifo) or bool((abi >= 6).any())
-        table.fifo = t.fifo
+                f = self._fifo(*ch.block)
+                if f is not None:
+                    t.fifo = bool(t.fifo) or f
         if len(t.chunks) == 1 and t.chunks[0].block is not None:
             # One scanned block: a row range of the shared columns, no copy.
             ch = t.chunks[0]
             assert ch.block is not None
-            table.cols, (table.lo, table.hi) = self._store(ch.store), ch.block
-            return table
+            return Table(
+                t.source, t.domid, t.line, self._store(ch.store), *ch.block, fifo=t.fifo, file=self.name
+            )
         cols: dict[str, list[IntArray]] = {key: [] for key, _src in _FAST_COLUMNS}
         names: list[str] = []
         for ch in t.chunks:
@@ -469,10 +486,18 @@ class _Builder:
                 return np.zeros(0, dtype=np.int64)
             return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
-        table.cols = Columns(*(cat(key) for key, _src in _FAST_COLUMNS))
-        table.hi = len(table.cols.port)
-        table.names = names if t.source is Source.INTERRUPTS else None
-        return table
+        cols_all = Columns(*(cat(key) for key, _src in _FAST_COLUMNS))
+        return Table(
+            t.source,
+            t.domid,
+            t.line,
+            cols_all,
+            0,
+            len(cols_all.port),
+            names=names if t.source is Source.INTERRUPTS else None,
+            fifo=t.fifo,
+            file=self.name,
+        )
 
 
 # Table column ← scanner column.
@@ -539,18 +564,17 @@ def _parse_lines(lines: Lines, *, name: str, fast: bool) -> Dump:
     b = _Builder(lines, fields, ok, name)
     b.dump.layouts.update(layouts)
     slow = np.flatnonzero(~ok)
-    codes, domids = scan_edump_frames(lines, slow)
     ls_ok, ls_cols = scan_lsevtchn_ports(lines, slow)
     if not fast:
-        codes[:] = 0
         ls_ok[:] = False
-    ls_ok &= codes == 0
     b.ls_lines = slow[ls_ok]
     b.ls_fields = {k: v[ls_ok] for k, v in ls_cols.items()}
     b.ls_fields["xen"] = np.full(b.ls_lines.shape[0], NONE, dtype=np.int64)
     # Per-line events (framing lines and lines for the per-line parser); between them, fast rows.
-    keep = ~ls_ok
-    events, codes, domids = slow[keep], codes[keep], domids[keep]
+    events = slow[~ls_ok]
+    codes, domids = scan_edump_frames(lines, events)
+    if not fast:
+        codes[:] = 0
     gap_a = np.concatenate(([0], events + 1))
     gap_b = np.concatenate((events, [len(lines)]))
     gap_la = np.searchsorted(b.ls_lines, gap_a)
