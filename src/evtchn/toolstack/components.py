@@ -46,12 +46,12 @@ class FifoTracker:
                 hv.expand_array(domid, _GFN_ARRAY + len(abi.pages))
 
 
-def settle(hv: Hypervisor, domid: int, port: int, *, pending: bool = False) -> None:
-    """Linux enables the IRQ it bound (unmask) and handles the event bind_interdomain left pending, so a
-    bound port ends unmasked and idle ([0/0] in the 'e' dump) rather than masked or pending forever."""
-    hv.unmask(domid, port)
-    if pending:
-        hv.drain(domid, 0)
+def settle(hv: Hypervisor, domid: int, port: int, *, fifo: bool) -> None:
+    """Linux enables the IRQ it bound: unmask. FIFO event-array pages start masked (Linux pre-masks them);
+    the 2-level model starts with every mask bit clear, so there is nothing to do (reference §4, §5).
+    The event bind_interdomain leaves pending is handled by a later drain (Host._dom0_events)."""
+    if fifo:
+        hv.unmask(domid, port)
 
 
 class Binder:
@@ -70,7 +70,7 @@ class Binder:
         self.held.setdefault(key, []).append(port)
         if self.fifo:
             FifoTracker.track(self.hv, DOM0, port)
-        settle(self.hv, DOM0, port, pending=True)
+        settle(self.hv, DOM0, port, fifo=self.fifo)
         return port
 
     def release(self, key: Hashable) -> list[int]:
@@ -129,7 +129,7 @@ class Dom0Kernel(Binder):
             self.held.setdefault(kind, []).append(port)
             if self.fifo:
                 FifoTracker.track(self.hv, DOM0, port)
-            settle(self.hv, DOM0, port)
+            settle(self.hv, DOM0, port, fifo=self.fifo)
 
 
 class Xenstored(Binder):
@@ -141,10 +141,10 @@ class Xenstored(Binder):
         # dom0's kernel offers its store port to the local xenstored (/proc/xen/xsd_port), which binds it.
         kport = self.hv.alloc_unbound(DOM0, DOMID_SELF, DOM0)
         self.held["xenbus-kernel"] = [kport]
-        settle(self.hv, DOM0, kport)
+        settle(self.hv, DOM0, kport, fifo=self.fifo)
         self.bind("xenbus", DOM0, kport)
         self.held["virq"] = [self.hv.bind_virq(DOM0, VIRQ_DOM_EXC, 0)]
-        settle(self.hv, DOM0, self.held["virq"][0])
+        settle(self.hv, DOM0, self.held["virq"][0], fifo=self.fifo)
 
     def introduce(self, domid: int, guest_port: int) -> int:
         """XS_INTRODUCE(domid, mfn, port)."""
@@ -163,7 +163,7 @@ class Xenconsoled(Binder):
     def start(self) -> None:
         if self.log_hv:
             self.held["virq"] = [self.hv.bind_virq(DOM0, VIRQ_CON_RING, 0)]
-            settle(self.hv, DOM0, self.held["virq"][0])
+            settle(self.hv, DOM0, self.held["virq"][0], fifo=self.fifo)
 
 
 class BlockBackend(Binder):

@@ -160,6 +160,7 @@ class Host:
                 b.fifo = fifo
             self.xenstored.start()
             self.xenconsoled.start()
+            self._dom0_events()
         except XenError as e:
             raise ToolstackError(f"dom0 cannot bind its own baseline on this hardware: {e}") from None
         xs = self.xenstore
@@ -300,6 +301,7 @@ class Host:
             vm.last_error = f.error.message
             vm.messages.append(f.error.message)
             raise f.error from None
+        self._dom0_events()
         if paused:
             vm.power_state = PAUSED
             vm.boot_on_unpause = boot
@@ -505,10 +507,10 @@ class Host:
             maxq = self.profile.blkback_max_queues or self.hardware.dom0_vcpus
             if maxq > 1:
                 bkeys["multi-queue-max-queues"] = maxq
+        # Then hotplug is done and the backend driver waits for the frontend (one batch here).
+        bkeys["hotplug-status"] = "connected"
+        bkeys["state"] = XB_INITWAIT
         xs.write_many(back, bkeys)
-        # Hotplug done: the backend driver probed and waits for the frontend.
-        xs.write(f"{back}/hotplug-status", "connected")
-        xs.write(f"{back}/state", XB_INITWAIT)
 
     def _unplug_vbds(self, vm: Vm) -> None:
         assert vm.domid is not None
@@ -553,9 +555,9 @@ class Host:
         maxq = self.profile.netback_max_queues or self.hardware.dom0_vcpus
         if maxq > 1:
             bkeys["multi-queue-max-queues"] = maxq
+        bkeys["hotplug-status"] = "connected"
+        bkeys["state"] = XB_INITWAIT
         xs.write_many(back, bkeys)
-        xs.write(f"{back}/hotplug-status", "connected")
-        xs.write(f"{back}/state", XB_INITWAIT)
 
     def _unplug_vifs(self, vm: Vm) -> None:
         assert vm.domid is not None
@@ -611,12 +613,12 @@ class Host:
                 return
             if fifo:
                 FifoTracker.track(self.hv, domid, port)
-            settle(self.hv, domid, port)
+            settle(self.hv, domid, port, fifo=fifo)
         # xenbus and the console driver bind the ports the toolstack allocated for them.
         for key in ("store", "console"):
             text = self.xenstore.get(f"/local/domain/{domid}/{key}/port")
             if text is not None:
-                settle(self.hv, domid, int(text))
+                settle(self.hv, domid, int(text), fifo=fifo)
         by_key = {(d.kind, d.devid): d for d in vm.devices}
         disks = [d for d in spec.disks if costs.disk_has_frontend(self.profile, spec, d)]
         for disk in disks:
@@ -630,12 +632,17 @@ class Host:
         for dev in vm.devices:
             if dev.state == "plugged":
                 dev.state = "emulated"
+        self._dom0_events()
+
+    def _dom0_events(self) -> None:
+        """dom0's Linux handles the events its new binds left pending (one upcall for the batch)."""
+        self.hv.drain(DOM0, 0)
 
     def _guest_alloc(self, domid: int, fifo: bool) -> int:
         port = self.hv.alloc_unbound(domid, DOMID_SELF, DOM0)
         if fifo:
             FifoTracker.track(self.hv, domid, port)
-        settle(self.hv, domid, port)
+        settle(self.hv, domid, port, fifo=fifo)
         return port
 
     def _frontend_error(self, vm: Vm, dev: DeviceStatus, e: XenError) -> str:

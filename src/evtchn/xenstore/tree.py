@@ -28,13 +28,9 @@ class XenStoreError(KeyError):
         return f"{self.errname}: {self.path}"
 
 
-# A node is [value, children]: a list is much cheaper to create than an object, and a VM start
-# creates about a hundred nodes.
-VALUE, CHILDREN = 0, 1
-
-
-def _node() -> list[Any]:
-    return ["", {}]
+# A directory is [value, {name: child}]; a leaf is just its value, a str, in its parent's dict. A VM start
+# writes about a hundred nodes, mostly leaves: strings cost no garbage-collector tracking, lists do.
+Node = list[Any]
 
 
 def _parts(path: str) -> list[str]:
@@ -43,114 +39,147 @@ def _parts(path: str) -> list[str]:
     return [p for p in path.split("/") if p]
 
 
+def _norm(path: str) -> str:
+    if path.startswith("/") and not path.endswith("/") and "//" not in path:
+        return path
+    return "/" + "/".join(_parts(path))
+
+
 class XenStore:
-    """Nodes live in a tree (for ls and subtree removal) and in a flat path index (for O(1) access)."""
+    """A tree of directories and leaves; a path index caches directories, so most access is a lookup."""
 
     def __init__(self) -> None:
-        self._root: list[Any] = _node()
-        self._index: dict[str, list[Any]] = {"/": self._root}
+        self._root: Node = ["", {}]
+        self._index: dict[str, Node] = {"/": self._root}
         self.writes = 0  # how many writes were made, for benchmarks and tests
 
-    def _find(self, path: str) -> list[Any] | None:
-        node = self._index.get(path)
-        if node is None and path.endswith("/") and path != "/":
-            node = self._index.get(path.rstrip("/"))
-        if node is None and not path.startswith("/"):
-            raise XenStoreError("EINVAL", path)
-        return node
-
-    def _make(self, path: str) -> list[Any]:
+    def _dir(self, path: str, create: bool) -> Node | None:
+        """The directory node at a normalised path (a leaf there becomes a directory if create)."""
         node = self._index.get(path)
         if node is not None:
             return node
-        if not path.startswith("/") or path.endswith("/") or "//" in path:
-            if not path.startswith("/"):
-                raise XenStoreError("EINVAL", path)
-            path = "/" + "/".join(_parts(path))
-            if path == "/":
-                return self._root
-            node = self._index.get(path)
-            if node is not None:
-                return node
         parent_path, _, name = path.rpartition("/")
-        parent = self._make(parent_path or "/")
-        node = parent[CHILDREN][name] = _node()
+        parent = self._dir(parent_path or "/", create)
+        if parent is None:
+            return None
+        child = parent[1].get(name)
+        if isinstance(child, list):
+            node = child
+        elif child is not None or create:
+            if not create:
+                return None
+            node = parent[1][name] = [child or "", {}]
+        else:
+            return None
         self._index[path] = node
         return node
 
+    def _lookup(self, path: str) -> str | Node | None:
+        path = _norm(path)
+        node = self._index.get(path)
+        if node is not None:
+            return node
+        parent_path, _, name = path.rpartition("/")
+        parent = self._dir(parent_path or "/", False)
+        if parent is None:
+            return None
+        found: str | Node | None = parent[1].get(name)
+        return found
+
     def write(self, path: str, value: str | int) -> None:
-        self._make(path)[VALUE] = str(value)
+        text = value if isinstance(value, str) else str(value)
+        path = _norm(path)
+        if path == "/":
+            self._root[0] = text
+        else:
+            parent_path, _, name = path.rpartition("/")
+            parent = self._dir(parent_path or "/", True)
+            assert parent is not None
+            child = parent[1].get(name)
+            if isinstance(child, list):
+                child[0] = text
+            else:
+                parent[1][name] = text
         self.writes += 1
 
     def write_many(self, base: str, values: dict[str, str | int]) -> None:
         """Write base/key = value for each item (one xenopsd-style batch)."""
-        bnode = self._make(base)
-        children, index = bnode[CHILDREN], self._index
+        base = _norm(base)
+        node = self._dir(base, True)
+        assert node is not None
+        children = node[1]
         for key, value in values.items():
-            node = children.get(key)
-            if node is None:
-                if "/" in key:
-                    node = self._make(f"{base}/{key}")
-                else:
-                    node = children[key] = ["", {}]
-                    index[f"{base}/{key}"] = node
-            node[VALUE] = str(value)
+            text = value if isinstance(value, str) else str(value)
+            if "/" in key:
+                self.write(f"{base}/{key}", text)
+                continue
+            child = children.get(key)
+            if isinstance(child, list):
+                child[0] = text
+            else:
+                children[key] = text
         self.writes += len(values)
 
     def mkdir(self, path: str) -> None:
-        self._make(path)
+        self._dir(_norm(path), True)
 
     def read(self, path: str) -> str:
-        node = self._find(path)
+        node = self._lookup(path)
         if node is None:
             raise XenStoreError("ENOENT", path)
-        return str(node[VALUE])
+        return node if isinstance(node, str) else str(node[0])
 
     def get(self, path: str, default: str | None = None) -> str | None:
-        node = self._index.get(path)
-        return default if node is None else str(node[VALUE])
+        node = self._lookup(path)
+        if node is None:
+            return default
+        return node if isinstance(node, str) else str(node[0])
 
     def exists(self, path: str) -> bool:
-        return self._find(path) is not None
+        return self._lookup(path) is not None
 
     def ls(self, path: str) -> list[str]:
-        node = self._find(path)
+        node = self._lookup(path)
         if node is None:
             raise XenStoreError("ENOENT", path)
-        return list(node[CHILDREN])
+        return [] if isinstance(node, str) else list(node[1])
 
     def rm(self, path: str) -> bool:
         """Remove a node and its subtree; False if it did not exist (xenstored then says ENOENT)."""
-        parts = _parts(path)
-        if not parts:
-            self._root[CHILDREN].clear()
+        full = _norm(path)
+        if full == "/":
+            self._root[1] = {}
             self._index = {"/": self._root}
             return True
-        full = "/" + "/".join(parts)
-        node = self._index.get(full)
-        if node is None:
+        parent_path, _, name = full.rpartition("/")
+        parent = self._dir(parent_path or "/", False)
+        if parent is None or name not in parent[1]:
             return False
-        parent = self._index["/" + "/".join(parts[:-1])]
-        del parent[CHILDREN][parts[-1]]
-        stack = [(full, node)]
-        while stack:
-            p, n = stack.pop()
-            del self._index[p]
-            stack.extend((f"{p}/{name}", child) for name, child in n[CHILDREN].items())
+        child = parent[1].pop(name)
+        if isinstance(child, list):
+            index = self._index
+            stack: list[tuple[str, Node]] = [(full, child)]
+            while stack:
+                p, n = stack.pop()
+                index.pop(p, None)
+                stack.extend((f"{p}/{k}", c) for k, c in n[1].items() if isinstance(c, list))
         return True
 
     def walk(self, path: str = "/") -> Iterator[tuple[str, str]]:
         """(path, value) for the node and every descendant, depth first, in insertion order."""
-        node = self._find(path)
+        node = self._lookup(path)
         if node is None:
             return
-        base = "/" + "/".join(_parts(path))
-        stack: list[tuple[str, list[Any]]] = [(base if base != "/" else "", node)]
+        base = _norm(path)
+        stack: list[tuple[str, str | Node]] = [(base if base != "/" else "", node)]
         while stack:
             p, n = stack.pop()
+            if isinstance(n, str):
+                yield p, n
+                continue
             if p:
-                yield p, str(n[VALUE])
-            for name, child in reversed(n[CHILDREN].items()):
+                yield p, str(n[0])
+            for name, child in reversed(n[1].items()):
                 stack.append((f"{p}/{name}", child))
 
     def dump(self, path: str = "/") -> str:
@@ -169,4 +198,4 @@ class XenStore:
         return xs
 
     def __len__(self) -> int:
-        return len(self._index) - 1
+        return sum(1 for _ in self.walk("/"))
