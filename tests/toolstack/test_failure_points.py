@@ -221,3 +221,19 @@ def test_vif_control_ring_failure() -> None:
     assert vif.error == f"28 mapping shared-frame {ref} port {ctrl}"
     assert host.dom0_ports_free() == 2  # the queue's two binds were released with the device
     host.check_invariants()
+
+
+def test_fifo_dom0_reuses_ports_after_a_failed_start() -> None:
+    """On a FIFO dom0 a freed port whose event is still LINKED cannot be reused (reference §3); the
+    rollback lets dom0 handle its events first, so the ports a failed start took are free again at once."""
+    host = Host.create("xen-xl")
+    # Two guest ports: store and console fit, then qemu's ioreq server cannot get its ports.
+    host.define_vm(seed_vm_spec("w").model_copy(update={"max_event_channels": 2}))
+    first_free = host.hv.domains[0].ports.find_free()
+    with pytest.raises(StartError) as info:
+        host.start_vm("w")
+    assert info.value.op == "VM_create_device_model"
+    d0 = host.hv.domains[0]
+    assert not any(d0.abi.is_busy(d0, p) for p in range(1, d0.ports.valid) if d0.ports.state[p] == 0)
+    assert d0.ports.find_free() == first_free  # the same lowest port is handed out again
+    host.check_invariants()

@@ -295,6 +295,7 @@ class Host:
             for op in self._start_ops:
                 op(vm, undo)
         except _StartFailed as f:
+            self._dom0_events()  # events of binds made before the failure (FIFO: unlink before reuse)
             for u in reversed(undo):
                 u()
             self._halted(vm)
