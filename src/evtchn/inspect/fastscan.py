@@ -179,6 +179,10 @@ _G2_MASK = _bytes_mask(0, 1, 2, 3, 4, 6, 7)
 _G2_VAL = np.uint64(int.from_bytes(b"]: s=\0 n", "little"))
 
 
+CHUNK = 1 << 15  # lines per pass: small temporaries are reused by malloc instead of faulted in afresh
+_KEYS = ("port", "kind", "vcpu", "rdom", "rport", "num", "xen", "abi")
+
+
 def scan_edump_ports(lines: Lines) -> tuple[BOOL, dict[str, I64], set[str]]:
     """Recognise the common shape of 'e' port lines.
 
@@ -186,19 +190,33 @@ def scan_edump_ports(lines: Lines) -> tuple[BOOL, dict[str, I64], set[str]]:
     kind (EVTCHNSTAT numbering: s - 1), vcpu, rdom, rport (interdomain peer port), num (VIRQ or PIRQ),
     xen, abi (ABI field width, -1 without one); -1 where a line has no such field.
     """
-    buf, words = lines.buf, lines.words
-    starts, ends = lines.starts, lines.ends
-    n_lines = starts.shape[0]
+    n = len(lines)
     if b"]: s=" not in lines.data:  # no port line anywhere: skip the passes
         none = np.zeros(0, dtype=np.int64)
-        keys = ("port", "kind", "vcpu", "rdom", "rport", "num", "xen", "abi")
-        return np.zeros(n_lines, dtype=np.bool_), dict.fromkeys(keys, none), set()
+        return np.zeros(n, dtype=np.bool_), dict.fromkeys(_KEYS, none), set()
+    ok = np.empty(n, dtype=np.bool_)
+    out = {k: np.empty(n, dtype=np.int64) for k in _KEYS}
+    layouts: set[str] = set()
+    crlf = b"\r" in lines.data
+    xen = b"(XEN) " in lines.data
+    for lo in range(0, n, CHUNK):
+        hi = min(n, lo + CHUNK)
+        part_ok, part, part_layouts = _scan_chunk(lines, lines.starts[lo:hi], lines.ends[lo:hi], crlf, xen)
+        ok[lo:hi] = part_ok
+        for k in _KEYS:
+            out[k][lo:hi] = part[k]
+        layouts |= part_layouts
+    return ok, out, layouts
+
+
+def _scan_chunk(
+    lines: Lines, starts: I64, ends: I64, crlf: bool, xen: bool
+) -> tuple[BOOL, dict[str, I64], set[str]]:
+    buf, words = lines.buf, lines.words
+    n_lines = starts.shape[0]
     # Lines ending "\r\n" end one byte earlier; most files have none, so skip the pass.
-    eol = ends - ((ends > starts) & (buf[np.maximum(ends - 1, 0)] == 13)) if b"\r" in lines.data else ends
-    if b"(XEN) " in lines.data:
-        b = starts + ((words[starts] & _XEN[0]) == _XEN[1]) * np.int64(6)
-    else:
-        b = starts.copy()
+    eol = ends - ((ends > starts) & (buf[np.maximum(ends - 1, 0)] == 13)) if crlf else ends
+    b = starts + ((words[starts] & _XEN[0]) == _XEN[1]) * np.int64(6) if xen else starts.copy()
     # "    %4u": four spaces, then a right-aligned port (wider from 10000).
     g0 = words[b]
     ok = (g0 & _SPACES4[0]) == _SPACES4[1]
@@ -231,9 +249,19 @@ def scan_edump_ports(lines: Lines) -> tuple[BOOL, dict[str, I64], set[str]]:
     ok &= (g2 & _G2_MASK) == _G2_VAL
     s = _at(g2, 5).view(np.int64) - 48
     ok &= (s >= 2) & (s <= 6)
-    key, vcpu, nn = _field(words, q + 6, _N)
-    _long_field(words, q + 6, vcpu, nn)
-    ok &= key & (nn > 0)
+    # " n=" then the notify vCPU: one digit on most lines ("=D " read at once), else reread.
+    g3 = words[q + 8]
+    d1 = _at(g3, 1) - np.uint64(48)
+    single = ((g3 & _M8) == ord("=")) & (d1 < 10) & ((_at(g3, 2) == 32) | (q + 10 == eol))
+    vcpu = d1.view(np.int64)
+    nn = np.ones(n_lines, dtype=np.int64)
+    multi = np.flatnonzero(ok & ~single)
+    if multi.size:
+        key, mv, mn = _field(words, q[multi] + 6, _N)
+        _long_field(words, q[multi] + 6, mv, mn)
+        vcpu[multi] = mv
+        nn[multi] = np.where(key, mn, 0)
+    ok &= nn > 0
     q = q + 9 + nn
     # 4.2+: " x=X" now; 4.1: after the suffix.
     g4 = words[q]
