@@ -451,9 +451,9 @@ class _Builder:
     def _build(self, t: _Open) -> Table:
         for ch in t.chunks:
             if ch.block is not None and ch.store == "e":
-                f = self._fifo(*ch.block)
-                if f is not None:
-                    t.fifo = bool(t.fifo) or f
+                shows = self._fifo(*ch.block)
+                if shows is not None:
+                    t.fifo = bool(t.fifo) or shows
         if len(t.chunks) == 1 and t.chunks[0].block is not None:
             # One scanned block: a row range of the shared columns, no copy.
             ch = t.chunks[0]
