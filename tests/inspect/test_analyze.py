@@ -182,3 +182,8 @@ def test_cli_reports_garbled_lines_with_numbers(tmp_path: Path) -> None:
     res = CliRunner().invoke(evtchn_main, ["analyze", str(p)])
     assert res.exit_code == 0
     assert f"unrecognised: {p}:99: unknown lsevtchn line body" in res.stdout
+
+
+def test_cli_reads_stdin() -> None:
+    res = CliRunner().invoke(evtchn_main, ["analyze", "-", "--json"], input=_host_text())
+    assert res.exit_code == 0 and json.loads(res.stdout)["dom0"]["total"] == 98

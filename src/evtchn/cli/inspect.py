@@ -15,7 +15,7 @@ import click
 from evtchn.cli import fail
 from evtchn.inspect.analyze import ABI_LIMITS, Analysis, analyze
 from evtchn.inspect.model import Dump, ParseError
-from evtchn.inspect.parse import parse_files
+from evtchn.inspect.parse import parse_file, parse_text
 
 LAYOUT_CHOICES = ("4.4", "4.2", "4.1", "auto")
 
@@ -165,11 +165,17 @@ def analyze_cmd(
     as_json: bool,
     min_free: int | None,
 ) -> None:
-    """Analyse captured lsevtchn output, 'e' dumps and /proc/interrupts: dom0 ports and VM headroom."""
+    """Analyse captured lsevtchn output, 'e' dumps and /proc/interrupts (FILE "-" reads stdin): dom0
+    ports by kind and by remote domain, the ABI limit, and how many more VMs fit."""
     if vm_cost is not None and spec is not None:
         fail("give either --vm-cost or --spec, not both")
     try:
-        dump = parse_files(list(files))
+        dump = Dump()
+        for name in files:
+            if name == "-":  # `lsevtchn 0 | evtchn analyze -`
+                dump = dump.merge(parse_text(sys.stdin.buffer.read(), name="<stdin>"))
+            else:
+                dump = dump.merge(parse_file(name))
     except ParseError as e:
         fail(str(e))
     source = "--vm-cost" if vm_cost is not None else ""
