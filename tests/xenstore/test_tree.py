@@ -43,3 +43,16 @@ def test_dump_and_state_round_trip() -> None:
     again = XenStore.from_state(xs.to_state())
     assert again.dump() == xs.dump()
     assert len(again) == 5
+
+
+def test_state_is_the_tree_and_is_checked() -> None:
+    xs = XenStore()
+    xs.write("/local/domain/1/name", "vm")
+    state = xs.to_state()
+    assert state == ["", {"local": ["", {"domain": ["", {"1": ["", {"name": "vm"}]}]}]}]
+    state[1]["local"][1]["domain"][1]["1"][1]["name"] = "changed"
+    assert xs.read("/local/domain/1/name") == "vm"  # a copy, not the live tree
+    with pytest.raises(ValueError, match="neither a value nor a directory"):
+        XenStore.from_state(["", {"a": 5}])
+    with pytest.raises(ValueError):
+        XenStore.from_state({"a": "b"})

@@ -44,7 +44,7 @@ from evtchn.xen.abi import TwoLevel
 from evtchn.xenstore import XenStore
 
 HALTED, PAUSED, RUNNING = "Halted", "Paused", "Running"
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: xenstore kept as a tree
 
 # xenbus states (xen: xen/include/public/io/xenbus.h)
 XB_INITIALISING, XB_INITWAIT, XB_INITIALISED, XB_CONNECTED, XB_CLOSING = 1, 2, 3, 4, 5

@@ -186,16 +186,44 @@ class XenStore:
         """xenstore-ls -f style: one `path = "value"` line per node."""
         return "".join(f'{p} = "{v}"\n' for p, v in self.walk(path))
 
-    def to_state(self) -> list[list[str]]:
-        return [[p, v] for p, v in self.walk("/")]
+    def to_state(self) -> Any:
+        """The tree itself, JSON-ready: a directory is [value, {name: child}], a leaf its value."""
+        return _copy_tree(self._root)
 
     @classmethod
-    def from_state(cls, state: list[list[str]]) -> XenStore:
+    def from_state(cls, state: Any) -> XenStore:
+        """Restore to_state(); ValueError if it is not such a tree."""
         xs = cls()
-        for p, v in state:
-            xs.write(p, v)
-        xs.writes = 0
+        xs._root = _copy_tree(state)
+        xs._index = {"/": xs._root}
         return xs
 
     def __len__(self) -> int:
         return sum(1 for _ in self.walk("/"))
+
+
+def _is_dir(node: Any) -> bool:
+    return (
+        isinstance(node, list) and len(node) == 2 and isinstance(node[0], str) and isinstance(node[1], dict)
+    )
+
+
+def _copy_tree(node: Any) -> Node:
+    """A deep copy of a tree in the [value, {name: child}] form, checking its shape on the way."""
+    if not _is_dir(node):
+        raise ValueError("a xenstore state is [value, {name: child}] at the top")
+    root: Node = [node[0], {}]
+    stack: list[tuple[Node, Node]] = [(node, root)]
+    while stack:
+        src, dst = stack.pop()
+        out = dst[1]
+        for name, child in src[1].items():
+            if isinstance(child, str):
+                out[name] = child
+            elif _is_dir(child):
+                copy: Node = [child[0], {}]
+                out[name] = copy
+                stack.append((child, copy))
+            else:
+                raise ValueError(f"xenstore state: node {name!r} is neither a value nor a directory")
+    return root
