@@ -1,12 +1,14 @@
-"""Vectorised recognition of 'e' dump port lines, the bulk of a large dump (reference §9.2).
+"""Vectorised recognition of the lines that make up big dumps (reference §9.1, §9.2).
 
-    lines = split_lines(data)                 # line starts/ends over the raw bytes
-    ok, fields = scan_edump_ports(lines)      # ok[i]: line i is a port line; fields over the ok lines
+    lines = split_lines(data)                          # line starts/ends over the raw bytes
+    ok, cols, layouts = scan_edump_ports(lines)        # 'e' port lines; cols over all lines
+    codes, domids = scan_edump_frames(lines, others)   # 'e' framing lines among the rest
+    ok2, cols2 = scan_lsevtchn_ports(lines, others)    # lsevtchn lines among the rest
 
-Every line is tried at once with numpy, eight bytes per gather, so a million-line dump costs a few dozen
-passes in C instead of a regex per line. Only the common shape is accepted here: an optional "(XEN) "
-prefix (no timestamp), a port below 10000, single-digit p/m/s/x and an ABI field of 1 (2L) or 6 (FIFO)
-characters. Everything else (headers, timestamps, other formats, garbage) goes to the per-line parser in
+Every line is tried at once with numpy, eight bytes per gather (SWAR digit parsing), so a million-line
+dump costs a few dozen passes in C instead of a regex per line. Only the common shapes are accepted:
+for 'e' lines an optional "(XEN) " and console timestamp, a port of up to 6 digits, single-digit p/m/s/x
+and an ABI field of 1 (2L) or 6 (FIFO) characters. Everything else goes to the per-line parser in
 `parse.py`, which accepts a superset, so this is only an accelerator: tests check both agree.
 """
 
@@ -157,6 +159,25 @@ def _long_field(words: U64, pos: I64, val: I64, nd: I64, sel: I64 | None = None)
         nd[long] = np.where(n2 >= 5, n2, 0)
 
 
+def _body(lines: Lines, starts: I64, eol: I64) -> I64:
+    """Where each line's text starts after an optional "(XEN) " and, behind it, an optional console
+    timestamp "[...] " (the first "]" must be followed by a space, as the per-line parser reads it)."""
+    buf, words = lines.buf, lines.words
+    pre = (words[starts] & _XEN[0]) == _XEN[1]
+    b = starts + pre * np.int64(6)
+    stamped = np.flatnonzero(pre & (buf[b] == ord("[")))
+    if stamped.size:
+        lo, hi = int(starts[stamped[0]]), int(eol[stamped[-1]])
+        closes = np.flatnonzero(buf[lo:hi] == ord("]")).astype(np.int64) + lo
+        at = b[stamped]
+        j = np.searchsorted(closes, at)
+        found = j < closes.shape[0]
+        end = closes[np.minimum(j, max(closes.shape[0] - 1, 0))] if closes.shape[0] else at
+        good = found & (end < eol[stamped]) & (buf[end + 1] == 32)
+        b[stamped] = np.where(good, end + 2, at)
+    return b
+
+
 def _bytes_mask(*idx: int) -> np.uint64:
     return np.uint64(sum(0xFF << (8 * i) for i in idx))
 
@@ -216,7 +237,7 @@ def _scan_chunk(
     n_lines = starts.shape[0]
     # Lines ending "\r\n" end one byte earlier; most files have none, so skip the pass.
     eol = ends - ((ends > starts) & (buf[np.maximum(ends - 1, 0)] == 13)) if crlf else ends
-    b = starts + ((words[starts] & _XEN[0]) == _XEN[1]) * np.int64(6) if xen else starts.copy()
+    b = _body(lines, starts, eol) if xen else starts.copy()
     # "    %4u": four spaces, then a right-aligned port (wider from 10000).
     g0 = words[b]
     ok = (g0 & _SPACES4[0]) == _SPACES4[1]
@@ -350,7 +371,7 @@ def scan_edump_frames(lines: Lines, candidates: I64) -> tuple[I64, I64]:
     buf, words = lines.buf, lines.words
     starts, ends = lines.starts[candidates], lines.ends[candidates]
     eol = ends - ((ends > starts) & (buf[np.maximum(ends - 1, 0)] == 13))
-    b = starts + np.where(_is(words, starts, _XEN), 6, 0)
+    b = _body(lines, starts, eol)
     code = np.zeros(candidates.shape[0], dtype=np.int64)
     domid = np.full(candidates.shape[0], -1, dtype=np.int64)
     first = buf[b]
