@@ -164,7 +164,7 @@ def _body(lines: Lines, starts: I64, eol: I64) -> I64:
     timestamp "[...] " (the first "]" must be followed by a space, as the per-line parser reads it)."""
     buf, words = lines.buf, lines.words
     pre = (words[starts] & _XEN[0]) == _XEN[1]
-    b = starts + pre * np.int64(6)
+    b: I64 = starts + pre * np.int64(6)
     stamped = np.flatnonzero(pre & (buf[b] == ord("[")))
     if stamped.size:
         lo, hi = int(starts[stamped[0]]), int(eol[stamped[-1]])
