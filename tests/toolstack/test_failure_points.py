@@ -132,8 +132,13 @@ def test_every_dom0_failure_point(profile_name: str, make: Callable[[str], VmSpe
         for d in vm.devices:
             if d.state == "failed":
                 assert d.error and d.dom0_ports == []
-                node = f"/local/domain/0/error/backend/{'vif' if d.kind == 'vif' else host.vbd_backend_kind}"
-                assert host.xenstore.read(f"{node}/{vm.domid}/{d.devid}/error").startswith("28 ")
+                kind = "vif" if d.kind == "vif" else host.vbd_backend_kind
+                node = (
+                    f"/local/domain/0/backend/vbd3/{vm.domid}/{d.devid}/tapdisk-error"
+                    if kind == "vbd3"
+                    else f"/local/domain/0/error/backend/{kind}/{vm.domid}/{d.devid}/error"
+                )
+                assert host.xenstore.read(node).startswith("28 ")
                 # The guest keeps its frontend's ports, unbound, waiting for dom0.
                 out = format_lsevtchn(host.hv, vm.domid or 0).stdout
                 for p in d.guest_ports:

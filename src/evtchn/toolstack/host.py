@@ -756,13 +756,21 @@ class Host:
         """xenbus_dev_fatal(): error node, kernel log line, backend to Closing (reference §8.3)."""
         assert vm.domid is not None
         domid = vm.domid
-        self.xenstore.write(f"/local/domain/0/error/backend/{kind}/{domid}/{dev.devid}/error", text)
+        self.xenstore.write(self.backend_error_path(kind, domid, dev.devid), text)
         self.xenstore.write(f"/local/domain/0/backend/{kind}/{domid}/{dev.devid}/state", XB_CLOSING)
         vm.messages.append(f"{dev.kind} {dev.kind}-{domid}-{dev.devid}: {text}")
         dev.error = self.profile.device_error_display.format(text=text)
         dev.state = "failed"
         dev.connected = False
         dev.dom0_ports = []
+
+    @staticmethod
+    def backend_error_path(kind: str, domid: int, devid: int) -> str:
+        """Where a backend reports a failure: Linux's xenbus_dev_fatal() node, or tapdisk3's own key in
+        its backend directory (reference §7.4)."""
+        if kind == "vbd3":
+            return f"/local/domain/0/backend/vbd3/{domid}/{devid}/tapdisk-error"
+        return f"/local/domain/0/error/backend/{kind}/{domid}/{devid}/error"
 
     def _connected(self, vm: Vm, dev: DeviceStatus, kind: str, ports: list[int]) -> None:
         assert vm.domid is not None
