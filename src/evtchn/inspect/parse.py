@@ -325,16 +325,17 @@ class _Builder:
         self.bad(lineno, raw, "not lsevtchn, 'e' dump or /proc/interrupts output")
 
     def _edump_line(self, lineno: int, text: str) -> bool | str | None:
-        if _E_PRESSED.match(text):
+        first = text[0]
+        if first == "'" and _E_PRESSED.match(text):
             self.e_seen = True
             self.edump = None
             return True
-        m = _E_DOMAIN.match(text)
+        m = _E_DOMAIN.match(text) if first == "E" else None
         if m:
             self.e_seen = True
             self.edump = self._new(Source.EDUMP, int(m.group(1)), lineno)
             return True
-        if _E_POLL.match(text) or _E_HEADER.match(text):
+        if (first in "PD" and _E_POLL.match(text)) or (first == " " and _E_HEADER.match(text)):
             self.e_seen = True
             if text.endswith("/s]"):
                 self.dump.layouts.add("4.4")  # "port [p/m]" is both 4.1's and 4.2's
