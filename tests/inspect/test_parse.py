@@ -314,6 +314,32 @@ def test_fast_scanner_agrees_with_line_parser(lines: list[str]) -> None:
 
 
 @settings(max_examples=150, deadline=None)
+@given(st.lists(st.one_of(_PORT_LINE, _PORT_LINE, _FRAME_LINE, st.just("\n")), max_size=40))
+def test_whole_dump_assembly_agrees_with_line_parser(lines: list[str]) -> None:
+    """Files of nothing but 'e' lines take the all-at-once table assembly; it must agree too."""
+
+    def outcome(fast: bool) -> object:
+        try:
+            d = parse_text("".join(lines), fast=fast)
+        except ParseError as e:
+            return str(e)
+        return _tables(d), d.recognised, d.blank, d.layouts, len(d.bad), len(d.cut)
+
+    assert outcome(True) == outcome(False)
+
+
+def test_repeated_dumps_with_empty_domains() -> None:
+    hv = dom0_host(baseline=7)
+    hv.create_domain(4)  # no ports at all
+    pv_guest(hv, 5)
+    text = (format_edump(hv, prefix=True) + "\n") * 3
+    fast, slow = parse_text(text), parse_text(text, fast=False)
+    assert _tables(fast) == _tables(slow)
+    assert [(t.domid, len(t)) for t in fast.tables] == [(0, 13), (4, 0), (5, 11)] * 3
+    assert fast.accounted() == fast.lines
+
+
+@settings(max_examples=150, deadline=None)
 @given(
     st.lists(
         st.one_of(st.text(max_size=80), st.binary(max_size=80).map(lambda b: b.decode("latin-1"))),
