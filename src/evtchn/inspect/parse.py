@@ -199,19 +199,19 @@ class _Open:
     last_port: int = -1
     fifo: bool | None = None
 
-    def add_row(self, row: _Row) -> int:
+    def add_row(self, row: _Row) -> None:
         if not self.chunks or self.chunks[-1].block is not None:
             self.chunks.append(_Chunk())
         self.chunks[-1].rows.append(row)
         self.last_port = row.port
-        return 1
 
 
 class _Builder:
-    def __init__(self, lines: Lines, fields: dict[str, IntArray], ok: np.ndarray, name: str) -> None:
+    """Turns scanned blocks and per-line events, in line order, into tables (see _parse_lines)."""
+
+    def __init__(self, lines: Lines, fields: dict[str, IntArray], name: str) -> None:
         self.lines = lines
         self.fields = fields
-        self.ok = ok
         self.name = name
         self.ls_fields: dict[str, IntArray] = {}
         self._stores: dict[str, Columns] = {}
@@ -275,7 +275,7 @@ class _Builder:
             while i < b:
                 if k < len(ls_at) and ls_at[k] == i:
                     k0 = k
-                    while k < len(ls_at) and ls_at[k] == a + (k - k0) + (i - a):
+                    while k < len(ls_at) and ls_at[k] == i + (k - k0):
                         k += 1
                     self.ls_block(la + k0, la + k)
                     i += k - k0
@@ -353,7 +353,8 @@ class _Builder:
         t = self._edump_table(lineno)
         if abi >= 0:
             t.fifo = bool(t.fifo) or abi >= 6
-        self.slow_rows += t.add_row(row)
+        t.add_row(row)
+        self.slow_rows += 1
         return True
 
     def _ls_line(self, lineno: int, text: str) -> bool | str | None:
@@ -365,7 +366,8 @@ class _Builder:
             if self.ls is None or got.port <= self.ls.last_port:
                 self.ls = self._new(Source.LSEVTCHN, self.ls_domid, lineno)
                 self.ls_domid = None
-            self.slow_rows += self.ls.add_row(got)
+            self.ls.add_row(got)
+            self.slow_rows += 1
             return True
         c = _LS_COMMAND.search(text)
         if c and not text.startswith(" "):
@@ -389,7 +391,8 @@ class _Builder:
                     return None  # a numbered line with no Xen chip and no CPU header: not ours
                 self.irq = self._new(Source.INTERRUPTS, 0, lineno)
             if row is not None:
-                self.slow_rows += self.irq.add_row(row)
+                self.irq.add_row(row)
+                self.slow_rows += 1
             return True
         if self.irq is not None and _IRQ_SUMMARY.match(text):
             return True  # NMI:, LOC:, ERR:, MIS: …
@@ -624,7 +627,7 @@ def _parse_lines(lines: Lines, *, name: str, fast: bool) -> Dump:
     if not fast:
         ok[:] = False
         layouts = set()
-    b = _Builder(lines, fields, ok, name)
+    b = _Builder(lines, fields, name)
     b.dump.layouts.update(layouts)
     slow = np.flatnonzero(~ok)
     ls_ok, ls_cols = scan_lsevtchn_ports(lines, slow)
