@@ -623,6 +623,9 @@ def parse_text(text: str | bytes, *, name: str = "", fast: bool = True) -> Dump:
 
 
 def _parse_lines(lines: Lines, *, name: str, fast: bool) -> Dump:
+    """Scan 'e' port lines, then lsevtchn lines and 'e' framing lines among the rest, all vectorised;
+    walk what is left (framing lines, prompts, /proc/interrupts, garbage) in line order, placing the
+    scanned rows between them into tables. A file of clean 'e' dumps skips the walk altogether."""
     ok, fields, layouts = scan_edump_ports(lines)
     if not fast:
         ok[:] = False
