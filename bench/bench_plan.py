@@ -56,7 +56,7 @@ def timed(fn: Callable[[], T], repeat: int) -> tuple[float, T]:
 
 def main() -> int:
     mix = hundred_shapes()
-    hw = resolve_hardware("density-lab")
+    hw = resolve_hardware("default")
     print("analytic plan of a 100-shape mix vs --simulate of the same mix (medians, same process)")
     print(
         f"{'profile':<15}{'VMs':>6}{'binding':>14}{'analytic ms':>13}{'simulate ms':>13}{'sim/analytic':>14}"

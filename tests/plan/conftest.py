@@ -18,4 +18,4 @@ def seed_mix() -> Mix:
 @pytest.fixture
 def lab() -> Hardware:
     """Enough memory that event channels bind first on the 6.x profiles."""
-    return resolve_hardware("density-lab")
+    return resolve_hardware("default")

@@ -27,7 +27,7 @@ def one_line_error(r: Result, code: int = 2) -> str:
 
 
 def test_plan_prints_the_answer_and_every_limit() -> None:
-    r = run("plan", "--profile", "xenserver-6.1", "--hardware", "density-lab", "--vm", "seed")
+    r = run("plan", "--profile", "xenserver-6.1", "--vm", "seed")
     assert r.exit_code == 0, r.output
     assert "Maximum for seed: 155 VMs" in r.stdout  # ⌊(1023 − 90)/6⌋ with the default hardware's baseline
     assert "VM 156 (seed) meets dom0 event channels" in r.stdout
@@ -37,7 +37,7 @@ def test_plan_prints_the_answer_and_every_limit() -> None:
 
 
 def test_plan_simulate_shows_equality_and_messages() -> None:
-    r = run("plan", "--profile", "xenserver-6.1", "--hardware", "density-lab", "--simulate")
+    r = run("plan", "--profile", "xenserver-6.1", "--simulate")
     assert r.exit_code == 0, r.output
     assert "analytic 155 = simulated 155" in r.stdout
     assert "28 mapping ring-refs and evtchn" in r.stdout
@@ -45,7 +45,7 @@ def test_plan_simulate_shows_equality_and_messages() -> None:
 
 def test_plan_json_with_simulation() -> None:
     r = run(
-        "plan", "-p", "xenserver-6.2", "--hardware", "density-lab", "--vm", "seed:2", "--simulate", "--json"
+        "plan", "-p", "xenserver-6.2", "--vm", "seed:2", "--simulate", "--json"
     )
     assert r.exit_code == 0, r.output
     doc = json.loads(r.stdout)
@@ -63,7 +63,7 @@ def test_plan_json_with_simulation() -> None:
 
 def test_compare_table_tells_the_story(tmp_path: Path) -> None:
     png = tmp_path / "cmp.png"
-    r = run("plan", "--hardware", "density-lab", "--compare", "--plot", str(png))
+    r = run("plan", "--compare", "--plot", str(png))
     assert r.exit_code == 0, r.output
     rows = {line.split("│")[1].strip(): line for line in r.stdout.splitlines() if line.startswith("│")}
     assert set(rows) == {"xenserver-6.1", "xenserver-6.2", "xenserver-6.5", "xenserver-8", "xen-xl"}
@@ -74,19 +74,20 @@ def test_compare_table_tells_the_story(tmp_path: Path) -> None:
 
 
 def test_compare_simulated_column() -> None:
-    r = run("plan", "--hardware", "density-lab", "--compare", "xenserver-6.1", "xenserver-6.2", "--simulate")
+    r = run("plan", "--compare", "xenserver-6.1", "xenserver-6.2", "--simulate")
     assert r.exit_code == 0, r.output
     assert " 155 ✓" in r.stdout and " 572 ✓" in r.stdout
 
 
-def test_default_hardware_says_memory_binds() -> None:
-    r = run("plan", "--compare", "xenserver-6.1")
+def test_small_hardware_says_memory_binds() -> None:
+    r = run("plan", "--compare", "xenserver-6.1", "--hardware", "rack-128g")
     assert r.exit_code == 0, r.output
-    assert "note: host memory binds first on the default hardware" in r.stdout.replace("\n", " ")
+    out = " ".join(r.stdout.split())
+    assert "note: host memory binds first on hardware rack-128g" in out
 
 
 def test_compare_json_for_chosen_profiles() -> None:
-    r = run("plan", "--json", "--hardware", "density-lab", "--compare", "xenserver-6.1", "xenserver-6.2")
+    r = run("plan", "--json", "--compare", "xenserver-6.1", "xenserver-6.2")
     assert r.exit_code == 0, r.output
     plans = json.loads(r.stdout)["plans"]
     assert [p["profile"] for p in plans] == ["xenserver-6.1", "xenserver-6.2"]
@@ -172,7 +173,7 @@ def test_can_start_yes_then_no(host_file: Path, tmp_path: Path) -> None:
 
 def test_can_start_memory_binds(host_file: Path, tmp_path: Path) -> None:
     huge = tmp_path / "huge.yaml"
-    huge.write_text("name: huge\ntype: pv\nmemory_mib: 120000\n")
+    huge.write_text("name: huge\ntype: pv\nmemory_mib: 1100000\n")
     r = run("can-start", str(huge), "--host", str(host_file))
     assert r.exit_code == 1
     assert r.stdout.startswith("no: huge cannot start fully")

@@ -68,8 +68,8 @@ def test_fifo_hosts_take_more_and_memory_binds(seed_mix: Mix, lab: Hardware) -> 
         assert dom0.fit is not None and dom0.fit > plan.max_vms and dom0.headroom > 0
 
 
-def test_default_hardware_memory_binds_before_event_channels(seed_mix: Mix) -> None:
-    hw = get_hardware(None)
+def test_small_hardware_memory_binds_before_event_channels(seed_mix: Mix) -> None:
+    hw = get_hardware("rack-128g")
     plan = plan_mix(get_profile("xenserver-6.2"), hw, seed_mix)
     feet = vm_footprint_mib(seed_vm_spec(), PlanSettings())
     assert plan.binding == ("host_memory",)

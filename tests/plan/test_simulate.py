@@ -33,7 +33,7 @@ def _check(profile_name: str, hw: Hardware, mix: Mix, s: PlanSettings | None = N
     sim.host.check_invariants()
 
 
-@pytest.mark.parametrize("hardware", ["default", "density-lab"])
+@pytest.mark.parametrize("hardware", ["default", "rack-128g"])
 @pytest.mark.parametrize("profile", list(BUILTIN_PROFILES))
 def test_seed_vm_every_builtin_profile(profile: str, hardware: str, seed_mix: Mix) -> None:
     _check(profile, resolve_hardware(hardware), seed_mix)
@@ -144,7 +144,7 @@ small_dom0 = st.sampled_from(
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(profile=small_dom0, mix=mixes)
 def test_random_mixes_until_dom0_runs_out(profile: Profile, mix: Mix) -> None:
-    lab = resolve_hardware("density-lab")
+    lab = resolve_hardware("default")
     no_guest_cap = Mix(
         tuple(
             Shape(s.label, s.spec.model_copy(update={"max_event_channels": None}), s.count)

@@ -129,9 +129,9 @@ def register(main: click.Group) -> None:
     @click.option(
         "--hardware",
         "hardware_name",
-        default="density-lab",
+        default="default",
         show_default=True,
-        help="Hardware to tell the story on (density-lab: enough memory that event channels bind first).",
+        help="Hardware to tell the story on (built-in name or a hardware file).",
     )
     def demo_cmd(out_dir: str, hardware_name: str) -> None:
         """The seed's story: dom0 event channels exhausted on XenServer 6.1 and 6.2, and the planner."""

@@ -119,11 +119,11 @@ def plan_titles(plan: Plan) -> list[str]:
 
 
 def memory_hint(console: Console, plans: Sequence[Plan]) -> None:
-    """When memory binds on the default 128 GiB server, say where the event-channel story shows."""
-    if any("host_memory" in p.binding for p in plans) and plans[0].hardware == "default":
+    """When memory binds first, say where the event-channel story shows."""
+    if any("host_memory" in p.binding for p in plans) and plans[0].hardware != "default":
         console.print(
-            "note: host memory binds first on the default hardware (128 GiB); "
-            "--hardware density-lab (1 TiB) lets dom0's event channels bind, as in the blog's story"
+            f"note: host memory binds first on hardware {plans[0].hardware}; the default hardware (1 TiB) "
+            "lets dom0's event channels bind, as in the blog's story"
         )
 
 
@@ -232,7 +232,7 @@ def register(main: click.Group) -> None:
         "--hardware",
         "hardware_name",
         default=None,
-        help="Built-in hardware (default, density-lab) or a hardware file.",
+        help="Built-in hardware (default, rack-128g) or a hardware file.",
     )
     @click.option(
         "--vm",

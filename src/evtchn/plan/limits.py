@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from evtchn.toolstack.hardware import DEFAULT_HARDWARE, Hardware, get_hardware
+from evtchn.toolstack.hardware import Hardware, get_hardware
 from evtchn.toolstack.spec import VmSpec
 
 
@@ -118,29 +118,6 @@ def vm_footprint_mib(spec: VmSpec, settings: PlanSettings) -> int:
     return static_max + internal + external + shadow
 
 
-# The seed story's 150 / 570 assume "the right equipment (CPU and memory)" (citrix.com blog 2015-05-14,
-# reference §10): a host where memory does not bind first. `density-lab` is the toolstack's default hardware
-# (same dom0, same interrupts, so the same dom0 baseline) with the host memory XenServer 6.x supported.
-def plan_hardware() -> dict[str, Hardware]:
-    """Hardware the planner knows by name beyond the toolstack's built-ins."""
-    return {
-        "density-lab": DEFAULT_HARDWARE.model_copy(
-            update={
-                "name": "density-lab",
-                "description": "the default server with 1 TiB of memory, as in XenServer's density tests",
-                "host_memory_mib": 1024 * 1024,
-                "sources": {
-                    **DEFAULT_HARDWARE.sources,
-                    "host_memory_mib": "XenServer 6.x configuration limit: 1 TiB RAM per host [UNCERTAIN]; "
-                    "'with the right equipment (CPU and memory)' (citrix.com blog 2015-05-14, reference §10)",
-                },
-            }
-        )
-    }
-
-
 def resolve_hardware(name_or_path: str | None) -> Hardware:
-    """A planner hardware name (density-lab), else the toolstack's get_hardware (ProfileError if unknown)."""
-    if name_or_path is not None and name_or_path in plan_hardware():
-        return plan_hardware()[name_or_path]
+    """The toolstack's get_hardware: a built-in name or a file (ProfileError if unknown)."""
     return get_hardware(name_or_path)
