@@ -44,9 +44,7 @@ def test_plan_simulate_shows_equality_and_messages() -> None:
 
 
 def test_plan_json_with_simulation() -> None:
-    r = run(
-        "plan", "-p", "xenserver-6.2", "--vm", "seed:2", "--simulate", "--json"
-    )
+    r = run("plan", "-p", "xenserver-6.2", "--vm", "seed:2", "--simulate", "--json")
     assert r.exit_code == 0, r.output
     doc = json.loads(r.stdout)
     assert doc["profile"] == "xenserver-6.2" and doc["dom0_limit"] == 4095
