@@ -328,6 +328,34 @@ def test_whole_dump_assembly_agrees_with_line_parser(lines: list[str]) -> None:
     assert outcome(True) == outcome(False)
 
 
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            _LS_LINE,
+            _LS_LINE,
+            _LS_LINE,
+            st.integers(0, 70000).map(lambda d: f"[root@host ~]# /usr/lib/xen/bin/lsevtchn {d}\n"),
+            st.sampled_from(
+                ["# lsevtchn\n", "$ lsevtchn abc\n", "\n", "xc_evtchn_status: No such process\n"]
+            ),
+        ),
+        max_size=40,
+    )
+)
+def test_whole_lsevtchn_assembly_agrees_with_line_parser(lines: list[str]) -> None:
+    """Files of nothing but lsevtchn output take the all-at-once table assembly; it must agree too."""
+
+    def outcome(fast: bool) -> object:
+        try:
+            d = parse_text("".join(lines), fast=fast)
+        except ParseError as e:
+            return str(e)
+        return _tables(d), d.recognised, d.blank, d.notes, len(d.bad)
+
+    assert outcome(True) == outcome(False)
+
+
 def test_repeated_dumps_with_empty_domains() -> None:
     hv = dom0_host(baseline=7)
     hv.create_domain(4)  # no ports at all

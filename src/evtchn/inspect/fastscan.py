@@ -406,12 +406,30 @@ _VIRQ = b"Virtual IRQ "
 _PIRQ = b"Physical IRQ "
 
 
+_LS_KEYS = ("port", "kind", "vcpu", "rdom", "rport", "num")
+
+
 def scan_lsevtchn_ports(lines: Lines, cand: I64) -> tuple[BOOL, dict[str, I64]]:
     """Recognise lsevtchn lines (`"%4d: VCPU %u: "` + body, reference §9.1) among the lines `cand`.
 
     Returns (ok per candidate, columns per candidate: port, kind (EVTCHNSTAT numbering), vcpu, rdom,
     rport, num). Lines with a CR, numbers over 7 digits and the like go to the per-line parser.
     """
+    n = cand.shape[0]
+    if n <= CHUNK:
+        return _scan_ls_chunk(lines, cand)
+    ok = np.empty(n, dtype=np.bool_)
+    out = {k: np.empty(n, dtype=np.int64) for k in _LS_KEYS}
+    for lo in range(0, n, CHUNK):
+        hi = min(n, lo + CHUNK)
+        part_ok, part = _scan_ls_chunk(lines, cand[lo:hi])
+        ok[lo:hi] = part_ok
+        for k in _LS_KEYS:
+            out[k][lo:hi] = part[k]
+    return ok, out
+
+
+def _scan_ls_chunk(lines: Lines, cand: I64) -> tuple[BOOL, dict[str, I64]]:
     buf, words = lines.buf, lines.words
     n = cand.shape[0]
     b = lines.starts[cand]
@@ -449,10 +467,13 @@ def scan_lsevtchn_ports(lines: Lines, cand: I64) -> tuple[BOOL, dict[str, I64]]:
         ipi = _const(words, qs, b"IPI")
         kind[sel[ipi]] = 5
         end[sel[ipi]] = qs[ipi] + 3
+        # "Interdomain (C…" or "Interdomain (W…": byte 13 tells which literal to check in full.
+        c13 = buf[qs + 13]
         for text, k in ((_CONNECTED, 2), (_WAITING, 1)):
-            hit = ~ipi & _const(words, qs, text)
+            hit = ~ipi & (c13 == text[13])
             if not hit.any():
                 continue
+            hit[hit] = _const(words, qs[hit], text)
             hs, hq = sel[hit], qs[hit] + len(text)
             dv, dn = _number(words, hq)
             hq = hq + dn

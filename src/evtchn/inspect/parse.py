@@ -14,6 +14,7 @@ Large 'e' dumps go through the vectorised scanner in `fastscan.py`; every other 
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 from collections import Counter
@@ -462,6 +463,45 @@ class _Builder:
             self.dump.layouts.add("4.4")
         return True
 
+    def whole_lsevtchn(self, events: IntArray) -> bool:
+        """Build every table at once when the file is nothing but lsevtchn output: scanned rows, and
+        between them only prompts naming the command, the tool's error lines and blank lines. A prompt
+        names the table after it; a port that does not increase starts a new one (as _ls_line does).
+        Returns False (having changed nothing) otherwise."""
+        prompts: list[tuple[int, int]] = []  # (line, domid)
+        notes: list[str] = []
+        blank = 0
+        for i in events.tolist():
+            text = self.lines.text(i)
+            if not text.strip():
+                blank += 1
+                continue
+            c = _LS_COMMAND.search(text)
+            if c and not text.startswith(" "):
+                prompts.append((i, strtol10(c.group(1)) & 0xFFFF if c.group(1) else 0))
+            elif _LS_ERROR.match(text):
+                notes.append(f"line {i + 1}: lsevtchn reported {text!r}")
+            else:
+                return False
+        rows = self.ls_lines
+        ports = self.ls_fields["port"]
+        named: dict[int, int] = {}
+        for line, domid in prompts:
+            named[int(np.searchsorted(rows, line))] = domid  # a later prompt before the same row wins
+        starts = set((np.flatnonzero(ports[1:] <= ports[:-1]) + 1).tolist())
+        starts.add(0)
+        starts.update(r for r in named if r < rows.shape[0])
+        cuts = [*sorted(starts), int(rows.shape[0])]
+        store = self._store("ls")
+        self.prebuilt = [
+            Table(Source.LSEVTCHN, named.get(a), int(rows[a]) + 1, store, a, b, file=self.name)
+            for a, b in itertools.pairwise(cuts)
+        ]
+        self.handled += len(prompts) + len(notes)
+        self.dump.blank += blank
+        self.dump.notes.extend(notes)
+        return True
+
     def finish(self) -> Dump:
         d = self.dump
         if self.prebuilt is not None:
@@ -591,8 +631,13 @@ def _infer_domids(tables: list[Table]) -> None:
     for t in tables:
         if t.domid is not None or t.source is Source.INTERRUPTS:
             continue
+        if not known:
+            if has_dom0:
+                continue
+            inter = np.zeros(0, dtype=np.int64)
+        else:
+            inter = np.flatnonzero(t.kind == int(Kind.INTERDOMAIN))
         votes: Counter[int] = Counter()
-        inter = np.flatnonzero(t.kind == int(Kind.INTERDOMAIN)) if known else np.zeros(0, dtype=np.int64)
         for j in inter[:16].tolist():
             peer = known.get((t.source, int(t.remote_dom[j])))
             if peer is None:
@@ -644,7 +689,10 @@ def _parse_lines(lines: Lines, *, name: str, fast: bool) -> Dump:
     codes, domids = scan_edump_frames(lines, events)
     if not fast:
         codes[:] = 0
-    elif not b.ls_lines.shape[0] and b.whole_dumps(events, codes, domids):
+    elif b.ls_lines.shape[0] == 0:
+        if b.whole_dumps(events, codes, domids):
+            return b.finish()
+    elif not ok.any() and events.shape[0] <= 4 * b.ls_lines.shape[0] + 16 and b.whole_lsevtchn(events):
         return b.finish()
     gap_a = np.concatenate(([0], events + 1))
     gap_b = np.concatenate((events, [len(lines)]))
