@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evtchn.inspect import Kind, ParseError, format_edump, format_lsevtchn, parse_file, parse_text
+from evtchn.inspect import Kind, ParseError, analyze, format_edump, format_lsevtchn, parse_file, parse_text
 from evtchn.inspect.fastscan import scan_edump_ports, scan_lsevtchn_ports, split_lines
 from evtchn.inspect.model import Dump, Source, Table
 from tests.inspect.hosts import dom0_host, pv_guest
@@ -134,6 +134,9 @@ def test_wrapped_ring_cuts_first_and_last_line() -> None:
     head = dump.tables[0]
     assert head.domid == 0 and head.domid_inferred  # peers in domain 1 point back at it
     assert head.port.tolist()[0] == 21
+    a = analyze(dump)
+    assert a.dom0_partial and a.dom0_total == hv.domain(0).active_evtchns - 20
+    assert any("lower bound" in n for n in a.notes)
 
 
 def test_garbled_lines_are_reported_with_line_numbers() -> None:

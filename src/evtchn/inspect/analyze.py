@@ -57,6 +57,7 @@ class Analysis:
     bad_lines: int = 0
     cut_lines: int = 0
     notes: list[str] = field(default_factory=list)
+    dom0_partial: bool = False  # dom0's table lost its head to a wrapped console ring
 
     def below(self, min_free: int) -> bool:
         """True when the VM headroom is known and under `min_free` VMs."""
@@ -67,6 +68,7 @@ class Analysis:
             "dom0": {
                 "source": self.dom0_source,
                 "total": self.dom0_total,
+                "partial": self.dom0_partial,
                 "by_kind": self.by_kind,
                 "interdomain_by_domain": {str(k): v for k, v in self.interdomain_by_domain.items()},
                 "unbound_by_domain": {str(k): v for k, v in self.unbound_by_domain.items()},
@@ -169,9 +171,17 @@ def analyze(
     unbound: dict[int, int] = {}
     consumers: dict[str, int] = {}
     unattributed = 0
+    partial = False
     if dom0 is not None:
         if dom0.domid_inferred:
             notes.append(f"the {dom0.source} table at {dom0.where} is taken as dom0's (inferred)")
+        if dom0.source is Source.EDUMP and dom0.domid_inferred:
+            partial = True
+            first = int(dom0.port[0]) if len(dom0) else 0
+            notes.append(
+                f"dom0's table has no header (the console ring wrapped) and starts at port {first}: "
+                "earlier ports are missing, so the total is a lower bound and the headroom an upper one"
+            )
         by_kind = {k.label: n for k, n in dom0.kind_counts().items()}
         inter = _counts(dom0.remote_dom[dom0.kind == int(Kind.INTERDOMAIN)])
         unbound = _counts(dom0.remote_dom[dom0.kind == int(Kind.UNBOUND)])
@@ -223,6 +233,7 @@ def analyze(
         bad_lines=len(dump.bad),
         cut_lines=len(dump.cut),
         notes=notes,
+        dom0_partial=partial,
     )
 
 
