@@ -34,12 +34,11 @@ if TYPE_CHECKING:
 
 class Abi(Protocol):
     name: str
-
-    @property
-    def max_evtchns(self) -> int: ...
+    max_evtchns: int  # max_evtchns(d): 1024 / 4096 under 2L, 131072 under FIFO (reference §1)
 
     def set_pending(self, d: Domain, port: int) -> None: ...
     def clear_pending(self, d: Domain, port: int) -> None: ...
+    def free(self, d: Domain, port: int) -> bool: ...
     def unmask(self, d: Domain, port: int) -> None: ...
     def mask(self, d: Domain, port: int) -> None: ...
     def is_pending(self, d: Domain, port: int) -> bool: ...
@@ -78,17 +77,13 @@ class TwoLevel:
     """shared_info pending/mask bitmaps, one selector word per vCPU (xen: event_2l.c; linux: events_2l.c)."""
 
     name = "2-level"
-    __slots__ = ("mask_bits", "pending_bits", "word_bits")
+    __slots__ = ("mask_bits", "max_evtchns", "pending_bits", "word_bits")
 
     def __init__(self, guest_width: int) -> None:
         self.word_bits = guest_width
-        limit = two_level_limit(guest_width)
+        self.max_evtchns = limit = two_level_limit(guest_width)
         self.pending_bits = bytearray(limit // 8)
         self.mask_bits = bytearray(limit // 8)
-
-    @property
-    def max_evtchns(self) -> int:
-        return self.word_bits * self.word_bits
 
     def _raise(self, d: Domain, port: int) -> None:
         v = d.vcpus[d.ports.notify[port]]
@@ -98,13 +93,30 @@ class TwoLevel:
             mark_events_pending(v)
 
     def set_pending(self, d: Domain, port: int) -> None:
-        if _test_and_set(self.pending_bits, port):
+        # The hot path of every send: bit operations inlined.
+        byte, bit = port >> 3, 1 << (port & 7)
+        pending = self.pending_bits
+        old = pending[byte]
+        if old & bit:
             return  # already pending: coalesced, no upcall
-        if not _test(self.mask_bits, port):
-            self._raise(d, port)
+        pending[byte] = old | bit
+        if self.mask_bits[byte] & bit:
+            return  # masked: the edge is lost; unmask re-checks pending
+        v = d.vcpus[d.ports.notify[port]]
+        sel = 1 << (port // self.word_bits)
+        if not v.pending_sel & sel:
+            v.pending_sel |= sel
+            if not v.upcall_pending:
+                v.upcall_pending = True
+                v.kicks += 1
 
     def clear_pending(self, d: Domain, port: int) -> None:
-        _test_and_clear(self.pending_bits, port)
+        self.pending_bits[port >> 3] &= ~(1 << (port & 7)) & 0xFF
+
+    def free(self, d: Domain, port: int) -> bool:
+        """A port being freed: clear its pending bit (the mask is the guest's); never busy under 2L."""
+        self.pending_bits[port >> 3] &= ~(1 << (port & 7)) & 0xFF
+        return False
 
     def unmask(self, d: Domain, port: int) -> None:
         if _test_and_clear(self.mask_bits, port) and _test(self.pending_bits, port):
@@ -214,18 +226,15 @@ class Fifo:
     """Event words, 16 priority queues per vCPU (xen: event_fifo.c; linux: events_fifo.c)."""
 
     name = "FIFO"
-    __slots__ = ("lastq", "pages", "saved_pending", "vcpus", "words")
+    __slots__ = ("lastq", "max_evtchns", "pages", "saved_pending", "vcpus", "words")
 
     def __init__(self, nr_vcpus: int) -> None:
+        self.max_evtchns = FIFO_MAX_EVTCHNS
         self.words = array("I")
         self.pages: list[int] = []  # the GFN of each event-array page
         self.lastq = array("I")  # per port: last (vCPU, priority) queue it was linked on
         self.saved_pending = bytearray(FIFO_MAX_EVTCHNS // 8)  # evtchn->pending for ports with no word
         self.vcpus = [FifoVcpu() for _ in range(nr_vcpus)]
-
-    @property
-    def max_evtchns(self) -> int:
-        return FIFO_MAX_EVTCHNS
 
     def has_word(self, port: int) -> bool:
         return port < len(self.words)
@@ -237,9 +246,11 @@ class Fifo:
         init = FIFO_MASKED if premask else 0
         self.words.extend(array("I", [init]) * FIFO_EVENT_WORDS_PER_PAGE)
         self.lastq.extend(array("I", [_q(0, FIFO_PRIORITY_DEFAULT)]) * FIFO_EVENT_WORDS_PER_PAGE)
-        for port in range(first, min(first + FIFO_EVENT_WORDS_PER_PAGE, d.ports.valid)):
-            if _test_and_clear(self.saved_pending, port):
-                self.set_pending(d, port)
+        end = min(first + FIFO_EVENT_WORDS_PER_PAGE, d.ports.valid)
+        if end > first and any(self.saved_pending[first >> 3 : (end + 7) >> 3]):
+            for port in range(first, end):
+                if _test_and_clear(self.saved_pending, port):
+                    self.set_pending(d, port)
 
     def set_pending(self, d: Domain, port: int) -> None:
         if not self.has_word(port):
@@ -278,6 +289,15 @@ class Fifo:
         if self.has_word(port):
             self.words[port] &= ~FIFO_PENDING
         _test_and_clear(self.saved_pending, port)
+
+    def free(self, d: Domain, port: int) -> bool:
+        """A port being freed: clear P only; True if its word is still LINKED (busy, reference §3)."""
+        _test_and_clear(self.saved_pending, port)
+        if port < len(self.words):
+            w = self.words[port] & ~FIFO_PENDING
+            self.words[port] = w
+            return bool(w & FIFO_LINKED)
+        return False
 
     def unmask(self, d: Domain, port: int) -> None:
         if not self.has_word(port):

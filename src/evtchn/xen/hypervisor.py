@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from heapq import heappop, heappush
 from typing import Any
 
 from evtchn.xen.abi import Fifo, FifoVcpu, TwoLevel
@@ -230,9 +231,13 @@ class Hypervisor:
             raise XenError(Errno.ESRCH, op, f"no domain {dom}")
         return d
 
+    @staticmethod
+    def _xsm_allows(src: Domain, target: Domain) -> bool:
+        return src is target or (src.target is not None and src.target == target.domid) or src.privileged
+
     def _xsm_target(self, op: str, src: Domain, target: Domain) -> None:
         """Dummy XSM_TARGET: the domain itself, its device model, or the control domain (reference §2)."""
-        if src is target or (src.target is not None and src.target == target.domid) or src.privileged:
+        if self._xsm_allows(src, target):
             return
         raise XenError(Errno.EPERM, op, f"domain {src.domid} may not act on domain {target.domid}")
 
@@ -241,6 +246,15 @@ class Hypervisor:
         if d.dying:
             raise XenError(Errno.EINVAL, op, f"domain {d.domid} is dying")
         port = d.ports.find_free()
+        if port is None:
+            raise XenError(Errno.ENOSPC, op, f"domain {d.domid} has no free event channel")
+        return port
+
+    def _alloc(self, op: str, d: Domain, state: int) -> int:
+        """get_free_port() and take it: EINVAL (dying), ENOSPC (reference §2, §3)."""
+        if d.dying:
+            raise XenError(Errno.EINVAL, op, f"domain {d.domid} is dying")
+        port = d.ports.alloc(state)
         if port is None:
             raise XenError(Errno.ENOSPC, op, f"domain {d.domid} has no free event channel")
         return port
@@ -287,18 +301,35 @@ class Hypervisor:
 
     def alloc_unbound(self, caller: int, dom: int, remote_dom: int) -> int:
         """EVTCHNOP_alloc_unbound (6): ESRCH; alloc errors; EPERM (reference §2.2)."""
-        c = self._caller("alloc_unbound", caller)
-        d = self._target("alloc_unbound", c, dom)
+        domains = self.domains
+        try:  # hot path: a plain int naming a live domain
+            c = domains[caller]
+            if caller.__class__ is not int:
+                raise KeyError(caller)
+        except (KeyError, TypeError):
+            c = self._caller("alloc_unbound", caller)
+        d = (c if dom == DOMID_SELF else domains.get(dom)) if type(dom) is int else None
+        if d is None:
+            d = self._target("alloc_unbound", c, dom)
         if type(remote_dom) is not int or not 0 <= remote_dom <= _DOMID_MAX:
             # Xen does not validate the remote, but it must fit a domid_t.
             remote_dom = _arg("alloc_unbound", "remote_dom", remote_dom)
             if not 0 <= remote_dom <= _DOMID_MAX:
                 raise XenError(Errno.ESRCH, "alloc_unbound", f"remote domid {remote_dom} is not a domid_t")
-        port = self._get_free_port("alloc_unbound", d)
-        if d is not c:
-            self._xsm_target("alloc_unbound", c, d)
         t = d.ports
-        t.claim(port, _UNBOUND)
+        if d.dying or (d is not c and not self._xsm_allows(c, d)):
+            # Alloc errors come first; a port found before EPERM is released (its bucket stays).
+            self._get_free_port("alloc_unbound", d)
+            self._xsm_target("alloc_unbound", c, d)
+        free = t._free
+        port: int | None
+        if free and free[0] <= t.limit_port:  # hot path: PortTable.alloc() inlined for a reused port
+            port = p = heappop(free)
+            t.state[p] = _UNBOUND
+        else:
+            port = t.alloc(_UNBOUND)
+        if port is None:
+            raise XenError(Errno.ENOSPC, "alloc_unbound", f"domain {d.domid} has no free event channel")
         t.rdom[port] = c.domid if remote_dom == DOMID_SELF else remote_dom  # the caller's, not `dom`'s
         t.prio[port] = _PRIO_DEFAULT
         return port
@@ -310,10 +341,9 @@ class Hypervisor:
         remote_dom = _arg("alloc_unbound", "remote_dom", remote_dom)
         if not 0 <= remote_dom <= _DOMID_MAX:
             raise XenError(Errno.ESRCH, "alloc_unbound", f"remote domid {remote_dom} is not a domid_t")
-        port = self._get_free_port("alloc_unbound", d)
+        port = self._alloc("alloc_unbound", d, _UNBOUND)
         index = self._xen_consumers.setdefault(consumer, len(self._xen_consumers) + 1)
         t = d.ports
-        t.claim(port, _UNBOUND)
         t.consumer[port] = index
         t.xen_count += 1
         t.notify[port] = vcpu
@@ -323,30 +353,63 @@ class Hypervisor:
 
     def bind_interdomain(self, caller: int, remote_dom: int, remote_port: int) -> int:
         """EVTCHNOP_bind_interdomain (0): ESRCH; alloc errors; EINVAL (reference §2.3)."""
-        ld = self._caller("bind_interdomain", caller)
-        rd = self._target("bind_interdomain", ld, remote_dom)
+        domains = self.domains
+        try:  # hot path: a plain int naming a live domain
+            ld = domains[caller]
+            if caller.__class__ is not int:
+                raise KeyError(caller)
+        except (KeyError, TypeError):
+            ld = self._caller("bind_interdomain", caller)
+        rd = (
+            (ld if remote_dom == DOMID_SELF else domains.get(remote_dom)) if type(remote_dom) is int else None
+        )
+        if rd is None:
+            rd = self._target("bind_interdomain", ld, remote_dom)
         if type(remote_port) is not int:
             remote_port = _arg("bind_interdomain", "remote_port", remote_port)
-        lport = self._get_free_port("bind_interdomain", ld)
         rt = rd.ports
-        if not 0 <= remote_port < rt.valid:
-            raise XenError(Errno.EINVAL, "bind_interdomain", f"port {remote_port} invalid in d{rd.domid}")
-        if rt.state[remote_port] != _UNBOUND or rt.rdom[remote_port] != ld.domid:
+        remote_ok = (
+            0 <= remote_port < rt.valid
+            and rt.state[remote_port] == _UNBOUND
+            and rt.rdom[remote_port] == ld.domid
+        )
+        lt = ld.ports
+        free = lt._free
+        lport: int | None
+        if remote_ok and free and free[0] <= lt.limit_port and not ld.dying:
+            lport = p = heappop(free)  # hot path: PortTable.alloc() inlined for a reused port
+            lt.state[p] = _INTERDOMAIN
+        else:
+            lport = lt.alloc(_INTERDOMAIN) if remote_ok and not ld.dying else None
+        if lport is None:
+            # Alloc errors in the caller come before the remote port's EINVAL (reference §2.3).
+            self._get_free_port("bind_interdomain", ld)
             raise XenError(
                 Errno.EINVAL,
                 "bind_interdomain",
                 f"d{rd.domid} port {remote_port} is not unbound for d{ld.domid}",
             )
-        lt = ld.ports
-        lt.claim(lport, _INTERDOMAIN)
         lt.rdom[lport] = rd.domid
         lt.union[lport] = remote_port
         lt.prio[lport] = _PRIO_DEFAULT
-        rt.state[remote_port] = _INTERDOMAIN
-        rt.rdom[remote_port] = ld.domid
+        rt.state[remote_port] = _INTERDOMAIN  # its rdom already names the caller (checked above)
         rt.union[remote_port] = lport
         # In case the peer signalled while unbound, the local port is always set pending (on vCPU 0).
-        ld.abi.set_pending(ld, lport)
+        abi = ld.abi
+        if type(abi) is TwoLevel:
+            # Hot path: TwoLevel.set_pending() inlined. A fresh port is never pending (close clears it).
+            byte, bit = lport >> 3, 1 << (lport & 7)
+            abi.pending_bits[byte] |= bit
+            if not abi.mask_bits[byte] & bit:
+                v = ld.vcpus[0]
+                sel = 1 << (lport // abi.word_bits)
+                if not v.pending_sel & sel:
+                    v.pending_sel |= sel
+                    if not v.upcall_pending:
+                        v.upcall_pending = True
+                        v.kicks += 1
+        else:
+            abi.set_pending(ld, lport)
         return lport
 
     def bind_virq(self, caller: int, virq: int, vcpu: int) -> int:
@@ -367,9 +430,8 @@ class Hypervisor:
         v = d.vcpus[vcpu]
         if v.virq_to_evtchn[virq]:
             raise XenError(Errno.EEXIST, "bind_virq", f"VIRQ {virq} already bound on vCPU {vcpu}")
-        port = self._get_free_port("bind_virq", d)
         t = d.ports
-        t.claim(port, _VIRQ)
+        port = self._alloc("bind_virq", d, _VIRQ)
         t.notify[port] = vcpu
         t.union[port] = virq
         t.prio[port] = _PRIO_DEFAULT
@@ -378,11 +440,18 @@ class Hypervisor:
 
     def bind_ipi(self, caller: int, vcpu: int) -> int:
         """EVTCHNOP_bind_ipi (7): ENOENT; alloc errors (reference §2.5)."""
-        d = self._caller("bind_ipi", caller)
-        vcpu = self._vcpu("bind_ipi", d, vcpu)
-        port = self._get_free_port("bind_ipi", d)
+        try:  # hot path: a plain int naming a live domain
+            d = self.domains[caller]
+            if caller.__class__ is not int:
+                raise KeyError(caller)
+        except (KeyError, TypeError):
+            d = self._caller("bind_ipi", caller)
+        if type(vcpu) is not int or not 0 <= vcpu < d.max_vcpus:
+            vcpu = self._vcpu("bind_ipi", d, vcpu)
         t = d.ports
-        t.claim(port, _IPI)
+        port = t.alloc(_IPI) if not d.dying else None
+        if port is None:
+            port = self._alloc("bind_ipi", d, _IPI)
         t.notify[port] = vcpu
         t.prio[port] = _PRIO_DEFAULT
         return port
@@ -398,9 +467,8 @@ class Hypervisor:
             raise XenError(Errno.EPERM, "bind_pirq", f"domain {d.domid} has no access to PIRQ {pirq}")
         if pirq in d.pirq_to_evtchn:
             raise XenError(Errno.EEXIST, "bind_pirq", f"PIRQ {pirq} already bound")
-        port = self._get_free_port("bind_pirq", d)
         t = d.ports
-        t.claim(port, _PIRQ)
+        port = self._alloc("bind_pirq", d, _PIRQ)
         t.union[port] = pirq
         t.prio[port] = _PRIO_DEFAULT
         d.pirq_to_evtchn[pirq] = port
@@ -409,12 +477,43 @@ class Hypervisor:
 
     def close(self, caller: int, port: int) -> None:
         """EVTCHNOP_close (3): EINVAL for invalid, FREE, RESERVED or Xen-consumer ports (reference §2.7)."""
-        d = self._caller("close", caller)
-        if type(port) is not int or not 0 <= port < d.ports.valid:
+        try:  # hot path: a plain int naming a live domain
+            d = self.domains[caller]
+            if caller.__class__ is not int:
+                raise KeyError(caller)
+        except (KeyError, TypeError):
+            d = self._caller("close", caller)
+        t = d.ports
+        if port.__class__ is not int or not 0 <= port < t.valid:
             port = self._valid_port("close", d, port)
-        self._close(d, port, guest=True)
+        if t.consumer[port]:
+            raise XenError(Errno.EINVAL, "close", f"port {port} belongs to Xen")
+        # The common states inline (this is the hot path); VIRQ and PIRQ unbind in _close().
+        state = t.state[port]
+        if state == _INTERDOMAIN:
+            rt = self.domains[t.rdom[port]].ports
+            rport = t.union[port]
+            # The remote end returns to unbound, re-bindable only by the closer (its rdom already names
+            # the closer: peers point at each other); no event is sent.
+            rt.state[rport] = _UNBOUND
+            rt.union[rport] = 0
+            t.union[port] = 0
+        elif state != _UNBOUND and state != _IPI:
+            self._close(d, port, guest=True)
+            return
+        abi = d.abi
+        if type(abi) is TwoLevel:
+            # Hot path: the 2L free (clear the pending bit, never busy) and PortTable.release() inlined.
+            abi.pending_bits[port >> 3] &= ~(1 << (port & 7)) & 0xFF
+            t.state[port] = _FREE
+            t.notify[port] = 0
+            t.rdom[port] = 0  # union is already 0: UNBOUND and IPI never hold one, INTERDOMAIN cleared above
+            heappush(t._free, port)
+        else:
+            t.release(port, port < abi.max_evtchns and abi.free(d, port))
 
     def _close(self, d: Domain, port: int, *, guest: bool) -> None:
+        """evtchn_close(): the guest path refuses Xen-consumer ports; destruction closes them too."""
         t = d.ports
         if guest and t.consumer[port]:
             raise XenError(Errno.EINVAL, "close", f"port {port} belongs to Xen")
@@ -422,7 +521,6 @@ class Hypervisor:
         if state == _INTERDOMAIN:
             rd = self.domains[t.rdom[port]]
             rport = t.union[port]
-            # The remote end returns to unbound, re-bindable only by the closer; no event is sent.
             rt = rd.ports
             rt.state[rport] = _UNBOUND
             rt.rdom[rport] = d.domid
@@ -437,17 +535,18 @@ class Hypervisor:
         elif state == _PIRQ:
             d.pirq_to_evtchn.pop(t.union[port], None)
         abi = d.abi
-        if port < abi.max_evtchns:
-            abi.clear_pending(d, port)
-            t.release(port, busy=abi.is_busy(d, port))
-        else:
-            t.release(port, busy=False)
+        t.release(port, port < abi.max_evtchns and abi.free(d, port))
 
     def send(self, caller: int, port: int) -> None:
         """EVTCHNOP_send (4): EINVAL for invalid, Xen-consumer, FREE, RESERVED, PIRQ, VIRQ (§2.8)."""
-        d = self._caller("send", caller)
+        try:  # hot path: a plain int naming a live domain
+            d = self.domains[caller]
+            if caller.__class__ is not int:
+                raise KeyError(caller)
+        except (KeyError, TypeError):
+            d = self._caller("send", caller)
         t = d.ports
-        if type(port) is not int or not 0 <= port < t.valid:
+        if port.__class__ is not int or not 0 <= port < t.valid:
             port = self._valid_port("send", d, port)
         if t.consumer[port]:
             raise XenError(Errno.EINVAL, "send", f"port {port} belongs to Xen")
@@ -455,10 +554,30 @@ class Hypervisor:
         if state == _INTERDOMAIN:
             rd = self.domains[t.rdom[port]]
             rport = t.union[port]
-            if rd.ports.consumer[rport]:
+            rt = rd.ports
+            if rt.consumer[rport]:
                 rd.xen_notifications[rport] = rd.xen_notifications.get(rport, 0) + 1
             else:
-                self._set_pending(rd, rport)
+                # A bound peer is always usable and within the ABI.
+                abi = rd.abi
+                if type(abi) is TwoLevel:
+                    # Hot path: TwoLevel.set_pending() inlined (reference §4 steps 1–2).
+                    byte, bit = rport >> 3, 1 << (rport & 7)
+                    pending = abi.pending_bits
+                    old = pending[byte]
+                    if old & bit:
+                        return  # already pending: coalesced
+                    pending[byte] = old | bit
+                    if not abi.mask_bits[byte] & bit:
+                        v = rd.vcpus[rt.notify[rport]]
+                        sel = 1 << (rport // abi.word_bits)
+                        if not v.pending_sel & sel:
+                            v.pending_sel |= sel
+                            if not v.upcall_pending:
+                                v.upcall_pending = True
+                                v.kicks += 1
+                else:
+                    abi.set_pending(rd, rport)
         elif state == _IPI:
             self._set_pending(d, port)
         elif state == _UNBOUND:

@@ -20,9 +20,9 @@ from evtchn.xen.constants import ECS, FIFO_PRIORITY_DEFAULT
 
 class PortTable:
     __slots__ = (
+        "_busy",
         "_free",
         "_high",
-        "active",
         "bucket_ports",
         "consumer",
         "limit_port",
@@ -47,12 +47,16 @@ class PortTable:
         self.valid = 0  # valid_evtchns: ports in allocated buckets
         self._high = 0  # ports below this have been handed out at least once
         self._free: list[int] = []  # FREE, non-busy ports below _high
-        self.active = 0  # non-FREE ports, port 0 excluded
+        self._busy = 0  # FREE ports below _high still LINKED in a FIFO queue
         self.xen_count = 0  # Xen-consumer ports
         # Port 0: allocated at creation, then ECS_RESERVED forever (reference §1).
         self.find_free()
         self.claim(0, ECS.RESERVED)
-        self.active = 0
+
+    @property
+    def active(self) -> int:
+        """active_evtchns: non-FREE ports, port 0 excluded — every port below the mark not free or busy."""
+        return self._high - 1 - len(self._free) - self._busy
 
     def __len__(self) -> int:
         return self.valid
@@ -83,6 +87,24 @@ class PortTable:
             self._grow()
         return port
 
+    def alloc(self, state: int) -> int | None:
+        """find_free() and claim() in one step (the hot path); None for ENOSPC."""
+        free = self._free
+        if free:
+            port = free[0]
+            if port > self.limit_port:
+                return None
+            heapq.heappop(free)
+        else:
+            port = self._high
+            if port > self.limit_port:
+                return None
+            if port >= self.valid:
+                self._grow()
+            self._high = port + 1
+        self.state[port] = state
+        return port
+
     def claim(self, port: int, state: int) -> None:
         """Take the port find_free() returned."""
         if self._free and self._free[0] == port:
@@ -91,30 +113,32 @@ class PortTable:
             assert port == self._high, "claim() takes what find_free() returned"
             self._high += 1
         self.state[port] = state
-        self.active += 1
 
-    def release(self, port: int, *, busy: bool) -> None:
+    def release(self, port: int, busy: bool) -> None:
         """Free a port; a FIFO-busy one (still LINKED) is reused only after unbusy() (reference §3)."""
-        self.state[port] = ECS.FREE
+        self.state[port] = 0  # ECS_FREE
         self.notify[port] = 0
         self.rdom[port] = 0
         self.union[port] = 0
         if self.consumer[port]:
             self.consumer[port] = 0
             self.xen_count -= 1
-        self.active -= 1
-        if not busy:
+        if busy:
+            self._busy += 1
+        else:
             heapq.heappush(self._free, port)
 
     def unbusy(self, port: int) -> None:
         """A FREE port's event word was unlinked by the guest: it may be handed out again."""
         if self.state[port] == ECS.FREE:
+            self._busy -= 1
             heapq.heappush(self._free, port)
 
     def rebuild_free(self) -> None:
         """Forget busy marks (FIFO state destroyed): every FREE port below the mark is free again."""
         self._free = [p for p in range(1, self._high) if self.state[p] == ECS.FREE]
         heapq.heapify(self._free)
+        self._busy = 0
 
     def used_ports(self) -> list[int]:
         """Ports that are not FREE, port 0 excluded, ascending."""

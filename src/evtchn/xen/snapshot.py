@@ -169,7 +169,10 @@ def _load_ports(s: State) -> PortTable:
     t.valid = int(s["valid"])
     t._high = int(s["high"])
     t._free = [int(p) for p in s["free"]]
-    t.active = int(s["active"])
+    # Busy ports are the FREE ones below the mark that are not in the heap: derived from "active".
+    t._busy = t._high - 1 - len(t._free) - int(s["active"])
+    if t._busy < 0:
+        raise SnapshotError(f"port table counts disagree: active {s['active']}, mark {t._high}")
     t.xen_count = int(s["xen_count"])
     t.state = _unb64(s["state"])
     t.notify = _unarr("H", s["notify"])
