@@ -187,3 +187,37 @@ def test_cli_reports_garbled_lines_with_numbers(tmp_path: Path) -> None:
 def test_cli_reads_stdin() -> None:
     res = CliRunner().invoke(evtchn_main, ["analyze", "-", "--json"], input=_host_text())
     assert res.exit_code == 0 and json.loads(res.stdout)["dom0"]["total"] == 98
+
+
+def test_toolstack_host_attribution_matches_its_own_accounting() -> None:
+    """On a toolstack host (reference §7), analysing `lsevtchn 0` and the 'e' dump attributes to each
+    running VM exactly the dom0 ports the toolstack's cost model gives it (§7.3), and the total is the
+    host's dom0 use."""
+    from evtchn.toolstack.host import Host
+    from evtchn.toolstack.spec import DiskSpec, NicSpec, VmSpec
+
+    host = Host.create("xenserver-6.2")
+    for i, (kind, disks, nics) in enumerate([("pv", 1, 1), ("hvm", 3, 1), ("pv", 2, 2)]):
+        spec = VmSpec(
+            name=f"vm{i}",
+            type=kind,
+            vcpus=1,
+            disks=[DiskSpec(userdevice=d) for d in range(disks)],
+            nics=[NicSpec(devid=n) for n in range(nics)],
+            pv_drivers=True,
+        )
+        host.define_vm(spec)
+        host.start_vm(spec.name)
+    from evtchn.toolstack.costs import vm_cost
+
+    hv = host.hv
+    expected = {
+        vm.domid: vm_cost(host.profile, host.hardware, vm.spec).total
+        for vm in host.vms.values()
+        if vm.domid is not None
+    }
+    assert len(expected) == 3
+    for text in (format_lsevtchn(hv, 0).stdout, format_edump(hv, layout="4.1", prefix=True)):
+        a = analyze(parse_text(text))
+        assert a.dom0_total == host.dom0_ports_used()
+        assert a.held_by_domain == expected
