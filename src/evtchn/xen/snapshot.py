@@ -4,15 +4,17 @@
     json.dumps(state)                     # what the persisted host stores
     hv2 = Hypervisor.from_state(state)    # behaves exactly as hv from here on
 
-Byte columns (port table, bitmaps, FIFO words) are base64 of their little-endian bytes, so a full FIFO
-table of 131 072 ports stays a few hundred KiB of text. Maps keyed by int are lists of [key, value] pairs
-because JSON object keys are strings. `SNAPSHOT_VERSION` changes whenever the layout does.
+Byte columns (port table, bitmaps, FIFO words) are base64 of their little-endian bytes, deflated first
+when longer than a page, so a full FIFO table of 131 071 ports is about 16 KiB of text. Maps keyed by
+int are lists of [key, value] pairs because JSON object keys are strings. `SNAPSHOT_VERSION` changes
+whenever the layout does.
 """
 
 from __future__ import annotations
 
 import base64
 import sys
+import zlib
 from array import array
 from typing import TYPE_CHECKING, Any
 
@@ -34,10 +36,16 @@ class SnapshotError(ValueError):
 
 
 def _b64(data: bytes | bytearray) -> str:
-    return base64.b64encode(bytes(data)).decode("ascii")
+    """Base64 of the bytes; columns past a page are deflated first ("z:" prefix), being mostly regular."""
+    raw = bytes(data)
+    if len(raw) > 4096:
+        return "z:" + base64.b64encode(zlib.compress(raw, 1)).decode("ascii")
+    return base64.b64encode(raw).decode("ascii")
 
 
 def _unb64(text: str) -> bytearray:
+    if text.startswith("z:"):
+        return bytearray(zlib.decompress(base64.b64decode(text[2:].encode("ascii"), validate=True)))
     return bytearray(base64.b64decode(text.encode("ascii"), validate=True))
 
 
@@ -267,7 +275,7 @@ def from_state(cls: type[Hypervisor], state: State) -> Hypervisor:
             hv.domains[d.domid] = d
         hv.global_virq_handlers = {int(k): int(v) for k, v in state["global_virq_handlers"]}
         hv._xen_consumers = {str(name): int(index) for name, index in state["xen_consumers"]}
-    except (KeyError, TypeError, ValueError, IndexError) as e:
+    except (KeyError, TypeError, ValueError, IndexError, zlib.error) as e:
         if isinstance(e, SnapshotError):
             raise
         raise SnapshotError(f"malformed hypervisor snapshot: {type(e).__name__}: {e}") from None
