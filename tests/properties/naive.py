@@ -114,14 +114,29 @@ class NaiveXen:
         self.get_free_port(d)
         d.chans[0].state = RESERVED
 
-    def destroy(self, domid: int) -> None:
+    def kill(self, domid: int) -> None:
+        """The dying half of destruction: close every port from the top down, Xen's too (§3)."""
         d = self.doms[domid]
         d.dying = True
         for port in sorted(d.chans, reverse=True):
             if port and d.chans[port].state not in (FREE, RESERVED):
                 self.close_port(d, port, guest=False)
         self.handlers = {v: h for v, h in self.handlers.items() if h != domid}
+
+    def destroy(self, domid: int) -> None:
+        if not self.doms[domid].dying:
+            self.kill(domid)
         del self.doms[domid]
+
+    def op_set_global_virq_handler(self, domid: object, virq: object) -> None:
+        d = self.dom(domid)
+        virq = _int(virq)
+        if not 0 <= virq < 24 or self.virq_class(virq) != "G":
+            raise Fail("EINVAL")
+        old = self.handler(virq)
+        if self.version >= (4, 21) and old is not None and old is not d and old.vcpus[0].virqs.get(virq):
+            raise Fail("EBUSY")
+        self.handlers[virq] = d.domid
 
     # ---------------------------------------------------------------- helpers
 

@@ -138,6 +138,17 @@ class CoreVsNaive(RuleBasedStateMachine):
             self.naive.destroy(domid)
 
     @rule(domid=guests)
+    def kill_domain(self, domid: int) -> None:
+        """A dying domain keeps its (empty) table until destroyed; its allocations are EINVAL (§2)."""
+        if domid in self.naive.doms and not self.naive.doms[domid].dying:
+            self.hv.kill_domain(domid)
+            self.naive.kill(domid)
+
+    @rule(c=sel, virq=st.sampled_from((2, 3, 8, 0, 11, 24)))
+    def set_global_virq_handler(self, c: int, virq: int) -> None:
+        self.both("set_global_virq_handler", self.dom_(c), virq)
+
+    @rule(domid=guests)
     def pause(self, domid: int) -> None:
         if domid in self.naive.doms and not self.naive.doms[domid].paused:
             self.hv.pause(domid)

@@ -81,3 +81,17 @@ def test_corrupt_column_is_refused() -> None:
     state["domains"][0]["ports"]["notify"] = "AAAAAA=="
     with pytest.raises(SnapshotError, match="port column 'notify' has 2 entries, not 64"):
         Hypervisor.from_state(state)
+
+
+def test_corrupt_deflated_column_is_refused() -> None:
+    hv = Hypervisor()
+    hv.create_domain(1)
+    hv.init_control(1, 1, 0, 0)
+    hv.expand_array(1, 2)
+    hv.expand_array(1, 3)
+    state = hv.to_state()
+    words = state["domains"][0]["abi"]["words"]
+    assert words.startswith("z:")  # 8 KiB of event words: deflated
+    state["domains"][0]["abi"]["words"] = "z:AAAA"
+    with pytest.raises(SnapshotError, match="malformed hypervisor snapshot"):
+        Hypervisor.from_state(state)
