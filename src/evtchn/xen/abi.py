@@ -258,11 +258,14 @@ class Fifo:
             return
         vid = d.ports.notify[port]
         fv = self.vcpus[vid]
-        if fv.control_gfn is None:
-            return  # no control block on that vCPU: dropped
         words = self.words
         w = words[port]
         words[port] = w | FIFO_PENDING
+        if fv.control_gfn is None:
+            # No control block on that vCPU: not linked, no upcall. xen/common/event_fifo.c sets PENDING
+            # before this check (the reference's §5 step list has them the other way round), so a later
+            # unmask once the block exists still delivers it.
+            return
         linked = True
         prio = d.ports.prio[port]
         if not w & FIFO_MASKED and not w & FIFO_LINKED:
