@@ -110,6 +110,7 @@ def test_error_text_names_op_errno_and_number(hv: Hypervisor) -> None:
 def test_create_domain_rejects_bad_configuration_with_value_error(hv: Hypervisor) -> None:
     for kwargs, text in [
         ({"max_vcpus": 0}, "max_vcpus"),
+        ({"max_vcpus": 70000}, "max_vcpus"),  # vCPU ids live in 16-bit columns
         ({"max_vcpus": "2"}, "max_vcpus"),
         ({"guest_width": 16}, "guest width"),
         ({"nr_pirqs": -1}, "nr_pirqs"),
