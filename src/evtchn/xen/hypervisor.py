@@ -864,10 +864,19 @@ class Hypervisor:
                 yield self.dump_port(domid, port)
 
     def check_invariants(self) -> None:
-        """Peers point at each other; counters equal the non-free ports. AssertionError otherwise."""
+        """Peers point at each other; counters equal the non-free ports; free ports hold no binding
+        (the hot paths rely on it). AssertionError otherwise."""
         for d in self.domains.values():
             t = d.ports
             assert t.state[0] == ECS.RESERVED, f"d{d.domid} port 0 is not reserved"
+            for p in range(1, t.valid):
+                s = t.state[p]
+                if s == _FREE:
+                    assert not (t.notify[p] or t.rdom[p] or t.union[p] or t.consumer[p]), (
+                        f"d{d.domid}:{p} stale"
+                    )
+                elif s in (_UNBOUND, _IPI):
+                    assert t.union[p] == 0, f"d{d.domid}:{p} {ECS(s).name} holds union {t.union[p]}"
             used = t.used_ports()
             assert t.active == len(used), f"d{d.domid} active {t.active} != {len(used)}"
             xen = sum(1 for p in used if t.consumer[p])
