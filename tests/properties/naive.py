@@ -627,7 +627,7 @@ class NaiveXen:
             }
             pend = sorted(p for p in d.chans if self.is_pending(d, p))
             mask = sorted(p for p in d.chans if p < d.max_evtchns() and self.is_masked(d, p))
-            vcpus = [(v.upcall, v.kicks, sorted(v.ready)) for v in d.vcpus]
+            vcpus = [(v.upcall, v.kicks, sorted(v.sel), sorted(v.ready)) for v in d.vcpus]
             active = sum(1 for p, c in d.chans.items() if p and c.state != FREE)
             xen = sum(1 for c in d.chans.values() if c.xen)
             out[domid] = (len(d.chans), active, xen, d.fifo, chans, pend, mask, vcpus, dict(d.xen_notes))

@@ -68,7 +68,10 @@ def observe_core(hv: Hypervisor) -> dict[int, Any]:
             pend = [p for p in range(limit) if bits >> p & 1]
             ready = [[] for _ in d.vcpus]
         mask = [p for p in range(limit) if abi.is_masked(d, p)]
-        vs = [(v.upcall_pending, v.kicks, r) for v, r in zip(d.vcpus, ready, strict=True)]
+        vs = [
+            (v.upcall_pending, v.kicks, [w for w in range(64) if v.pending_sel >> w & 1], r)
+            for v, r in zip(d.vcpus, ready, strict=True)
+        ]
         out[domid] = (
             t.valid,
             t.active,
