@@ -302,11 +302,8 @@ class Hypervisor:
     def alloc_unbound(self, caller: int, dom: int, remote_dom: int) -> int:
         """EVTCHNOP_alloc_unbound (6): ESRCH; alloc errors; EPERM (reference §2.2)."""
         domains = self.domains
-        try:  # hot path: a plain int naming a live domain
-            c = domains[caller]
-            if caller.__class__ is not int:
-                raise KeyError(caller)
-        except (KeyError, TypeError):
+        c = domains.get(caller) if caller.__class__ is int else None  # hot path: a live domid
+        if c is None:
             c = self._caller("alloc_unbound", caller)
         d = (c if dom == DOMID_SELF else domains.get(dom)) if type(dom) is int else None
         if d is None:
@@ -354,11 +351,8 @@ class Hypervisor:
     def bind_interdomain(self, caller: int, remote_dom: int, remote_port: int) -> int:
         """EVTCHNOP_bind_interdomain (0): ESRCH; alloc errors; EINVAL (reference §2.3)."""
         domains = self.domains
-        try:  # hot path: a plain int naming a live domain
-            ld = domains[caller]
-            if caller.__class__ is not int:
-                raise KeyError(caller)
-        except (KeyError, TypeError):
+        ld = domains.get(caller) if caller.__class__ is int else None  # hot path: a live domid
+        if ld is None:
             ld = self._caller("bind_interdomain", caller)
         rd = (
             (ld if remote_dom == DOMID_SELF else domains.get(remote_dom)) if type(remote_dom) is int else None
@@ -440,11 +434,8 @@ class Hypervisor:
 
     def bind_ipi(self, caller: int, vcpu: int) -> int:
         """EVTCHNOP_bind_ipi (7): ENOENT; alloc errors (reference §2.5)."""
-        try:  # hot path: a plain int naming a live domain
-            d = self.domains[caller]
-            if caller.__class__ is not int:
-                raise KeyError(caller)
-        except (KeyError, TypeError):
+        d = self.domains.get(caller) if caller.__class__ is int else None  # hot path: a live domid
+        if d is None:
             d = self._caller("bind_ipi", caller)
         if type(vcpu) is not int or not 0 <= vcpu < d.max_vcpus:
             vcpu = self._vcpu("bind_ipi", d, vcpu)
@@ -477,11 +468,8 @@ class Hypervisor:
 
     def close(self, caller: int, port: int) -> None:
         """EVTCHNOP_close (3): EINVAL for invalid, FREE, RESERVED or Xen-consumer ports (reference §2.7)."""
-        try:  # hot path: a plain int naming a live domain
-            d = self.domains[caller]
-            if caller.__class__ is not int:
-                raise KeyError(caller)
-        except (KeyError, TypeError):
+        d = self.domains.get(caller) if caller.__class__ is int else None  # hot path: a live domid
+        if d is None:
             d = self._caller("close", caller)
         t = d.ports
         if port.__class__ is not int or not 0 <= port < t.valid:
@@ -539,11 +527,8 @@ class Hypervisor:
 
     def send(self, caller: int, port: int) -> None:
         """EVTCHNOP_send (4): EINVAL for invalid, Xen-consumer, FREE, RESERVED, PIRQ, VIRQ (§2.8)."""
-        try:  # hot path: a plain int naming a live domain
-            d = self.domains[caller]
-            if caller.__class__ is not int:
-                raise KeyError(caller)
-        except (KeyError, TypeError):
+        d = self.domains.get(caller) if caller.__class__ is int else None  # hot path: a live domid
+        if d is None:
             d = self._caller("send", caller)
         t = d.ports
         if port.__class__ is not int or not 0 <= port < t.valid:
