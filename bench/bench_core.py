@@ -83,7 +83,7 @@ def _baseline() -> Callable[[], float]:
     return run
 
 
-def _cycle() -> Callable[[], float]:
+def cycle_timer() -> Callable[[], float]:
     """A timer: seconds per hypercall in the frontend/backend connect, notify, disconnect cycle."""
     hv = Hypervisor()
     hv.create_domain(0, privileged=True)
@@ -147,7 +147,7 @@ def main() -> int:
     )
 
     gc.disable()
-    base, per_call = _interleaved(_baseline(), _cycle(), rounds=40)
+    base, per_call = _interleaved(_baseline(), cycle_timer(), rounds=40)
     gc.enable()
     report(
         "mixed cycle, per hypercall",

@@ -21,34 +21,12 @@ import sys
 import time
 from collections.abc import Callable
 
+from bench_core import cycle_timer  # the core benchmark's per-hypercall cost, run here too
 from evtchn.toolstack import Host, StartError, get_hardware, get_profile, seed_vm_spec, vm_cost
-from evtchn.xen import DOMID_SELF, Hypervisor
-
-HYPERCALLS_PER_CYCLE = 5
 
 
 def best_of(repeats: int, fn: Callable[[], float]) -> float:
     return min(fn() for _ in range(repeats))
-
-
-def hypercall_cost(cycles: int) -> float:
-    """Seconds per hypercall over a mixed alloc/bind/send/close cycle between a guest and dom0."""
-    hv = Hypervisor()
-    hv.create_domain(0, privileged=True, max_vcpus=4)
-    hv.create_domain(1, max_vcpus=2)
-    # Some ports in use on both sides, so the lowest-free search is not trivially port 1.
-    for _ in range(40):
-        p = hv.alloc_unbound(1, DOMID_SELF, 0)
-        hv.bind_interdomain(0, 1, p)
-    alloc, bind, send, close = hv.alloc_unbound, hv.bind_interdomain, hv.send, hv.close
-    t0 = time.perf_counter()
-    for _ in range(cycles):
-        gp = alloc(1, DOMID_SELF, 0)
-        dp = bind(0, 1, gp)
-        send(1, gp)
-        close(0, dp)
-        close(1, gp)
-    return (time.perf_counter() - t0) / (cycles * HYPERCALLS_PER_CYCLE)
 
 
 def starts_until_exhaustion(profile: str, limit: int | None) -> tuple[float, int, int]:
@@ -120,9 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="one repetition, smaller counts")
     args = ap.parse_args(argv)
     reps = 1 if args.quick else 3
-    cycles = 20_000 if args.quick else 100_000
-
-    hc = best_of(reps, lambda: hypercall_cost(cycles))
+    timer = cycle_timer()
+    hc = min(timer() for _ in range(10 if args.quick else 40))
     print(
         f"baseline: mixed alloc/bind/send/close cycle on a bare Hypervisor: {hc * 1e6:.2f} µs per hypercall"
     )
