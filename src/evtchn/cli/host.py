@@ -2,7 +2,7 @@
 
     evtchn host create --profile xenserver-6.2 [--hardware H] [--force]
     evtchn vm create web1.yaml
-    evtchn vm start web1 ; evtchn vm list ; evtchn host show
+    evtchn vm start web1 ; evtchn vm list ; evtchn vm show web1 ; evtchn host show
     evtchn vm shutdown web1 ; evtchn vm destroy web1 ; evtchn vm remove web1
 
 Every command takes `--host FILE` (else $EVTCHN_HOST, else ~/.local/share/evtchn/host.db) and
@@ -232,6 +232,75 @@ def vm_remove(name: str, host_file: str | None, wait: float | None) -> None:
         with store.transaction() as host:
             host.remove_vm(name)
     click.echo(f"removed {name}")
+
+
+@vm_group.command("show")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@_store_options
+def vm_show(name: str, as_json: bool, host_file: str | None, wait: float | None) -> None:
+    """One VM: state, the dom0 ports it holds by kind, and each device's state and backend error."""
+    import json
+
+    with _errors():
+        host = _open(host_file, wait).read()
+        vm = host.vm(name)
+        held = host.vm_dom0_ports(name)
+    devices = [
+        {
+            "kind": d.kind,
+            "devid": d.devid,
+            "state": d.state,
+            "connected": d.connected,
+            "error": d.error,
+            "frontend_error": d.frontend_error,
+            "queues": d.queues,
+            "split": d.split,
+            "dom0_ports": d.dom0_ports,
+            "guest_ports": d.guest_ports,
+        }
+        for d in vm.devices
+    ]
+    info = {
+        "name": vm.name,
+        "uuid": vm.uuid,
+        "type": vm.spec.type,
+        "power_state": vm.power_state,
+        "domid": vm.domid,
+        "vcpus": vm.spec.vcpus,
+        "memory_mib": vm.spec.memory_mib,
+        "dom0_ports": {kind: ports for kind, ports in held.items() if ports},
+        "devices": devices,
+        "messages": vm.messages,
+        "last_error": vm.last_error,
+    }
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+        return
+    out = _console()
+    domid = "-" if vm.domid is None else str(vm.domid)
+    out.print(f"{vm.name} ({vm.uuid}): {vm.spec.type}, {vm.power_state}, domid {domid}")
+    out.print(f"  {vm.spec.vcpus} vCPU(s), {vm.spec.memory_mib} MiB")
+    total = sum(len(p) for p in held.values())
+    by_kind = ", ".join(f"{k} {len(p)}" for k, p in held.items() if p)
+    out.print(f"  dom0 ports held: {total}" + (f" ({by_kind})" if by_kind else ""))
+    if vm.devices:
+        t = Table(box=box.SIMPLE, title="devices", title_justify="left")
+        for col in ("kind", "devid", "state", "dom0 ports", "guest ports"):
+            t.add_column(col)
+        for d in vm.devices:
+            t.add_row(
+                d.kind, str(d.devid), d.state, " ".join(map(str, d.dom0_ports)) or "-",
+                " ".join(map(str, d.guest_ports)) or "-",
+            )  # fmt: skip
+        out.print(t)
+        for d in vm.devices:  # one line each, never wrapped, so scripts can grep them
+            if d.error or d.frontend_error:
+                out.print(f"  {d.kind} {d.devid}: {d.error or d.frontend_error}")
+    if vm.last_error:
+        out.print(f"  last error: {vm.last_error}")
+    for m in vm.messages:
+        out.print(f"  log: {m}")
 
 
 @vm_group.command("list")

@@ -169,6 +169,10 @@ class Host:
 
     # ------------------------------------------------------------------ VM records
 
+    def vm(self, name: str) -> Vm:
+        """The VM record by name; NoSuchVm (a one-line ToolstackError) if there is none."""
+        return self._vm(name)
+
     def _vm(self, name: str) -> Vm:
         try:
             return self.vms[name]
