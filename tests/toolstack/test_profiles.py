@@ -129,6 +129,21 @@ def test_bad_profile_files(tmp_path: Path, text: str, expected: str) -> None:
     assert expected in info.value.message
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('base = "xen-xl"\ndm_bufioreq = \n', "p.toml:2: not valid TOML: "),
+        ('base = "xen-xl"\nstart_order = [\n', "p.toml:2: not valid TOML: "),  # error at end of file
+    ],
+)
+def test_bad_toml_profile_names_the_line(tmp_path: Path, text: str, expected: str) -> None:
+    p = tmp_path / "p.toml"
+    p.write_text(text)
+    with pytest.raises(SpecError) as info:
+        get_profile(str(p))
+    assert info.value.message.startswith(str(tmp_path / expected))
+
+
 def test_unknown_profile_name() -> None:
     with pytest.raises(ProfileError, match="xenserver-7: no such profile file or built-in profile"):
         get_profile("xenserver-7")

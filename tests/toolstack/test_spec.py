@@ -52,6 +52,7 @@ def test_toml_spec(tmp_path: Path) -> None:
         ("e.yaml", "- just\n- a list\n", "e.yaml: expected a mapping"),
         ("f.toml", 'name = "f"\nvcpus = "two"\n', "f.toml: field vcpus: "),
         ("g.toml", 'name = "g"\nvcpus = \n', "g.toml:2: not valid TOML"),
+        ("k.toml", 'name = "k"\nvcpus = [\n', "k.toml:2: not valid TOML: Invalid value"),  # at end of file
         ("h.yaml", "name: h\nvcpus: 2\nmax_vcpus: 1\n", "h.yaml:1: field (top level): "),
         ("i.json", "{}", "i.json: unknown spec format '.json'"),
         ("j.yaml", "name: 'bad name'\n", "j.yaml:1: field name: "),

@@ -6,6 +6,7 @@ data = read_mapping(Path("my-host.yaml"), SpecError)
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, TypeVar
@@ -40,7 +41,7 @@ def read_mapping(p: Path, what: str) -> dict[str, Any]:
         line = f":{mark.line + 1}" if mark is not None else ""
         raise SpecError(f"{p}{line}: not valid YAML: {getattr(e, 'problem', None) or e}") from None
     except tomllib.TOMLDecodeError as e:
-        raise SpecError(f"{p}: not valid TOML: {e}") from None
+        raise toml_error(p, text, e) from None
     except json.JSONDecodeError as e:
         raise SpecError(f"{p}:{e.lineno}: not valid JSON: {e.msg}") from None
     if not isinstance(data, dict):
@@ -56,3 +57,11 @@ def validate_model(model: type[M], data: dict[str, Any], source: str) -> M:
         loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
         msg = {"extra_forbidden": "unknown field", "missing": "field required"}.get(err["type"], err["msg"])
         raise SpecError(f"{source}: field {loc}: {msg}") from None
+
+
+def toml_error(p: Path, text: str, e: tomllib.TOMLDecodeError) -> SpecError:
+    """`file:line: not valid TOML: what` — tomllib puts the line in its message, or says end of document."""
+    msg = str(e)
+    m = re.search(r"\(at line (\d+)", msg)
+    line = m.group(1) if m else str(max(1, text.count("\n") + (not text.endswith("\n"))))
+    return SpecError(f"{p}:{line}: not valid TOML: {msg.split(' (at')[0]}")

@@ -19,6 +19,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from evtchn.toolstack._loading import toml_error
 from evtchn.toolstack.errors import SpecError
 
 VmType = Literal["pv", "hvm", "pvh"]
@@ -228,9 +229,7 @@ def _from_toml(p: Path, text: str) -> VmSpec:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        m = re.search(r"\(at line (\d+)", str(e))
-        line = f":{m.group(1)}" if m else ""
-        raise SpecError(f"{p}{line}: not valid TOML: {str(e).split(' (at')[0]}") from None
+        raise toml_error(p, text, e) from None
     return _validate(str(p), data)
 
 
