@@ -155,6 +155,36 @@ def test_garbled_lines_are_reported_with_line_numbers() -> None:
     assert dump.accounted() == dump.lines
 
 
+@pytest.mark.parametrize("fast", [True, False])
+def test_numbers_past_32_bits_are_garbled_lines_not_a_crash(fast: bool) -> None:
+    """No tool prints a number wider than a 32-bit C integer; such a line is reported, never a crash."""
+    big = "9" * 20
+    e = format_edump(dom0_host(baseline=3)).splitlines(keepends=True)
+    e[4:4] = [
+        f"      {n} [0/0/0]: {f}\n"
+        for n, f in (
+            (7, f"s=3 n=0 x=0 d={big} p=5"),
+            (8, f"s=3 n=0 x=0 d=1 p={big}"),
+            (9, f"s=5 n={big} x=0 v=0"),
+        )
+    ]
+    ls = SEED.read_text().splitlines(keepends=True)
+    ls[2:2] = [
+        f"  12: VCPU 0: Interdomain (Connected) - Remote Domain {big}, Port 3\n",
+        f"{big}: VCPU 0: IPI\n",
+        f"  13: VCPU 0: Virtual IRQ {big}\n",
+    ]
+    irq = (FIXTURES / "proc-interrupts-dom0.txt").read_text().splitlines(keepends=True)
+    irq.insert(2, f" 999:          5  xen-dyn    -event     vif{big}.0-q0\n")
+    for lines, kept, at in ((e, 3, 5), (ls, 11, 3), (irq, 17, 3)):
+        dump = parse_text("".join(lines), fast=fast)
+        bad = [(b.lineno, b.reason) for b in dump.bad]
+        n = 1 if lines is irq else 3
+        assert bad == [(at + k, "a number does not fit in 32 bits") for k in range(n)]
+        assert sum(len(t) for t in dump.tables) == kept
+        analyze(dump).to_json()
+
+
 def test_proc_interrupts() -> None:
     dump = parse_file(FIXTURES / "proc-interrupts-dom0.txt")
     assert dump.bad == []

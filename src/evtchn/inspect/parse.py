@@ -78,6 +78,13 @@ _VIF = re.compile(r"^vif(\d+)\.\d+")
 # Linux action names of per-CPU VIRQs and IPIs (§9.3) and of dom0's global VIRQs (§6).
 _PERCPU_VIRQ = {"timer": 0, "debug": 1}
 _GLOBAL_VIRQ = {"hvc_console": 2, "xen-pcpu": 9, "mce": 16}
+# Every number the tools print is a 32-bit C integer; a longer one is a garbled line, not a port.
+_U32_MAX = 0xFFFF_FFFF
+_TOO_BIG = "a number does not fit in 32 bits"
+
+
+def _too_big(row: _Row) -> bool:
+    return max(row.port, row.vcpu, row.rdom, row.rport, row.number, row.xen) > _U32_MAX
 
 
 # ---------------------------------------------------------------- per-line results
@@ -136,6 +143,8 @@ def _e_port(body: str) -> tuple[_Row, str, int] | str:
         number=number,
         xen=int(g["x"]),
     )
+    if _too_big(row):
+        return _TOO_BIG
     # An IPI line ("s=6 n=0 x=0") reads the same in 4.1 and 4.2-4.3.
     layout = "4.4" if abi is not None else ("" if s == 6 else "4.1" if old else "4.2")
     return row, layout, len(abi) if abi is not None else -1
@@ -154,12 +163,13 @@ def _ls_port(m: re.Match[str]) -> _Row | str:
             row.rdom = int(b.group(1))
         elif kind in (Kind.VIRQ, Kind.PIRQ):
             row.number = int(b.group(1))
-        return row
+        return _TOO_BIG if _too_big(row) else row
     return "unknown lsevtchn line body"
 
 
-def _irq_row(m: re.Match[str]) -> _Row | None:
-    """A numbered /proc/interrupts row: a port if its chip is a Xen one, None for other interrupts."""
+def _irq_row(m: re.Match[str]) -> _Row | str | None:
+    """A numbered /proc/interrupts row: a port if its chip is a Xen one, None for other interrupts,
+    or the reason the row is garbled."""
     rest = m.group(3).split()
     chip = rest[0]
     if not chip.startswith("xen-"):
@@ -185,7 +195,7 @@ def _irq_row(m: re.Match[str]) -> _Row | None:
     else:
         vif = _VIF.match(name)
         row.rdom = int(vif.group(1)) if vif else NONE
-    return row
+    return _TOO_BIG if _too_big(row) else row
 
 
 # ---------------------------------------------------------------- assembly
@@ -387,6 +397,8 @@ class _Builder:
         m = _IRQ_ROW.match(text)
         if m:
             row = _irq_row(m)
+            if isinstance(row, str):
+                return row
             if self.irq is None:
                 if row is None:
                     return None  # a numbered line with no Xen chip and no CPU header: not ours
