@@ -118,6 +118,20 @@ def test_user_profile_file_inherits_and_overrides(tmp_path: Path) -> None:
         ("name: bare\n", "field description: field required"),
         ("base: xen-xl\nstart_order: [VBD_plug]\n", "start_order must order exactly"),
         ("base: xen-xl\nstart_order: [a, b, c, d, e]\n", "field start_order.0: "),
+        ("base: [xen-xl]\n", "field base: expected the name of a built-in profile"),
+        # Failure templates are checked when the file loads, not when dom0 first runs out.
+        ("base: xen-xl\ndm_failure: {message: 'qemu {oops}'}\n", "unknown placeholder {oops}"),
+        (
+            "base: xen-xl\nstore_failure: {message: m, xenapi_params: ['{0}']}\n",
+            "field store_failure.xenapi_params",
+        ),
+        ("base: xen-xl\nvbd_error: '{errno} ring {ring}'\n", "field vbd_error: "),
+        ("base: xen-xl\nvif_error: '{errno} {tx_ref'\n", "field vif_error: "),
+        ("base: xen-xl\nvif_ctrl_error: '{errno} {tx}'\n", "field vif_ctrl_error: "),
+        ("base: xen-xl\ndevice_error_display: 'error {errno}'\n", "field device_error_display: "),
+        ("base: xen-xl\nfrontend_alloc_error: '{port}'\n", "field frontend_alloc_error: "),
+        ("base: xen-xl\npv_guest_kernel: {bug_line: 'BUG {where}'}\n", "field pv_guest_kernel.bug_line: "),
+        ("base: xen-xl\ndom0_kernel: {per_vcpu: ['virq:24']}\n", "field dom0_kernel.per_vcpu: "),
     ],
 )
 def test_bad_profile_files(tmp_path: Path, text: str, expected: str) -> None:

@@ -18,8 +18,36 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from evtchn.toolstack._loading import read_mapping, validate_model
 from evtchn.toolstack.errors import ProfileError
+from evtchn.xen.constants import NR_VIRQS
 
 _BIND = re.compile(r"^(virq:\d+|ipi:[a-z_]+)$")
+
+
+def _template(template: str, /, **fields: object) -> str:
+    """Check a failure text against the placeholders the toolstack fills in, so that a profile file with
+    a typo is refused when it loads (naming the field), not when dom0 first runs out."""
+    try:
+        template.format(**fields)
+    except KeyError as e:
+        known = ", ".join("{" + k + "}" for k in fields)
+        raise ValueError(f"{template!r}: unknown placeholder {{{e.args[0]}}} (known: {known})") from None
+    except IndexError:
+        raise ValueError(f"{template!r}: positional placeholders are not filled in; use a name") from None
+    except ValueError as e:
+        raise ValueError(f"{template!r}: {e}") from None
+    return template
+
+
+# Example values of the placeholders each template gets (the types the toolstack passes).
+_FAILURE_FIELDS: dict[str, object] = {
+    "vm": "uuid",
+    "name": "vm",
+    "uuid": "uuid",
+    "domid": 1,
+    "errno": 28,
+    "errname": "ENOSPC",
+    "strerror": "No space left on device",
+}
 
 
 class _Model(BaseModel):
@@ -48,7 +76,22 @@ class KernelFlavour(_Model):
         for b in v:
             if not _BIND.match(b):
                 raise ValueError(f"bind {b!r} is neither 'virq:<number>' nor 'ipi:<name>'")
+            if b.startswith("virq:") and int(b[5:]) >= NR_VIRQS:
+                raise ValueError(f"bind {b!r}: VIRQs are numbered 0..{NR_VIRQS - 1}")
         return v
+
+    @field_validator("global_virqs")
+    @classmethod
+    def _virqs(cls, v: list[int]) -> list[int]:
+        for n in v:
+            if not 0 <= n < NR_VIRQS:
+                raise ValueError(f"VIRQ {n}: VIRQs are numbered 0..{NR_VIRQS - 1}")
+        return v
+
+    @field_validator("bug_line")
+    @classmethod
+    def _bug_line(cls, v: str) -> str:
+        return _template(v, function="bind_virq_to_irq", vcpu=0, bind="virq:0")
 
 
 StartOp = Literal["xenstored_introduce", "xenconsoled_bind", "VBD_plug", "VIF_plug", "VM_create_device_model"]
@@ -77,6 +120,16 @@ class Failure(_Model):
     message: str
     xenapi_code: str = "INTERNAL_ERROR"
     xenapi_params: list[str] = Field(default_factory=lambda: ["{message}"])
+
+    @field_validator("message")
+    @classmethod
+    def _message(cls, v: str) -> str:
+        return _template(v, **_FAILURE_FIELDS)
+
+    @field_validator("xenapi_params")
+    @classmethod
+    def _params(cls, v: list[str]) -> list[str]:
+        return [_template(p, message="message", **_FAILURE_FIELDS) for p in v]
 
 
 class Profile(_Model):
@@ -124,6 +177,31 @@ class Profile(_Model):
     device_error_display: str = "{text}"  # how the toolstack shows a device error against the VM
     frontend_alloc_error: str = "{errno} allocating event channel"
     sources: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("vbd_error")
+    @classmethod
+    def _vbd_error(cls, v: str) -> str:
+        return _template(v, errno=28, port=1, ring_ref="8")
+
+    @field_validator("vif_error")
+    @classmethod
+    def _vif_error(cls, v: str) -> str:
+        return _template(v, errno=28, tx_ref="8", rx_ref="9", tx=1, rx=2)
+
+    @field_validator("vif_ctrl_error")
+    @classmethod
+    def _vif_ctrl_error(cls, v: str) -> str:
+        return _template(v, errno=28, ring_ref="8", port="1")
+
+    @field_validator("device_error_display")
+    @classmethod
+    def _device_error_display(cls, v: str) -> str:
+        return _template(v, text="28 mapping ring-refs and evtchn")
+
+    @field_validator("frontend_alloc_error")
+    @classmethod
+    def _frontend_alloc_error(cls, v: str) -> str:
+        return _template(v, errno=28)
 
     @model_validator(mode="after")
     def _check(self) -> Profile:
@@ -501,6 +579,9 @@ def get_profile(name_or_path: str) -> Profile:
     data = read_mapping(p, "profile")
     base_name = data.pop("base", None)
     if base_name is not None:
+        if not isinstance(base_name, str):
+            known = ", ".join(BUILTIN_PROFILES)
+            raise ProfileError(f"{p}: field base: expected the name of a built-in profile ({known})")
         if base_name not in BUILTIN_PROFILES:
             raise ProfileError(f"{p}: field base: unknown built-in profile {base_name!r}")
         merged = BUILTIN_PROFILES[base_name].model_dump()
