@@ -120,6 +120,7 @@ def test_mix_of_files(tmp_path: Path) -> None:
         (["--vm", "seed:0"], "COUNT after ':' must be a whole number ≥ 1"),
         (["--hardware", "nohw"], "nohw: no such hardware file"),
         (["--set", "bogus=1"], "unknown setting 'bogus'"),
+        (["--set", "shadow_multiplier=inf"], "--set shadow_multiplier: Input should be a finite number"),
         (["--plot", "x.pdf"], "x.pdf: plot file must end in .png or .svg"),
         (["xenserver-6.1"], "profiles as arguments need --compare"),
         (["--compare", "nope-profile"], "nope-profile: no such profile"),

@@ -79,7 +79,7 @@ class PlanSettings(BaseModel):
     # a few hundred MiB on a 128 GiB host; xapi reads it as host memory-total minus memory-free at boot.
     xen_reserved_mib: int = Field(default=512, ge=0)
     # xenopsd's HVM_shadow_multiplier default 1.0 (memory.ml shadow_multiplier_default).
-    shadow_multiplier: float = Field(default=1.0, ge=0.0)
+    shadow_multiplier: float = Field(default=1.0, ge=0.0, allow_inf_nan=False)
 
     @classmethod
     def from_pairs(cls, pairs: Iterable[str]) -> PlanSettings:
