@@ -122,7 +122,10 @@ def test_xl_cfg_defaults_and_builder() -> None:
         ('name = "x"\nvcpus = "two"\n', "x.cfg:2: vcpus must be a number"),
         ('name = "x"\nvcpus = 2.5\n', "x.cfg:2: vcpus must be a number"),
         ('name = "x"\nthis is not a line\n', "x.cfg:2: expected 'key = value'"),
-        ('name = "x"\ndisk = [ "phy:/d,xvdzz9,w" ]\n', "x.cfg:2: disk[0] 'phy:/d,xvdzz9,w': unknown virtual"),
+        ('name = "x"\ndisk = [ "phy:/d,xvd9,w" ]\n', "x.cfg:2: disk[0] 'phy:/d,xvd9,w': unknown virtual"),
+        ('name = "x"\ndisk = [ "phy:/d,xvda01,w" ]\n', "x.cfg:2: disk[0] 'phy:/d,xvda01,w': unknown virtual"),
+        ('name = "x"\ndisk = [ "/d,qcow3,xvda,w" ]\n', "disk[0] '/d,qcow3,xvda,w': unknown value for format"),
+        ('name = "x"\ndisk = [ "/d,raw,xvda,w,x" ]\n', "disk[0] '/d,raw,xvda,w,x': too many positional"),
         ('name = "x"\nvif = [ "bridge" ]\n', "x.cfg:2: vif[0] 'bridge': expected key=value"),
         ('name = "x"\ndisk = [ "a,xvda,w",\n', "x.cfg:2: unclosed '['"),
         ('name = "x"\ntype = "kvm"\n', "x.cfg:2: type must be pv, hvm or pvh"),
@@ -135,6 +138,53 @@ def test_bad_xl_cfg(text: str, expected: str) -> None:
     with pytest.raises(SpecError) as info:
         parse_xl_cfg(text, source="x.cfg")
     assert expected in info.value.message
+
+
+def test_xl_disk_syntax_of_the_man_page() -> None:
+    """Every example of xl-disk-configuration(5), parsed as xl's lexer does (xen:
+    tools/libs/util/libxlu_disk_l.l): positional target, format, vdev, access; a deprecated 'phy:'-style
+    prefix on the target skips format; flags and key=value anywhere; target= takes the rest."""
+    hda = [
+        "/dev/vg/guest-volume,,hda",
+        "/dev/vg/guest-volume,raw,hda,rw",
+        "format=raw, vdev=hda, access=rw, target=/dev/vg/guest-volume",
+        "raw:/dev/vg/guest-volume,hda,w",
+    ]
+    hdc = [
+        "/root/image.iso,,hdc,cdrom",
+        "/root/image.iso,,hdc,,cdrom",
+        "/root/image.iso,raw,hdc,devtype=cdrom",
+        "format=raw, vdev=hdc, access=ro, devtype=cdrom, target=/root/image.iso",
+        "raw:/root/image.iso,hdc:cdrom,ro",
+    ]
+    for entry in hda:
+        spec, _ = parse_xl_cfg(f'name = "x"\ndisk = [ {entry!r} ]\n')
+        assert [(d.vbd_devid, d.mode, d.kind) for d in spec.disks] == [(768, "rw", "disk")], entry
+    for entry in hdc:
+        spec, _ = parse_xl_cfg(f'name = "x"\ntype = "hvm"\ndisk = [ {entry!r} ]\n')
+        assert [(d.vbd_devid, d.kind) for d in spec.disks] == [(5632, "cdrom")], entry
+    # The target may contain commas after target=; tap:aio: stacks two deprecated prefixes.
+    spec, _ = parse_xl_cfg(
+        'name = "x"\ndisk = [ "vdev=xvdb, target=/srv/a,b.img", "tap:aio:/x.img,xvdc,r" ]\n'
+    )
+    assert [(d.vbd_devid, d.mode) for d in spec.disks] == [(51728, "rw"), (51744, "ro")]
+
+
+def test_xl_disk_partitions() -> None:
+    """PV guests often get partitions as disks (xen-tools writes 'phy:…,xvda2,w'); libxl numbers them
+    (xen: tools/libs/light/libxl_device.c libxl__device_disk_dev_number)."""
+    spec, _ = parse_xl_cfg(
+        'name = "deb"\ndisk = [ "phy:/dev/vg/deb-disk,xvda2,w", "phy:/dev/vg/deb-swap,xvda1,w" ]\n'
+    )
+    assert [d.vbd_devid for d in spec.disks] == [51714, 51713]
+    assert vdev_to_devid("xvdb15") == (202 << 8) | (1 << 4) | 15
+    assert vdev_to_devid("xvda16") == (1 << 28) | 16  # partition > 15: the extended form
+    assert vdev_to_devid("xvdzz9") == (1 << 28) | (701 << 8) | 9
+    assert vdev_to_devid("hdc1") == (22 << 8) | 1 and vdev_to_devid("hdb63") == (3 << 8) | 64 | 63
+    assert vdev_to_devid("sdb3") == (8 << 8) | 16 | 3
+    for bad in ("hda64", "sda16", "xvda256", "xvda0", "xvda01"):
+        with pytest.raises(ValueError):
+            vdev_to_devid(bad)
 
 
 def test_vdev_numbers() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import yaml
@@ -44,8 +45,13 @@ specs = st.builds(
 @settings(max_examples=60, deadline=None)
 @given(specs)
 def test_xl_cfg_round_trip(spec: VmSpec) -> None:
-    back, notes = parse_xl_cfg(to_xl_cfg(spec))
+    text = to_xl_cfg(spec)
+    back, notes = parse_xl_cfg(text)
     assert notes == []
+    # Disks in the positional form xl accepts: target, format, vdev, access (xl-disk-configuration(5)).
+    disk_lines = [line for line in text.splitlines() if line.startswith("disk = ")]
+    entries = re.findall(r"'([^']*)'", disk_lines[0]) if disk_lines else []
+    assert len(entries) == len(spec.disks) and all(e.startswith("/dev/null,raw,") for e in entries)
     assert back.model_dump(exclude={"disks"}) == spec.model_dump(exclude={"disks"})
     assert [(d.vbd_devid, d.mode, d.kind) for d in back.disks] == [
         (d.vbd_devid, d.mode, d.kind) for d in spec.disks

@@ -37,28 +37,34 @@ def xvd_devid(index: int) -> int:
 
 
 def vdev_to_devid(vdev: str) -> int:
-    """'xvda' → 51712, 'hdc' → 5632, 'sdb' → 2064, '51712' → 51712; ValueError for anything else."""
+    """'xvda' → 51712, 'xvda2' → 51714, 'hdc' → 5632, 'sdb' → 2064, '51712' → 51712; ValueError for anything
+    else (xen: tools/libs/light/libxl_device.c libxl__device_disk_dev_number)."""
     vdev = vdev.strip()
     if vdev.isdigit():
         return int(vdev)
-    m = re.fullmatch(r"(xvd|hd|sd)([a-z]+)(\d*)", vdev)
-    if not m or m.group(3):
-        raise ValueError(f"unknown virtual device {vdev!r} (expected e.g. xvda, hdc, sdb or a number)")
+    m = re.fullmatch(r"(xvd|hd|sd)([a-z]+)([1-9]\d*)?", vdev)
+    if not m:
+        raise ValueError(f"unknown virtual device {vdev!r} (expected e.g. xvda, xvda2, hdc, sdb or a number)")
     index = 0
     for ch in m.group(2):
         index = index * 26 + (ord(ch) - ord("a") + 1)
     index -= 1
+    part = int(m.group(3) or 0)
     prefix = m.group(1)
     if prefix == "xvd":
-        return xvd_devid(index)
+        if index >= 1 << 20 or part > 255:
+            raise ValueError(f"{vdev!r}: xvd disks go up to 2^20, partitions up to 255")
+        if index < 16 and part < 16:
+            return xvd_devid(index) | part
+        return (1 << 28) | (index << 8) | part
     if prefix == "hd":
-        if index >= len(_IDE):
-            raise ValueError(f"{vdev!r}: only hda..hdd exist")
+        if index >= len(_IDE) or part > 63:
+            raise ValueError(f"{vdev!r}: only hda..hdd exist, with partitions up to 63")
         major, minor = _IDE[index]
-        return (major << 8) | minor
-    if index >= 16:
-        raise ValueError(f"{vdev!r}: only sda..sdp exist")
-    return (8 << 8) | (index << 4)
+        return (major << 8) | minor | part
+    if index >= 16 or part > 15:
+        raise ValueError(f"{vdev!r}: only sda..sdp exist, with partitions up to 15")
+    return (8 << 8) | (index << 4) | part
 
 
 class _Model(BaseModel):
@@ -298,31 +304,63 @@ def _xl_value(value: str, source: str, line: int, key: str) -> Any:
         raise SpecError(f"{source}:{line}: cannot read the value of {key}: {value!r}") from None
 
 
+# xl-disk-configuration(5) formats and the deprecated target prefixes (xen: tools/libs/util/libxlu_disk_l.l).
+_XL_FORMATS = {"", "raw", "qcow", "qcow2", "vhd", "empty", "qed"}
+_XL_FLAGS = {"direct-io-safe", "discard", "no-discard", "colo", "no-colo", "trusted", "untrusted"}
+_XL_DEPRECATED_PREFIX = re.compile(r"(raw|qcow2?|vhd|iscsi|e?nbd|drbd|tapdisk|tap2?|aio|ioemu|file|phy):")
+
+
 def _parse_xl_disk(entry: str, index: int) -> DiskSpec:
-    """One disk=[…] entry: positional 'target,vdev,access' or key=value (xl-disk-configuration(5))."""
-    parts = [x.strip() for x in entry.split(",")]
-    keyed = {k.strip(): v.strip() for k, _, v in (x.partition("=") for x in parts if "=" in x)}
-    positional = [x for x in parts if "=" not in x]
-    vdev = keyed.get("vdev")
-    access = keyed.get("access")
-    devtype = keyed.get("devtype")
-    bare = [x for x in positional if x not in ("cdrom",)]
-    if "cdrom" in positional:
-        devtype = "cdrom"
-    if vdev is None:
-        # Positional: [target,] vdev, access (target may be omitted or empty for a cdrom).
-        if len(bare) >= 3:
-            vdev, access = bare[1], access or bare[2]
-        elif len(bare) == 2:
-            vdev, access = bare[0], access or bare[1]
-        elif len(bare) == 1:
-            vdev = bare[0]
-        else:
-            raise ValueError("no virtual device name (vdev)")
-    if ":" in vdev:
-        vdev, _, suffix = vdev.partition(":")
-        if suffix == "cdrom":
+    """One disk=[…] entry as xl reads it (xl-disk-configuration(5), libxlu_disk_l.l): key=value parameters
+    and flags anywhere; positional target, format, vdev, access in that order, except that a deprecated
+    'phy:'-style prefix on the target means no format follows; `target=` takes the rest of the string.
+    xm's 'target,vdev[,access]' (no format, no prefix) is read too, where xl would refuse it."""
+    parts = entry.split(",")
+    if len(parts) > 1 and not parts[-1].strip():
+        parts.pop()  # a trailing comma ends the last parameter
+    keyed: dict[str, str] = {}
+    positional: list[str] = []
+    devtype: str | None = None
+    for i, raw in enumerate(parts):
+        item = raw.strip()
+        if item.startswith("target="):
+            keyed["target"] = ",".join([item[len("target=") :], *parts[i + 1 :]]).strip()
+            break
+        if item == "cdrom":
             devtype = "cdrom"
+        elif "=" in item:
+            k, _, v = item.partition("=")
+            keyed[k.strip()] = v.strip()
+        elif item not in _XL_FLAGS:
+            positional.append(item)
+    vdev, access = keyed.get("vdev"), keyed.get("access")
+    devtype = keyed.get("devtype", devtype)
+    has_target, has_format = "target" in keyed, "format" in keyed
+    deprecated = False
+    for n, item in enumerate(positional):
+        if not has_target:
+            has_target = True
+            while m := _XL_DEPRECATED_PREFIX.match(item):
+                deprecated, item = True, item[m.end() :]
+        elif not has_format and not deprecated:
+            has_format = True
+            if item in _XL_FORMATS:
+                continue
+            if len(positional) - n > 2 or vdev is not None:
+                raise ValueError(f"unknown value for format {item!r}")
+            vdev = item  # xm style: target,vdev[,access]
+        elif vdev is None:
+            vdev = item
+        elif access is None:
+            access = item
+        else:
+            raise ValueError(f"too many positional parameters at {item!r}")
+    if vdev is None:
+        raise ValueError("no virtual device name (vdev)")
+    if ":" in vdev:
+        vdev, _, suffix = vdev.rpartition(":")
+        if suffix in ("cdrom", "disk"):
+            devtype = suffix
     mode: Literal["rw", "ro"] = "ro" if (access or "rw").lower() in ("r", "ro", "read-only") else "rw"
     kind: Literal["disk", "cdrom"] = "cdrom" if devtype == "cdrom" else "disk"
     return DiskSpec(userdevice=index, devid=vdev_to_devid(vdev), mode=mode, kind=kind)
@@ -436,7 +474,9 @@ def to_xl_cfg(spec: VmSpec) -> str:
         entries = []
         for d in spec.disks:
             suffix = ":cdrom" if d.kind == "cdrom" else ""
-            entries.append(f"'/dev/null,{_vdev_name(d.vbd_devid)}{suffix},{'w' if d.mode == 'rw' else 'r'}'")
+            # target, format, vdev, access: the positional order xl itself accepts (xl-disk-configuration(5))
+            name = _vdev_name(d.vbd_devid)
+            entries.append(f"'/dev/null,raw,{name}{suffix},{'w' if d.mode == 'rw' else 'r'}'")
         lines.append(f"disk = [ {', '.join(entries)} ]")
     if spec.nics:
         vifs = []
