@@ -92,6 +92,12 @@ def test_vm_commands_and_their_errors(hostfile: Path, tmp_path: Path) -> None:
     assert code == 2 and err.startswith(f"evtchn: {bad}:2: field vcpus:") and err.count("\n") == 1
     code, _, err = _cli("vm", "create", str(tmp_path / "missing.yaml"), *h)
     assert code == 2 and "missing.yaml: cannot read" in err
+    for wait in ("inf", "nan"):  # both used to crash with a traceback converting to milliseconds
+        assert _cli("vm", "start", "web1", "--wait", wait, *h) == (
+            2,
+            "",
+            f"evtchn: --wait {wait}: expected a number of seconds >= 0\n",
+        )
 
 
 def test_host_create_never_clobbers(hostfile: Path, tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from evtchn.store import paths
-from evtchn.store.errors import HostExists, NoHostFile, NotAHostFile, UnknownSchema
+from evtchn.store.errors import HostExists, NoHostFile, NotAHostFile, StoreError, UnknownSchema
 from evtchn.store.schema import APPLICATION_ID
 from evtchn.store.sqlite import Store
 from tests.store.fakehost import FakeCodec, FakeHost
@@ -182,6 +182,16 @@ def test_bad_lock_timeout_env(monkeypatch: pytest.MonkeyPatch) -> None:
         paths.lock_timeout()
     monkeypatch.setenv("EVTCHN_LOCK_TIMEOUT", "2.5")
     assert paths.lock_timeout() == 2.5
+    monkeypatch.setenv("EVTCHN_LOCK_TIMEOUT", "inf")  # was accepted, then crashed converting to ms
+    with pytest.raises(StoreError, match=r"EVTCHN_LOCK_TIMEOUT='inf': expected a number of seconds"):
+        paths.lock_timeout()
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -1.0])
+def test_bad_lock_timeout_argument(value: float) -> None:
+    """--wait nan/inf crashed with a traceback; a negative wait blocked forever on the in-process lock."""
+    with pytest.raises(StoreError, match=r"--wait .*: expected a number of seconds >= 0"):
+        paths.lock_timeout(value)
 
 
 def test_cached_host_is_dropped_when_another_store_commits(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ resolve_path("lab.db")        # -> Path("lab.db")
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -31,7 +32,13 @@ def resolve_path(path: str | os.PathLike[str] | None) -> Path:
 
 def lock_timeout(value: float | None = None) -> float:
     """Seconds to wait for another process's transaction: the argument, `$EVTCHN_LOCK_TIMEOUT`, or 30."""
+    from evtchn.store.errors import StoreError
+
     if value is not None:
+        # SQLite's busy_timeout is whole milliseconds: inf and nan cannot be waited for, a negative wait
+        # would block forever on the in-process lock
+        if not (math.isfinite(value) and value >= 0):
+            raise StoreError(f"--wait {value}: expected a number of seconds >= 0")
         return value
     env = os.environ.get(ENV_LOCK_TIMEOUT, "")
     if not env:
@@ -40,8 +47,6 @@ def lock_timeout(value: float | None = None) -> float:
         seconds = float(env)
     except ValueError:
         seconds = -1.0
-    if not seconds >= 0:
-        from evtchn.store.errors import StoreError
-
+    if not (math.isfinite(seconds) and seconds >= 0):
         raise StoreError(f"${ENV_LOCK_TIMEOUT}={env!r}: expected a number of seconds >= 0")
     return seconds
