@@ -75,6 +75,23 @@ def test_bad_snapshot_is_a_clear_error(state: object, message: str) -> None:
         Hypervisor.from_state(state)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    "where, key, value, message",
+    [
+        ("ports", "state", None, "AttributeError"),  # a column that is not base64 text
+        ("abi", "pending", 7, "AttributeError"),
+        ("abi", "word_bits", 2**40, "word size 1099511627776 is not 32 or 64"),
+        ("abi", "word_bits", 100_000, "word size 100000 is not 32 or 64"),  # 1.25 GB of bitmap
+    ],
+)
+def test_malformed_field_is_a_snapshot_error(where: str, key: str, value: object, message: str) -> None:
+    """README: anything but a snapshot is a SnapshotError with a one-line reason, never a traceback."""
+    state = new_host().to_state()
+    state["domains"][0][where][key] = value
+    with pytest.raises(SnapshotError, match=message):
+        Hypervisor.from_state(state)
+
+
 def test_corrupt_column_is_refused() -> None:
     hv = new_host()
     state = hv.to_state()

@@ -196,7 +196,10 @@ def _load_ports(s: State) -> PortTable:
 
 def _load_abi(s: State) -> TwoLevel | Fifo:
     if s["kind"] == "2l":
-        abi = TwoLevel(int(s["word_bits"]))
+        word_bits = int(s["word_bits"])
+        if word_bits not in (32, 64):  # the bitmaps are word_bits² bits: refuse before allocating
+            raise SnapshotError(f"2-level word size {word_bits} is not 32 or 64")
+        abi = TwoLevel(word_bits)
         abi.pending_bits = _unb64(s["pending"])
         abi.mask_bits = _unb64(s["mask"])
         return abi
@@ -275,7 +278,7 @@ def from_state(cls: type[Hypervisor], state: State) -> Hypervisor:
             hv.domains[d.domid] = d
         hv.global_virq_handlers = {int(k): int(v) for k, v in state["global_virq_handlers"]}
         hv._xen_consumers = {str(name): int(index) for name, index in state["xen_consumers"]}
-    except (KeyError, TypeError, ValueError, IndexError, zlib.error) as e:
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError, zlib.error) as e:
         if isinstance(e, SnapshotError):
             raise
         raise SnapshotError(f"malformed hypervisor snapshot: {type(e).__name__}: {e}") from None
