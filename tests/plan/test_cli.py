@@ -204,3 +204,14 @@ def test_demo_tells_the_story(tmp_path: Path) -> None:
     png = tmp_path / "d" / "density.png"
     assert png.exists() and png.stat().st_size > 20_000
     assert str(png) in out.replace("\n", "")
+
+
+def test_demo_story_respects_host_memory(tmp_path: Path) -> None:
+    """On rack-128g memory binds at 125 seed VMs: the story must stop there too, as the table and
+    --simulate do, not report 155 VMs started on a host without the memory for them."""
+    r = run("demo", "--hardware", "rack-128g", "--out", str(tmp_path / "d"))
+    assert r.exit_code == 0, r.output
+    assert r.stdout.count("125 VMs started with every device connected") == 2
+    assert "155 VMs started" not in r.stdout and "572 VMs started" not in r.stdout
+    assert "VM 126 refused" in r.stdout and "HOST_NOT_ENOUGH_FREE_MEMORY [" in r.stdout
+    assert "125 ✓" in r.stdout

@@ -22,7 +22,7 @@ from evtchn.cli import fail
 from evtchn.cli.plan import make_console, render_compare
 from evtchn.inspect import format_lsevtchn
 from evtchn.plan.density import plan_mix
-from evtchn.plan.limits import PlanSettings, resolve_hardware
+from evtchn.plan.limits import PlanSettings, resolve_hardware, vm_footprint_mib
 from evtchn.plan.mix import Mix, Shape
 from evtchn.plan.plot import PlotError, write_plot
 from evtchn.plan.simulate import degraded, simulate
@@ -46,6 +46,11 @@ def _start_until_exhausted(
     ok = 0
     tail: list[tuple[str, list[str]]] = []
     degraded_vm: Vm | None = None
+    # xapi's memory admission before VM.start, as --simulate applies it (the toolstack does not model it)
+    settings = PlanSettings()
+    hw = host.hardware
+    mem_free = hw.host_memory_mib - hw.dom0_memory_mib - settings.xen_reserved_mib
+    foot = vm_footprint_mib(spec, settings)
     with Progress(
         TextColumn(f"starting the example VM on {host.profile.name}"),
         BarColumn(),
@@ -56,10 +61,17 @@ def _start_until_exhausted(
         task = progress.add_task("start", total=cap)
         for i in range(cap):
             name = f"seed-{i + 1}"
+            if foot > mem_free:
+                needed, available = foot * 2**20, max(mem_free, 0) * 2**20
+                tail.append((f"VM {i + 1} refused", [f"HOST_NOT_ENOUGH_FREE_MEMORY [{needed}; {available}]"]))
+                progress.update(task, completed=i + 1, total=i + 1)
+                break
+            mem_free -= foot
             host.define_vm(spec.model_copy(update={"name": name}))
             try:
                 vm = host.start_vm(name)
             except StartError as e:
+                mem_free += foot  # a failed start holds no memory
                 tail.append((f"VM {i + 1} failed to start", [e.message]))
             else:
                 why = degraded(vm)
