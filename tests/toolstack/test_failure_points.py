@@ -242,3 +242,40 @@ def test_fifo_dom0_reuses_ports_after_a_failed_start() -> None:
     assert not any(d0.abi.is_busy(d0, p) for p in range(1, d0.ports.valid) if d0.ports.state[p] == 0)
     assert d0.ports.find_free() == first_free  # the same lowest port is handed out again
     host.check_invariants()
+
+
+@pytest.mark.parametrize("profile_name", ["xenserver-6.1", "xenserver-6.2", "xenserver-8", "xen-xl"])
+def test_every_guest_cap_of_an_hvm_guest(profile_name: str) -> None:
+    """The seed's HVM VM under max_event_channels = m: the toolstack's own guest allocations (ioreq ports
+    at domain creation on Xen 4.1, store/console at build, ioreq at device-model start) fail the start
+    and leave nothing behind; past them the guest runs with what its frontends could allocate."""
+    profile = get_profile(profile_name)
+    spec = seed_vm_spec("vm")
+    full = costs.guest_ports(profile, Host.create(profile).hardware, spec)
+    ops = set()
+    for m in range(1, full + 2):
+        host = Host.create(profile)
+        before = host.dom0_ports_used()
+        host.define_vm(spec.model_copy(update={"max_event_channels": m}))
+        try:
+            vm = host.start_vm("vm")
+        except StartError as e:
+            ops.add(e.op)
+            vm = host.vms["vm"]
+            assert vm.power_state == "Halted" and vm.domid is None and vm.last_error == e.message
+            assert host.dom0_ports_used() == before and set(host.hv.domains) == {0}
+            assert host.xenstore.ls("/local/domain") == ["0"]
+            host.check_invariants()
+            continue
+        if vm.power_state == "Running":
+            assert max(host.hv.domains[vm.domid or 0].ports.used_ports()) <= m
+            if m >= full:
+                assert all(d.connected for d in vm.devices)
+        host.check_invariants()
+    # Xen 4.1 allocates the ioreq ports when the domain is created (reference §7.1): with two of them
+    # (6.2: per vCPU + buffered) a 1-port guest already fails there, before the store port.
+    assert ops and ops <= {"VM_create", "VM_build", "VM_create_device_model"}
+    if profile.ioreq_at_domain_create and costs.dm_ports(profile, spec) > 1:
+        assert "VM_create" in ops
+    if not profile.ioreq_at_domain_create:
+        assert "VM_create_device_model" in ops
