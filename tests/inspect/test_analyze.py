@@ -84,6 +84,9 @@ def test_proc_interrupts_analysis() -> None:
     assert a.dom0_source == "interrupts" and a.dom0_total == 17
     assert a.held_by_domain == {5: 2} and a.unattributed == 4
     assert a.by_consumer["evtchn:xenstored"] == 1 and a.by_consumer["netback (vif)"] == 2
+    # Per-CPU actions (timer0, timer1) are one consumer; a device's own digits stay (i8042 is not "i").
+    assert a.by_consumer["timer"] == 2 and a.by_consumer["resched"] == 1
+    assert {"i8042", "rtc0", "eth0"} <= set(a.by_consumer)
 
 
 def test_edump_preferred_over_lsevtchn() -> None:

@@ -11,6 +11,7 @@ ports under dom0's ABI (§1): 1023 (2-level, 32-bit), 4095 (2-level, 64-bit) or 
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -129,6 +130,10 @@ def _counts(values: np.ndarray) -> dict[int, int]:
     return {int(a): int(b) for a, b in zip(v.tolist(), c.tolist(), strict=True)}
 
 
+# dom0's per-CPU VIRQ and IPI actions, "timer0", "resched1", … (reference §9.3): one consumer across CPUs.
+_PER_CPU = re.compile(r"^(timer|resched|callfunc|callfuncsingle|debug|spinlock|irqwork)\d+$")
+
+
 def _consumer(name: str) -> str:
     if name.startswith("evtchn:"):
         return name
@@ -136,7 +141,8 @@ def _consumer(name: str) -> str:
         return "netback (vif)"
     if name.startswith("blkif"):
         return "blkback"
-    return name.rstrip("0123456789") or "?"
+    per_cpu = _PER_CPU.match(name)
+    return per_cpu.group(1) if per_cpu else name or "?"
 
 
 def most_common_cost(held: dict[int, int]) -> tuple[int | None, str]:
