@@ -89,6 +89,25 @@ def test_proc_interrupts_analysis() -> None:
     assert {"i8042", "rtc0", "eth0"} <= set(a.by_consumer)
 
 
+def test_proc_interrupts_alone_infers_no_per_vm_cost() -> None:
+    """Only vif backends name their VM in /proc/interrupts (dom5 shows 2 of its ports): that is no VM's
+    cost, so the headroom needs --vm-cost, --spec or the guests' own tables, not a 2-port guess."""
+    irq = parse_file(FIXTURES / "proc-interrupts-dom0.txt")
+    a = analyze(irq)
+    assert (a.vm_cost, a.headroom) == (None, None) and "--vm-cost" in a.vm_cost_source
+    assert analyze(irq, vm_cost=6).headroom == (4095 - 17) // 6
+    seed = parse_text("# lsevtchn 36\n" + SEED.read_text())
+    b = analyze(irq.merge(seed))
+    assert (b.dom0_source, b.vm_cost, b.headroom) == ("interrupts", 6, (4095 - 17) // 6)
+
+
+def test_cli_min_free_on_proc_interrupts_needs_a_cost() -> None:
+    r = CliRunner().invoke(
+        evtchn_main, ["analyze", str(FIXTURES / "proc-interrupts-dom0.txt"), "--min-free", "1"]
+    )
+    assert r.exit_code == 2 and "no per-VM cost" in r.stderr
+
+
 def test_edump_preferred_over_lsevtchn() -> None:
     hv = dom0_host(baseline=10)
     pv_guest(hv, 1)

@@ -211,7 +211,15 @@ def analyze(
             if g.domid is not None and g.to_dom0:
                 held[g.domid] = g.to_dom0
         notes.append("no dom0 table in the input: totals and headroom need `lsevtchn 0` or an 'e' dump")
-    if vm_cost is None:
+    if vm_cost is None and dom0 is not None and dom0.source is Source.INTERRUPTS:
+        # Only vif backends name their VM there, so dom0's per-domain counts undercount every VM:
+        # take the cost from the guests' own tables, or from the user.
+        vm_cost, vm_cost_source = most_common_cost(
+            {g.domid: g.to_dom0 for g in guests if g.domid and g.to_dom0}
+        )
+        if vm_cost is None:
+            vm_cost_source = "/proc/interrupts does not say what a VM costs: give --vm-cost or --spec"
+    elif vm_cost is None:
         vm_cost, vm_cost_source = most_common_cost(held)
     total = len(dom0) if dom0 is not None else None
     free = limit - total if total is not None else None
