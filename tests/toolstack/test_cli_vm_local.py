@@ -55,3 +55,14 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
         assert r.exit_code == 2, r.output
         assert r.stderr.count("\n") == 1 and expected in r.stderr
         assert "Traceback" not in r.output
+
+
+def test_a_guest_that_dies_at_boot_is_shown_halted(tmp_path: Path) -> None:
+    """max_event_channels too small for the kernel's per-vCPU binds: kernel BUG, the VM halts (§8.3a)."""
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text("name: tiny\ntype: pv\nvcpus: 2\nmax_event_channels: 4\n")
+    r = CliRunner().invoke(main, ["vm-local", str(spec), "--profile", "xen-xl"])
+    assert r.exit_code == 0, r.output
+    lines = r.stdout.splitlines()
+    assert lines[1].startswith("tiny: halted, dom0 +0 (")
+    assert lines[2].startswith("  kernel BUG at drivers/xen/events/events_base.c")

@@ -67,8 +67,10 @@ def vm_local(
             devs = ", ".join(
                 f"{d.kind} {d.devid} {d.state}" + (f" ({d.error})" if d.error else "") for d in vm.devices
             )
+            # A guest that died at boot (kernel BUG) is halted again and has no domid.
+            where = f"domid {vm.domid} " if vm.domid is not None else ""
             click.echo(
-                f"{name}: domid {vm.domid} {vm.power_state.lower()}, dom0 +{host.dom0_ports_used() - before} "
+                f"{name}: {where}{vm.power_state.lower()}, dom0 +{host.dom0_ports_used() - before} "
                 f"({host.dom0_ports_free()} free); {devs or 'no devices'}"
             )
             for msg in vm.messages:
