@@ -11,6 +11,7 @@ from evtchn.toolstack import (
     Host,
     NicSpec,
     NoSuchVm,
+    StartError,
     ToolstackError,
     VmExists,
     VmSpec,
@@ -214,6 +215,26 @@ def test_can_start() -> None:
     assert (
         not g.ok and g.shortfall == 0 and g.binding_limit.startswith("guest max_event_channels (20 usable)")
     )
+
+
+def test_can_start_says_how_a_short_guest_table_fails() -> None:
+    """The admission detail names the failure the start would really show (reference §8.3a)."""
+    xl = Host.create("xen-xl")
+    pv = VmSpec(name="g", type="pv", vcpus=2, disks=[DiskSpec(userdevice=0)], nics=[NicSpec(queues=1)])
+    for cap, words in ((1, "start would fail"), (5, "kernel BUG"), (15, "frontends would lack")):
+        spec = pv.model_copy(update={"max_event_channels": cap})
+        a = xl.can_start(spec)
+        assert not a.ok and words in a.detail, (cap, a.detail)
+        xl.define_vm(spec.model_copy(update={"name": f"g{cap}"}))
+        try:
+            vm = xl.start_vm(f"g{cap}")
+        except StartError:
+            assert cap == 1
+            continue
+        if cap == 5:
+            assert vm.power_state == "Halted" and "kernel BUG" in vm.messages[-1]
+        else:
+            assert vm.power_state == "Running" and not all(d.connected for d in vm.devices)
 
 
 @pytest.mark.parametrize("profile", ["xenserver-6.2", "xen-xl"])

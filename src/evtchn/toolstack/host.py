@@ -265,7 +265,19 @@ class Host:
         elif dom0_short:
             outcome = f"would start, but {dom0_short} device channel(s) would fail to connect"
         elif guest_short:
-            outcome = f"the guest would lack {guest_short} of its own port(s)"
+            # Where the guest's table runs out decides how it fails (reference §8.3a).
+            p = self.profile
+            at_start = 1 + int(costs.console_bound(p, spec)) + costs.dm_ports(p, spec)
+            at_start += spec.maxvcpus if spec.type == "hvm" and p.ca140252_workaround else 0
+            kernel = (
+                len(costs.kernel_binds(p.guest_kernel(spec.type), spec.vcpus)) if spec.has_pv_frontends else 0
+            )
+            if guest_limit < at_start:
+                outcome = "start would fail: the guest's table cannot hold its store/console/ioreq ports"
+            elif guest_limit < at_start + kernel:
+                outcome = "the guest would die at boot (kernel BUG binding its per-vCPU VIRQs/IPIs)"
+            else:
+                outcome = f"the guest's frontends would lack {guest_short} port(s)"
         else:
             outcome = "fits"
         detail = (
