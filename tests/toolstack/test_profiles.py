@@ -132,6 +132,9 @@ def test_user_profile_file_inherits_and_overrides(tmp_path: Path) -> None:
         ("base: xen-xl\nfrontend_alloc_error: '{port}'\n", "field frontend_alloc_error: "),
         ("base: xen-xl\npv_guest_kernel: {bug_line: 'BUG {where}'}\n", "field pv_guest_kernel.bug_line: "),
         ("base: xen-xl\ndom0_kernel: {per_vcpu: ['virq:24']}\n", "field dom0_kernel.per_vcpu: "),
+        # 0 queues is not "dom0's vCPUs" (that is null); it is refused, not read as the default.
+        ("base: xen-xl\nblkback_max_queues: 0\n", "field blkback_max_queues: "),
+        ("base: xen-xl\nnetback_max_queues: 0\n", "field netback_max_queues: "),
     ],
 )
 def test_bad_profile_files(tmp_path: Path, text: str, expected: str) -> None:

@@ -154,10 +154,10 @@ class Profile(_Model):
     console_pvh: bool = True
     # backends
     vbd_backend: Literal["blkback", "tapdisk"] = "blkback"
-    blkback_max_queues: int | None = 1  # None: dom0's vCPUs
+    blkback_max_queues: int | None = Field(default=1, ge=1)  # None: dom0's vCPUs
     netback_split: bool = False
     netback_ctrl_ring: bool = False  # advertises feature-ctrl-ring (Linux 4.8+)
-    netback_max_queues: int | None = 1  # None: dom0's vCPUs
+    netback_max_queues: int | None = Field(default=1, ge=1)  # None: dom0's vCPUs
     # device model
     dm_ports_per_vcpu: int = Field(default=1, ge=0)
     dm_bufioreq: bool = False
