@@ -108,6 +108,18 @@ def test_cli_min_free_on_proc_interrupts_needs_a_cost() -> None:
     assert r.exit_code == 2 and "no per-VM cost" in r.stderr
 
 
+def test_a_domain_dumped_twice_is_one_guest_from_its_latest_table() -> None:
+    """`xl dmesg` after pressing 'e' twice: each guest once, as the later dump shows it."""
+    hv = dom0_host(baseline=10)
+    pv_guest(hv, 3)
+    first = format_edump(hv, prefix=True)
+    pv_guest(hv, 4)
+    hv.close(3, 8)  # guest 3 lost a device between the two dumps
+    a = analyze(parse_text(first + format_edump(hv, prefix=True)))
+    assert [(g.domid, g.to_dom0) for g in a.guests] == [(3, 5), (4, 6)]
+    assert a.held_by_domain == {3: 6, 4: 6}  # dom0 still holds the closed channel's end, unbound (§2.7)
+
+
 def test_edump_preferred_over_lsevtchn() -> None:
     hv = dom0_host(baseline=10)
     pv_guest(hv, 1)

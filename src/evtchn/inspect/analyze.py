@@ -202,8 +202,11 @@ def analyze(
     for dom, n in unbound.items():
         held[dom] = held.get(dom, 0) + n
     held.pop(0, None)  # dom0's loopback channels are not a VM's
+    others = [t for t in dump.tables if t is not dom0 and t.domid != 0 and t.source is not Source.INTERRUPTS]
+    # The 'e' key pressed twice, or lsevtchn run twice, shows a domain twice: its latest table counts.
+    latest = {(t.source, t.domid): i for i, t in enumerate(others) if t.domid is not None}
     guests = guest_summaries(
-        [t for t in dump.tables if t is not dom0 and t.domid != 0 and t.source is not Source.INTERRUPTS]
+        [t for i, t in enumerate(others) if t.domid is None or latest[t.source, t.domid] == i]
     )
     if dom0 is None:
         # Without dom0's table, the guests' own tables still say what each one holds in dom0.
