@@ -87,7 +87,12 @@ def test_evtchn_lsevtchn_subcommand(host_file: tuple[Path, Host]) -> None:
 
 
 @pytest.mark.parametrize(
-    ("args", "layout", "prefix"), [([], "4.4", False), (["--layout", "4.1", "--prefix"], "4.1", True)]
+    ("args", "layout", "prefix"),
+    [
+        ([], "4.4", False),
+        (["--layout", "4.1", "--prefix"], "4.1", True),
+        (["--layout", "auto"], "4.1", False),  # the simulated Xen's own: xenserver-6.2 runs Xen 4.1
+    ],
 )
 def test_debug_keys_e(host_file: tuple[Path, Host], args: list[str], layout: str, prefix: bool) -> None:
     path, host = host_file
