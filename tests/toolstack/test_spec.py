@@ -140,6 +140,16 @@ def test_bad_xl_cfg(text: str, expected: str) -> None:
     assert expected in info.value.message
 
 
+def test_xl_cfg_statements_end_at_a_newline_or_a_semicolon() -> None:
+    """libxlu's grammar: `endstmt: NEWLINE | ';'` (xen: tools/libs/util/libxlu_cfg_y.y)."""
+    spec, notes = parse_xl_cfg(
+        'name = "a"; vcpus = 2;memory=512\ndisk = [ "phy:/d;x,xvda,w" ]; vif = [ "" ];\nboot = "c";;\n'
+    )
+    assert (spec.name, spec.vcpus, spec.memory_mib) == ("a", 2, 512)
+    assert [d.vbd_devid for d in spec.disks] == [51712] and len(spec.nics) == 1
+    assert notes == ["<xl.cfg>:3: boot: not modelled, ignored"]
+
+
 def test_xl_disk_syntax_of_the_man_page() -> None:
     """Every example of xl-disk-configuration(5), parsed as xl's lexer does (xen:
     tools/libs/util/libxlu_disk_l.l): positional target, format, vdev, access; a deprecated 'phy:'-style

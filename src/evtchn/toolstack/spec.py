@@ -261,11 +261,16 @@ def _xl_statements(text: str, source: str) -> list[tuple[int, str, str]]:
     out: list[tuple[int, str, str]] = []
     lines = text.splitlines()
     i = 0
-    while i < len(lines):
-        raw = lines[i]
-        lineno = i + 1
-        i += 1
-        stripped = _strip_comment(raw).strip().rstrip(";").strip()
+    pending: tuple[int, str] | None = None  # what follows a ';' on the same line: the next statement
+    while pending is not None or i < len(lines):
+        if pending is not None:
+            lineno, raw = pending
+            pending = None
+        else:
+            raw = _strip_comment(lines[i])
+            lineno = i + 1
+            i += 1
+        stripped = raw.strip().strip(";").strip()
         if not stripped:
             continue
         m = re.fullmatch(r"([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)", stripped)
@@ -280,8 +285,30 @@ def _xl_statements(text: str, source: str) -> list[tuple[int, str, str]]:
             depth = value.count("[") - value.count("]")
         if depth:
             raise SpecError(f"{source}:{lineno}: unclosed '[' in the value of {key}")
-        out.append((lineno, key, value.strip().rstrip(";").strip()))
+        value, rest = _split_statement(value)
+        if rest.strip(" ;"):
+            pending = (lineno, rest)
+        out.append((lineno, key, value.strip()))
     return out
+
+
+def _split_statement(value: str) -> tuple[str, str]:
+    """A statement ends at a newline or at a ';' outside quotes and brackets (xen:
+    tools/libs/util/libxlu_cfg_y.y, `endstmt: NEWLINE | ';'`): (this value, the rest of the line)."""
+    quote, depth = "", 0
+    for idx, ch in enumerate(value):
+        if quote:
+            if ch == quote:
+                quote = ""
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "[":
+            depth += 1
+        elif ch == "]":
+            depth -= 1
+        elif ch == ";" and depth <= 0:
+            return value[:idx], value[idx + 1 :]
+    return value, ""
 
 
 def _strip_comment(line: str) -> str:
