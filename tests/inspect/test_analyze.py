@@ -218,6 +218,18 @@ def test_cli_reports_garbled_lines_with_numbers(tmp_path: Path) -> None:
     assert f"unrecognised: {p}:99: unknown lsevtchn line body" in res.stdout
 
 
+def test_cli_prints_captured_text_verbatim_not_as_rich_markup(tmp_path: Path) -> None:
+    """A pasted shell session or a mangled FIFO field is text: '[root@xs62 ~]' is not a style tag, and
+    '[/  -   ]' (a closing tag to rich) must not crash the table."""
+    p = tmp_path / "session.txt"
+    lines = ["[root@xs62 ~]# xl list\n", "       7 [0/  -   ]: s=6 n=0 x=0\n", "       8 [/  -   ]: s=6\n"]
+    p.write_text("".join(lines) + SEED.read_text())
+    res = CliRunner().invoke(evtchn_main, ["analyze", str(p)])
+    assert res.exit_code == 0, res.output
+    for n, line in enumerate(lines, start=1):
+        assert f"{p}:{n}: " in res.stdout and repr(line.rstrip("\n")) in res.stdout
+
+
 def test_cli_reads_stdin() -> None:
     res = CliRunner().invoke(evtchn_main, ["analyze", "-", "--json"], input=_host_text())
     assert res.exit_code == 0 and json.loads(res.stdout)["dom0"]["total"] == 98

@@ -86,7 +86,7 @@ def _print_table(a: Analysis, dump: Dump) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    con = Console(highlight=False, soft_wrap=True)
+    con = Console(highlight=False, soft_wrap=True, markup=False)  # captured text is not rich markup
     t = Table(title="dom0 event channels", show_header=True)
     t.add_column("item")
     t.add_column("value", justify="right")
