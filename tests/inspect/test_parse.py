@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -212,6 +214,24 @@ def test_not_a_known_format_is_an_error(tmp_path: Path) -> None:
         parse_file(tmp_path / "missing.txt")
     with pytest.raises(ParseError):
         parse_text("")
+
+
+def test_pipes_and_zero_size_files_are_read_to_the_end(tmp_path: Path) -> None:
+    """`evtchn analyze <(lsevtchn 0)` or /dev/stdin is a pipe, and /proc/interrupts reports size 0:
+    all are read as streams, not as empty files."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=lambda: fifo.write_bytes(SEED.read_bytes()))
+    writer.start()
+    try:
+        (t,) = parse_file(fifo).tables
+    finally:
+        writer.join()
+    assert len(t) == 11 and t.remote_port.tolist()[-1] == 56
+    proc = Path("/proc/self/status")  # a /proc file: size 0, text when read
+    if proc.exists():
+        with pytest.raises(ParseError, match=r"lines found \((?!0 )\d+ unrecognised lines\)"):
+            parse_file(proc)
 
 
 def test_crlf_and_no_final_newline() -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import itertools
 import os
 import re
+import stat
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -731,7 +732,11 @@ def parse_file(path: str | Path) -> Dump:
     p = Path(path)
     try:
         with p.open("rb") as f:
-            size = os.fstat(f.fileno()).st_size
+            st = os.fstat(f.fileno())
+            if not stat.S_ISREG(st.st_mode) or st.st_size == 0:
+                # A pipe (`<(lsevtchn 0)`, /dev/stdin) or /proc/interrupts, whose size reads as 0.
+                return _parse_lines(split_lines(f.read()), name=str(p), fast=True)
+            size = st.st_size
             buf = bytearray(padded_size(size))
             got = f.readinto(memoryview(buf)[:size])
     except OSError as e:
