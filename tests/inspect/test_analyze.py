@@ -164,6 +164,13 @@ def test_cli_min_free_exit_code(dom0_file: Path, min_free: int, code: int) -> No
         assert res.stderr == f"evtchn: headroom 154 VMs is below --min-free {min_free}\n"
 
 
+def test_cli_min_free_with_json_keeps_stdout_json(dom0_file: Path) -> None:
+    args = ["analyze", str(dom0_file), "--abi", "2l-32", "--json", "--min-free", "155"]
+    res = CliRunner().invoke(evtchn_main, args)
+    assert (res.exit_code, res.stderr) == (1, "")
+    assert json.loads(res.stdout)["headroom_vms"] == 154
+
+
 def test_cli_spec_cost(dom0_file: Path, tmp_path: Path) -> None:
     """The seed's example HVM VM (3 disks, 1 NIC, 1 vCPU) costs 7 dom0 ports on XenServer 6.2 (§10)."""
     spec = tmp_path / "seed.yaml"
