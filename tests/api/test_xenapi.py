@@ -194,6 +194,12 @@ def test_records_errors_and_getters(ep: Endpoint, store: Store[Host]) -> None:
     (dom0,) = [r for r, v in all_recs.items() if v["is_control_domain"]]
     assert all_recs[dom0]["domid"] == "0" and all_recs[dom0]["power_state"] == "Running"
     assert sorted(x.VM.get_all()) == sorted(all_recs)
+    # dom0's ref is valid (get_record works), so changing it is refused as xapi does, not HANDLE_INVALID
+    dom0_refused = ["OPERATION_NOT_ALLOWED", "Operations on domain 0 are not allowed"]
+    for call in (x.VM.clean_shutdown, x.VM.hard_shutdown, x.VM.clean_reboot, x.VM.destroy):
+        assert _fails(call, dom0) == dom0_refused
+    assert _fails(x.VM.start, dom0, False, False) == dom0_refused
+    assert _fails(x.VBD.create, {"VM": dom0, "userdevice": "5", "mode": "RW", "type": "Disk"}) == dom0_refused
     x.VM.start(vm, True, False)  # start_paused
     assert x.VM.get_power_state(vm) == "Paused"
     assert x.VM.get_resident_on(vm) == x.host.get_all()[0]

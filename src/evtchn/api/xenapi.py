@@ -222,8 +222,12 @@ class XapiService:
         return self._vm_record(row, self.store.devices(vm_ref=row.ref), meta)
 
     def _vm_row(self, ref: Any, tx: Txn[Host] | None = None) -> VmRow:
-        row = (tx or self.store).vm(ref=str(ref)) if isinstance(ref, str) else None
+        rows = tx or self.store
+        row = rows.vm(ref=str(ref)) if isinstance(ref, str) else None
         if row is None:
+            if isinstance(ref, str) and ref == rows.host_meta().get("dom0_ref"):
+                # a valid handle: xapi refuses operations on the control domain (xapi_vm_lifecycle.ml)
+                raise ApiFailure("OPERATION_NOT_ALLOWED", "Operations on domain 0 are not allowed")
             raise ApiFailure("HANDLE_INVALID", "VM", ref)
         return row
 
