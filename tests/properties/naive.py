@@ -222,10 +222,10 @@ class NaiveXen:
             return
         vid = d.chans[port].notify
         v = d.vcpus[vid]
-        w = d.words[port]
-        w.pending = True  # set even when the vCPU has no control block (xen/common/event_fifo.c)
         if not v.control:
-            return
+            return  # dropped before PENDING is set (reference §5)
+        w = d.words[port]
+        w.pending = True
         if w.masked or w.linked:
             return
         w.linked = True

@@ -180,20 +180,23 @@ def test_closed_port_is_reused_at_once_under_2l() -> None:
     assert hv.bind_ipi(1, 0) == a
 
 
-def test_fifo_no_control_block_on_the_notify_vcpu_links_nothing() -> None:
+def test_fifo_no_control_block_on_the_notify_vcpu_drops_the_event() -> None:
     hv = Hypervisor()
     hv.create_domain(1, max_vcpus=2)
     hv.init_control(1, 100, 0, 0)
     hv.expand_array(1, 101, premask=False)
     p = hv.bind_ipi(1, 1)
     hv.send(1, p)
-    # Xen sets PENDING, then finds no control block on vCPU 1: no link, no READY, no upcall.
-    assert hv.is_pending(1, p)
+    # Current Xen finds no control block on vCPU 1 before it sets PENDING (reference §5 steps 3-4):
+    # not pending, not linked, no READY, no upcall.
+    assert not hv.is_pending(1, p)
     assert hv.dump_port(1, p).abi_field == "  -   "
     assert hv.domain(1).vcpus[1].kicks == 0
     assert hv.drain(1, 1) == []
     hv.init_control(1, 102, 0, 1)
-    hv.unmask(1, p)  # unmask re-runs set_pending for a PENDING word: now it is queued
+    hv.unmask(1, p)  # nothing pending to re-raise: the event is lost
+    assert hv.drain(1, 1) == []
+    hv.send(1, p)  # the next one is delivered
     assert hv.drain(1, 1) == [p]
 
 

@@ -258,14 +258,14 @@ class Fifo:
             return
         vid = d.ports.notify[port]
         fv = self.vcpus[vid]
+        if fv.control_gfn is None:
+            # No control block on that vCPU: dropped before PENDING is set (reference §5 steps 3-4;
+            # "evtchn/fifo: Don't set PENDING bit if guest misbehaves", 2022, first in 4.17; Xen 4.4-4.16
+            # set PENDING first). Not pending, so a later unmask does not deliver it either.
+            return
         words = self.words
         w = words[port]
         words[port] = w | FIFO_PENDING
-        if fv.control_gfn is None:
-            # No control block on that vCPU: not linked, no upcall. xen/common/event_fifo.c sets PENDING
-            # before this check (the reference's §5 step list has them the other way round), so a later
-            # unmask once the block exists still delivers it.
-            return
         linked = True
         prio = d.ports.prio[port]
         if not w & FIFO_MASKED and not w & FIFO_LINKED:
