@@ -189,6 +189,9 @@ def test_records_errors_and_getters(ep: Endpoint, store: Store[Host]) -> None:
     assert _fails(x.VM.frobnicate, vm) == ["MESSAGE_METHOD_UNKNOWN", "VM.frobnicate"]
     assert _fails(x.VM.create, {"VCPUs_max": "1"}) == ["FIELD_TYPE_ERROR", "name_label"]
     assert _fails(x.VM.create, {"name_label": "rec"})[0] == "OPERATION_NOT_ALLOWED"
+    # not 64-bit ints: were INTERNAL_ERROR (float inf; SQLite overflow), are field errors as in xapi
+    for field, bad in (("VCPUs_max", float("inf")), ("memory_static_max", str(2**90))):
+        assert _fails(x.VM.create, {"name_label": "big", field: bad}) == ["FIELD_TYPE_ERROR", field]
     # the control domain is a VM too, as in xapi
     all_recs = x.VM.get_all_records()
     (dom0,) = [r for r, v in all_recs.items() if v["is_control_domain"]]

@@ -37,9 +37,12 @@ def _int(value: Any, field: str) -> int:
     if isinstance(value, bool):
         raise ApiFailure("FIELD_TYPE_ERROR", field)
     try:
-        return int(value)
-    except (TypeError, ValueError):
+        n = int(value)
+    except (TypeError, ValueError, OverflowError):  # OverflowError: a <double> inf
         raise ApiFailure("FIELD_TYPE_ERROR", field) from None
+    if not -(2**63) <= n < 2**63:  # XenAPI ints are 64-bit (reference §11)
+        raise ApiFailure("FIELD_TYPE_ERROR", field)
+    return n
 
 
 def _bool(value: Any, field: str) -> bool:
