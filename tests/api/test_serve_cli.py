@@ -119,3 +119,23 @@ def test_serve_refuses_a_busy_port_and_a_non_socket(tmp_path: Path) -> None:
             capture_output=True, text=True, timeout=30,
         )  # fmt: skip
         assert r.returncode == 2 and r.stderr.startswith(f"evtchn: cannot listen on 127.0.0.1:{port}: ")
+
+
+def test_serve_with_tcp_and_a_bad_unix_path_exits_with_one_line(tmp_path: Path) -> None:
+    """With TCP already bound, a Unix socket that cannot be used used to hang the process (shutdown() of a
+    server never started) or blame the TCP address."""
+    store = new_host_file(tmp_path / "h.db")
+    regular = tmp_path / "file"
+    regular.write_text("x")
+    base = [EVTCHN, "serve", "--host", str(store.path), "--port", "0", "--insecure-no-auth", "--unix"]
+    r = subprocess.run([*base, str(regular)], capture_output=True, text=True, timeout=30)
+    assert (r.returncode, r.stderr) == (
+        2,
+        f"evtchn: {regular}: exists and is not a socket; refusing to replace it\n",
+    )
+    too_long = os.path.join(socket_dir(), "x" * 120, "xapi")
+    r = subprocess.run([*base, too_long], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2 and r.stderr.startswith(
+        f"evtchn: {too_long}: cannot listen on this Unix socket: "
+    )
+    assert r.stderr.count("\n") == 1

@@ -14,7 +14,7 @@ from socketserver import BaseServer
 from typing import TYPE_CHECKING
 
 from evtchn.api.dispatch import Dispatcher
-from evtchn.api.server import make_tcp_server, make_unix_server
+from evtchn.api.server import SocketInUse, make_tcp_server, make_unix_server
 from evtchn.api.sessions import Credentials, Sessions
 from evtchn.api.xenapi import XapiService
 
@@ -41,9 +41,13 @@ def start_servers(
         if tcp is not None:
             servers.append(make_tcp_server(dispatcher, tcp[0], tcp[1]))
         if unix is not None:
-            servers.append(make_unix_server(dispatcher, unix))
+            try:
+                servers.append(make_unix_server(dispatcher, unix))
+            except OSError as e:  # name the socket, not the TCP address the caller may report
+                raise SocketInUse(f"{unix}: cannot listen on this Unix socket: {e.strerror or e}") from None
     except BaseException:
-        stop_servers(servers)
+        for s in servers:
+            s.server_close()  # not shutdown(): it waits for a serve_forever() that never started
         raise
     for s in servers:
         threading.Thread(target=s.serve_forever, args=(0.1,), daemon=True).start()
