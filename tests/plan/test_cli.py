@@ -215,3 +215,13 @@ def test_demo_story_respects_host_memory(tmp_path: Path) -> None:
     assert "155 VMs started" not in r.stdout and "572 VMs started" not in r.stdout
     assert "VM 126 refused" in r.stdout and "HOST_NOT_ENOUGH_FREE_MEMORY [" in r.stdout
     assert "125 ✓" in r.stdout
+
+
+def test_demo_on_hardware_whose_dom0_cannot_boot_is_one_line(tmp_path: Path) -> None:
+    """512 dom0 vCPUs bind more VIRQs and IPIs than a 1023-port dom0 has: this was a traceback."""
+    hw = tmp_path / "hw.yaml"
+    hw.write_text(
+        "name: many-vcpus\nhost_pcpus: 512\nhost_memory_mib: 4096\ndom0_vcpus: 512\ndom0_memory_mib: 1024\n"
+    )
+    line = one_line_error(run("demo", "--hardware", str(hw), "--out", str(tmp_path / "d")))
+    assert "dom0 cannot bind its own baseline on this hardware" in line

@@ -157,14 +157,18 @@ def register(main: click.Group) -> None:
             "[bold]How dom0's event channels capped VM density[/] (XenServer 6.2 blog, reference §10) — "
             f"hardware [bold]{hardware.name}[/]: {escape(hardware.description)}"
         )
-        for name in STORY_PROFILES:
-            _story(console, name, hardware)
-        console.rule("[bold]The planner: the same VM on every profile[/]")
-        mix = Mix((Shape("seed", seed_vm_spec()),))
-        settings = PlanSettings()
-        profiles = list(BUILTIN_PROFILES.values())
-        plans = [plan_mix(p, hardware, mix, settings) for p in profiles]
-        sims = [simulate(p, hardware, mix, settings) for p in profiles]
+        try:  # e.g. a hardware file whose dom0 cannot bind its own baseline
+            for name in STORY_PROFILES:
+                _story(console, name, hardware)
+            console.rule("[bold]The planner: the same VM on every profile[/]")
+            mix = Mix((Shape("seed", seed_vm_spec()),))
+            settings = PlanSettings()
+            profiles = list(BUILTIN_PROFILES.values())
+            plans = [plan_mix(p, hardware, mix, settings) for p in profiles]
+            sims = [simulate(p, hardware, mix, settings) for p in profiles]
+        except ToolstackError as e:
+            fail(e.message)
+            return
         render_compare(console, plans, sims)
         console.print(
             "sim: the toolstack run on a throwaway host until the first VM fails or runs degraded "
