@@ -286,3 +286,16 @@ def test_a_busy_host_file_is_a_clear_internal_error(store: Store[Host]) -> None:
             holder.kill()
             holder.wait()
         x.VM.create({"name_label": "unblocked"})
+
+
+def test_reads_of_an_unreadable_host_file_are_internal_error(store: Store[Host], ep: Endpoint) -> None:
+    """A host file replaced under the server: reads answered HTTP 500 (the SDK's ProtocolError), not XenAPI's
+    envelope; every call must stay a XenAPI failure."""
+    x = _login(ep, "tcp")
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{store.path}{suffix}").unlink(missing_ok=True)
+    store.path.write_text("not a host file any more\n")
+    fresh = _login(ep, "tcp")  # a new connection: a new server thread, which must open the file again
+    for call in (fresh.VM.get_all, fresh.host.get_all, x.VM.get_all_records):
+        details = _fails(call)
+        assert details[0] == "INTERNAL_ERROR" and "cannot open host file" in details[1], details

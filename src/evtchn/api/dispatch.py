@@ -84,7 +84,12 @@ class Dispatcher:
         if not cacheable or self.snapshot is None:
             return encode(lambda: self.call(name, params))
         key = (kind, name, *params[1:])
-        with self.snapshot() as generation:
+        snap = self.snapshot()
+        try:
+            generation = snap.__enter__()
+        except Exception:  # the host file cannot be read now: call() reports it as INTERNAL_ERROR
+            return encode(lambda: self.call(name, params))
+        try:
             with self._answers_lock:
                 if generation != self._answers_generation:
                     self._answers.clear()
@@ -93,6 +98,8 @@ class Dispatcher:
             if hit is not None:
                 return hit
             out = encode(lambda: self.call(name, params))
+        finally:
+            snap.__exit__(None, None, None)
         with self._answers_lock:
             if generation == self._answers_generation and len(self._answers) < 4096:
                 self._answers[key] = out
