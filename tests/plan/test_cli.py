@@ -225,3 +225,18 @@ def test_demo_on_hardware_whose_dom0_cannot_boot_is_one_line(tmp_path: Path) -> 
     )
     line = one_line_error(run("demo", "--hardware", str(hw), "--out", str(tmp_path / "d")))
     assert "dom0 cannot bind its own baseline on this hardware" in line
+
+
+def test_ignored_xl_cfg_keys_are_reported_by_plan_and_can_start(tmp_path: Path, host_file: Path) -> None:
+    """`vm create` reports xl.cfg keys the model ignores; plan and can-start dropped them silently, so a plan
+    could rest on a setting (e.g. a stub domain) that was never read."""
+    cfg = tmp_path / "stub.cfg"
+    cfg.write_text('name = "stub"\ntype = "hvm"\ndevice_model_stubdomain_override = 1\n')
+    note = f"evtchn: {cfg}:3: device_model_stubdomain_override: not modelled, ignored\n"
+    r = run("plan", "--vm", f"{cfg}:2", "--json")
+    assert r.exit_code == 0, r.output
+    assert r.stderr == note
+    json.loads(r.stdout)  # stdout stays machine-readable
+    r = run("can-start", str(cfg), "--host", str(host_file))
+    assert r.exit_code == 0, r.output
+    assert r.stderr == note

@@ -21,7 +21,7 @@ from rich.table import Table
 from evtchn.cli import fail
 from evtchn.plan.density import LIMIT_ORDER, Plan, PlanError, plan_mix
 from evtchn.plan.limits import PlanSettings, resolve_hardware
-from evtchn.plan.mix import Mix, MixError, parse_mix, parse_vm_arg
+from evtchn.plan.mix import Mix, MixError, Shape, parse_mix, parse_vm_arg
 from evtchn.plan.plot import PlotError, write_plot
 from evtchn.plan.simulate import Simulation, simulate
 from evtchn.toolstack.errors import ToolstackError
@@ -214,6 +214,13 @@ def render_sim(console: Console, plan: Plan, sim: Simulation) -> None:
         console.print(f"[bold red]analytic {plan.max_vms} ≠ simulated {sim.ok_vms}[/]")
 
 
+def _print_notes(shapes: Sequence[Shape]) -> None:
+    """What the spec reader ignored (unknown xl.cfg keys), as `evtchn vm create` reports it."""
+    for shape in shapes:
+        for note in shape.notes:
+            click.echo(f"evtchn: {note}", err=True)
+
+
 def _profiles(names: Sequence[str]) -> list[Profile]:
     return [get_profile(n) for n in names]
 
@@ -270,6 +277,7 @@ def register(main: click.Group) -> None:
             settings = PlanSettings.from_pairs(sets)
             hardware = resolve_hardware(hardware_name)
             mix = parse_mix(vms or ["seed"])
+            _print_notes(mix.shapes)
             chosen = _profiles(profiles or list(BUILTIN_PROFILES)) if compare else [get_profile(profile_name)]
             plans = [plan_mix(p, hardware, mix, settings) for p in chosen]
         except (ToolstackError, MixError, PlanError, ValueError) as e:
@@ -330,7 +338,9 @@ def register(main: click.Group) -> None:
 
         try:
             settings = PlanSettings.from_pairs(sets)
-            spec = parse_vm_arg(spec_path, what="SPEC", allow_count=False).spec
+            shape = parse_vm_arg(spec_path, what="SPEC", allow_count=False)
+            _print_notes([shape])
+            spec = shape.spec
             host = open_store(host_path).read()
         except (ToolstackError, MixError, StoreError, ValueError) as e:
             fail(getattr(e, "message", None) or str(e))

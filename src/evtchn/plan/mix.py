@@ -18,7 +18,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from evtchn.toolstack.spec import VmSpec, load_spec, seed_vm_spec
+from evtchn.toolstack.spec import VmSpec, read_spec, seed_vm_spec
 
 # Shapes that need no file: `--vm seed` is the 6.2 blog's example HVM VM (reference §10).
 BUILTIN_SHAPES = {"seed": seed_vm_spec}
@@ -33,6 +33,7 @@ class Shape:
     label: str
     spec: VmSpec
     count: int = 1
+    notes: tuple[str, ...] = ()  # non-fatal notes from reading the spec (unknown xl.cfg keys, 'file:line: …')
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,8 +103,8 @@ def parse_vm_arg(arg: str, *, what: str = "--vm", allow_count: bool = True) -> S
     p = Path(path)
     if not p.exists():
         raise MixError(f"{what} {arg!r}: no such spec file {path!r} (or use a built-in shape: seed)")
-    spec = load_spec(p)
-    return Shape(p.stem, spec, count)
+    spec, notes = read_spec(p)
+    return Shape(p.stem, spec, count, tuple(notes))
 
 
 def parse_mix(args: Sequence[str]) -> Mix:
@@ -115,6 +116,6 @@ def parse_mix(args: Sequence[str]) -> Mix:
         n = seen.get(s.label, 0) + 1
         seen[s.label] = n
         if n > 1:
-            s = Shape(f"{s.label}#{n}", s.spec, s.count)
+            s = Shape(f"{s.label}#{n}", s.spec, s.count, s.notes)
         shapes.append(s)
     return Mix(tuple(shapes))
