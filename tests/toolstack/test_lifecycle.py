@@ -27,6 +27,10 @@ def test_power_states_and_errors() -> None:
     assert vm.power_state == "Halted" and vm.domid is None
     with pytest.raises(VmExists):
         host.define_vm(seed_vm_spec("a"))
+    with pytest.raises(VmExists, match="'Domain-0' already exists"):  # dom0's name is taken
+        host.define_vm(seed_vm_spec("Domain-0"))
+    with pytest.raises(VmExists, match="'Domain-0' already exists"):
+        host.update_vm("a", seed_vm_spec("Domain-0"))
     with pytest.raises(NoSuchVm, match="no VM named 'b'"):
         host.start_vm("b")
     with pytest.raises(BadPowerState) as info:

@@ -44,6 +44,7 @@ from evtchn.xen.abi import TwoLevel
 from evtchn.xenstore import XenStore
 
 HALTED, PAUSED, RUNNING = "Halted", "Paused", "Running"
+DOM0_NAME = "Domain-0"  # dom0 is a running domain of this name; no VM may take it (xl refuses it too)
 STATE_VERSION = 2  # 2: xenstore kept as a tree
 
 # xenbus states (xen: xen/include/public/io/xenbus.h)
@@ -164,7 +165,7 @@ class Host:
         except XenError as e:
             raise ToolstackError(f"dom0 cannot bind its own baseline on this hardware: {e}") from None
         xs = self.xenstore
-        xs.write_many("/local/domain/0", {"name": "Domain-0", "domid": 0})
+        xs.write_many("/local/domain/0", {"name": DOM0_NAME, "domid": 0})
         xs.mkdir("/local/domain/0/backend")
 
     # ------------------------------------------------------------------ VM records
@@ -180,7 +181,7 @@ class Host:
             raise NoSuchVm(name) from None
 
     def define_vm(self, spec: VmSpec, *, uuid: str | None = None) -> Vm:
-        if spec.name in self.vms:
+        if spec.name in self.vms or spec.name == DOM0_NAME:
             raise VmExists(spec.name)
         vm = Vm(name=spec.name, uuid=uuid or _new_uuid(), spec=spec)
         self.vms[spec.name] = vm
@@ -191,7 +192,7 @@ class Host:
         if vm.power_state != HALTED:
             raise BadPowerState(name, ["halted"], vm.power_state)
         if spec.name != name:
-            if spec.name in self.vms:
+            if spec.name in self.vms or spec.name == DOM0_NAME:
                 raise VmExists(spec.name)
             del self.vms[name]
             self.vms[spec.name] = vm
