@@ -531,11 +531,7 @@ class Host:
         xs.write_many(back, bkeys)
 
     def _unplug_vbds(self, vm: Vm) -> None:
-        assert vm.domid is not None
-        xs = self.xenstore
-        xs.rm(f"/local/domain/0/backend/{self.vbd_backend_kind}/{vm.domid}")
-        xs.rm(f"/local/domain/0/error/backend/{self.vbd_backend_kind}/{vm.domid}")
-        xs.rm(f"/local/domain/{vm.domid}/device/vbd")
+        self._unplug(vm, self.vbd_backend_kind, "vbd")
 
     def _op_plug_vifs(self, vm: Vm, undo: list[Callable[[], object]]) -> None:
         """VIF_plug in device order (reference §8.1 8)."""
@@ -578,11 +574,15 @@ class Host:
         xs.write_many(back, bkeys)
 
     def _unplug_vifs(self, vm: Vm) -> None:
+        self._unplug(vm, "vif", "vif")
+
+    def _unplug(self, vm: Vm, backend_kind: str, frontend_kind: str) -> None:
+        """Remove a device class's backend directory, its error nodes and the frontend directory."""
         assert vm.domid is not None
         xs = self.xenstore
-        xs.rm(f"/local/domain/0/backend/vif/{vm.domid}")
-        xs.rm(f"/local/domain/0/error/backend/vif/{vm.domid}")
-        xs.rm(f"/local/domain/{vm.domid}/device/vif")
+        xs.rm(f"/local/domain/0/backend/{backend_kind}/{vm.domid}")
+        xs.rm(f"/local/domain/0/error/backend/{backend_kind}/{vm.domid}")
+        xs.rm(f"/local/domain/{vm.domid}/device/{frontend_kind}")
 
     def _op_device_model(self, vm: Vm, undo: list[Callable[[], object]]) -> None:
         """VM_create_device_model: qemu binds the ioreq ports (Xen-consumer guest ports) (§7.1, §8.1 9)."""
