@@ -12,8 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from evtchn.inspect import Kind, ParseError, analyze, format_edump, format_lsevtchn, parse_file, parse_text
-from evtchn.inspect.fastscan import scan_edump_ports, scan_lsevtchn_ports, split_lines
 from evtchn.inspect.model import Dump, Source, Table
+from evtchn.inspect.readers.edump_scan import scan_edump_ports
+from evtchn.inspect.readers.lsevtchn import scan_lsevtchn_ports
+from evtchn.inspect.swar import split_lines
 from tests.inspect.hosts import dom0_host, pv_guest
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -14,8 +14,8 @@ import click
 
 from evtchn.cli import fail
 from evtchn.inspect.analyze import ABI_LIMITS, Analysis, analyze
+from evtchn.inspect.detect import parse_file, parse_text
 from evtchn.inspect.model import Dump, ParseError
-from evtchn.inspect.parse import parse_file, parse_text
 
 LAYOUT_CHOICES = ("4.4", "4.2", "4.1", "auto")
 

@@ -9,10 +9,10 @@ The formatters read the core (`evtchn.xen`); the parsers and the analyser depend
 """
 
 from evtchn.inspect.analyze import Analysis, analyze
+from evtchn.inspect.detect import parse_file, parse_files, parse_text
 from evtchn.inspect.edump import format_edump
 from evtchn.inspect.lsevtchn import LsevtchnResult, format_lsevtchn, parse_domid_arg
 from evtchn.inspect.model import BadLine, Channel, Dump, Kind, ParseError
-from evtchn.inspect.parse import parse_file, parse_files, parse_text
 
 __all__ = [
     "Analysis",

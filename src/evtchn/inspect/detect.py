@@ -1,0 +1,107 @@
+"""The one detection step: every input kind is offered to its reader, in line order (reference §9).
+
+    dump = parse_file("xl-dmesg.txt")       # Dump(tables=[Table(...)], bad=[...], cut=[...], ...)
+    dump = parse_text(b"   1: VCPU 0: IPI\n")
+
+One file may hold any mix: several lsevtchn outputs one after another (with or without the shell prompt
+that names the domid), an `xl dmesg` with one or more 'e' dumps among other console output (with or
+without "(XEN) " prefixes and timestamps; 4.1 `[p/m]` and 4.4+ `[p/m/s]` layouts; the first or last line
+cut by a wrapped console ring), and /proc/interrupts. Unknown or garbled lines are reported with their
+line numbers and never stop the parse; a file with nothing recognisable is a ParseError.
+
+The readers live in `evtchn.inspect.readers`, one module per input kind.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import numpy as np
+
+from evtchn.inspect.assemble import Builder
+from evtchn.inspect.model import NONE, Dump, ParseError
+from evtchn.inspect.readers.edump_scan import scan_edump_frames, scan_edump_ports
+from evtchn.inspect.readers.lsevtchn import scan_lsevtchn_ports
+from evtchn.inspect.swar import Lines, padded_size, split_lines
+
+
+def parse_text(text: str | bytes, *, name: str = "", fast: bool = True) -> Dump:
+    """Parse captured text (any mix of the three formats). `name` labels bad lines and errors;
+    `fast=False` sends every line through the per-line parser (the reference the scanner is tested on)."""
+    data = text.encode("utf-8", "surrogateescape") if isinstance(text, str) else text
+    return parse_lines(split_lines(data), name=name, fast=fast)
+
+
+def parse_lines(lines: Lines, *, name: str, fast: bool) -> Dump:
+    """Scan 'e' port lines, then lsevtchn lines and 'e' framing lines among the rest, all vectorised;
+    walk what is left (framing lines, prompts, /proc/interrupts, garbage) in line order, placing the
+    scanned rows between them into tables. A file of clean 'e' dumps skips the walk altogether."""
+    ok, fields, layouts = scan_edump_ports(lines)
+    if not fast:
+        ok[:] = False
+        layouts = set()
+    b = Builder(lines, fields, name)
+    b.dump.layouts.update(layouts)
+    slow = np.flatnonzero(~ok)
+    ls_ok, ls_cols = scan_lsevtchn_ports(lines, slow)
+    if not fast:
+        ls_ok[:] = False
+    b.ls_lines = slow[ls_ok]
+    b.ls_fields = {k: v[ls_ok] for k, v in ls_cols.items()}
+    b.ls_fields["xen"] = np.full(b.ls_lines.shape[0], NONE, dtype=np.int64)
+    # Per-line events (framing lines and lines for the per-line parser); between them, fast rows.
+    events = slow[~ls_ok]
+    codes, domids = scan_edump_frames(lines, events)
+    if not fast:
+        codes[:] = 0
+    elif b.ls_lines.shape[0] == 0:
+        if b.whole_dumps(events, codes, domids):
+            return b.finish()
+    elif not ok.any() and events.shape[0] <= 4 * b.ls_lines.shape[0] + 16 and b.whole_lsevtchn(events):
+        return b.finish()
+    gap_a = np.concatenate(([0], events + 1))
+    gap_b = np.concatenate((events, [len(lines)]))
+    gap_la = np.searchsorted(b.ls_lines, gap_a)
+    gap_lb = np.searchsorted(b.ls_lines, gap_b)
+    spans = zip(gap_a.tolist(), gap_b.tolist(), gap_la.tolist(), gap_lb.tolist(), strict=True)
+    for (i, code, domid), (ga, gb, la, lb) in zip(
+        zip(events.tolist(), codes.tolist(), domids.tolist(), strict=True), spans, strict=False
+    ):
+        if ga < gb:
+            b.gap(ga, gb, la, lb)
+        if code:
+            b.frame(i, code, domid)
+        else:
+            b.line(i)
+    ga, gb, la, lb = int(gap_a[-1]), int(gap_b[-1]), int(gap_la[-1]), int(gap_lb[-1])
+    if ga < gb:
+        b.gap(ga, gb, la, lb)
+    return b.finish()
+
+
+def parse_file(path: str | Path) -> Dump:
+    """Read and parse one file; unreadable files and files in no known format raise ParseError."""
+    p = Path(path)
+    try:
+        with p.open("rb") as f:
+            st = os.fstat(f.fileno())
+            if not stat.S_ISREG(st.st_mode) or st.st_size == 0:
+                # A pipe (`<(lsevtchn 0)`, /dev/stdin) or /proc/interrupts, whose size reads as 0.
+                return parse_lines(split_lines(f.read()), name=str(p), fast=True)
+            size = st.st_size
+            buf = bytearray(padded_size(size))
+            got = f.readinto(memoryview(buf)[:size])
+    except OSError as e:
+        raise ParseError(f"{p}: cannot read: {e.strerror or e}") from None
+    if got != size:
+        raise ParseError(f"{p}: cannot read: the file changed while it was read")
+    return parse_lines(split_lines(buf, size), name=str(p), fast=True)
+
+
+def parse_files(paths: list[str] | list[Path]) -> Dump:
+    dump = Dump()
+    for p in paths:
+        dump = dump.merge(parse_file(p))
+    return dump
