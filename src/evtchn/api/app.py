@@ -10,11 +10,10 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Sequence
-from socketserver import BaseServer
 from typing import TYPE_CHECKING
 
 from evtchn.api.dispatch import Dispatcher
-from evtchn.api.server import SocketInUse, make_tcp_server, make_unix_server
+from evtchn.api.server import SocketInUse, XapiServer, make_tcp_server, make_unix_server
 from evtchn.api.sessions import Credentials, Sessions
 from evtchn.api.xenapi import XapiService
 
@@ -34,9 +33,9 @@ def start_servers(
     *,
     tcp: tuple[str, int] | None = ("127.0.0.1", 0),
     unix: str | os.PathLike[str] | None = None,
-) -> list[BaseServer]:
+) -> list[XapiServer]:
     """Bind the listeners and serve each in a daemon thread; returns them (for addresses and stopping)."""
-    servers: list[BaseServer] = []
+    servers: list[XapiServer] = []
     try:
         if tcp is not None:
             servers.append(make_tcp_server(dispatcher, tcp[0], tcp[1]))
@@ -54,7 +53,7 @@ def start_servers(
     return servers
 
 
-def stop_servers(servers: Sequence[BaseServer]) -> None:
+def stop_servers(servers: Sequence[XapiServer]) -> None:
     for s in servers:
         s.shutdown()
         s.server_close()

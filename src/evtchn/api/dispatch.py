@@ -23,6 +23,9 @@ from evtchn.api.sessions import Sessions
 
 log = logging.getLogger("evtchn.api")
 
+ANSWER_KEY_MAX = 256  # characters of arguments a cached answer may be keyed on
+ANSWER_CACHE_BYTES = 16 * 1024 * 1024
+
 
 @dataclass(frozen=True, slots=True)
 class Method:
@@ -48,6 +51,7 @@ class Dispatcher:
         self.snapshot = snapshot
         self.methods: dict[str, Method] = {}
         self._answers: dict[tuple[str, ...], bytes] = {}
+        self._answers_bytes = 0  # bounded by entries and bytes; keys are short (ANSWER_KEY_MAX)
         self._answers_generation = -1
         self._answers_lock = threading.Lock()
         self.add("session.login_with_password", self._login, ["uname", "pwd", "version", "originator"], False)
@@ -79,6 +83,7 @@ class Dispatcher:
             and method.pure
             and len(params) == method.arity
             and all(isinstance(p, str) for p in params)
+            and sum(len(p) for p in params[1:]) <= ANSWER_KEY_MAX  # a ref, not client-sized data
             and self.sessions.valid(params[0])
         )
         if not cacheable or self.snapshot is None:
@@ -93,6 +98,7 @@ class Dispatcher:
             with self._answers_lock:
                 if generation != self._answers_generation:
                     self._answers.clear()
+                    self._answers_bytes = 0
                     self._answers_generation = generation
                 hit = self._answers.get(key)
             if hit is not None:
@@ -101,8 +107,10 @@ class Dispatcher:
         finally:
             snap.__exit__(None, None, None)
         with self._answers_lock:
-            if generation == self._answers_generation and len(self._answers) < 4096:
+            fits = self._answers_bytes + len(out) <= ANSWER_CACHE_BYTES and len(self._answers) < 4096
+            if generation == self._answers_generation and fits and key not in self._answers:
                 self._answers[key] = out
+                self._answers_bytes += len(out)
         return out
 
     def _login(self, uname: Any, pwd: Any, version: Any, originator: Any) -> str:

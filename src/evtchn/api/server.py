@@ -6,146 +6,330 @@
 
 HTTP/1.1 with keep-alive, as xapi speaks. A body that is not a well-formed call gets HTTP 500 with a small
 HTML page, as xapi answers (reference §11); a wrong path 404, a wrong verb 405, no Content-Length 411, a
-huge body 413. Nothing a client sends can stop the server.
+body over `Limits.max_body` 413. Nothing a client sends can stop the server or grow it without bound:
+
+- one selector thread holds every connection while its request arrives (an idle or slow client costs a
+  socket and a buffer, never a thread); only a complete request goes to the small worker pool;
+- at most `max_connections` are held: one more is answered 503 and closed at once;
+- a connection idle between requests is closed after `idle_timeout`; a request that has not fully arrived
+  `request_timeout` after its first byte is answered 408 and closed; a client that does not read its
+  answer within `write_timeout` is dropped. The limits are documented in docs/server-limits.md.
 """
 
 from __future__ import annotations
 
 import contextlib
-import html
 import logging
 import os
+import selectors
 import socket
-import socketserver
 import stat
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import struct
+import threading
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from evtchn.api.dispatch import Dispatcher
-from evtchn.api.errors import MalformedRequest
-from evtchn.api.wire import envelope, json_response, parse_json_call, parse_xml_call, xml_response
+from evtchn.api.limits import Limits
+from evtchn.api.request import XapiHandler
+from evtchn.api.sessions import Client
 
 log = logging.getLogger("evtchn.api")
 
-XML_PATHS = frozenset({"/", "/RPC2"})
-JSON_PATHS = frozenset({"/jsonrpc", "/json"})
-MAX_BODY = 16 * 1024 * 1024
+__all__ = ["Limits", "SocketInUse", "XapiHandler", "XapiServer", "make_tcp_server", "make_unix_server"]
+
+_BUSY_PAGE = (
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/html; charset=utf-8\r\n"
+    b"Connection: close\r\nRetry-After: 1\r\nContent-Length: 89\r\n\r\n"
+    b"<html><body><h1>HTTP 503</h1><p>too many connections; try again later</p></body></html>\n"
+)
+_TIMEOUT_PAGE = (
+    b"HTTP/1.1 408 Request Timeout\r\nContent-Type: text/html; charset=utf-8\r\n"
+    b"Connection: close\r\nContent-Length: 78\r\n\r\n"
+    b"<html><body><h1>HTTP 408</h1><p>request did not arrive in time</p></body></html>\n"
+)
+_TOO_BIG_HEADERS = (
+    b"HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: text/html; charset=utf-8\r\n"
+    b"Connection: close\r\nContent-Length: 75\r\n\r\n"
+    b"<html><body><h1>HTTP 431</h1><p>request headers too large</p></body></html>\n"
+)
 
 
-class XapiHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server_version = "evtchn-xapi/0.1"
-    wbufsize = -1  # buffer the response: headers and body leave in one segment when the request ends
-    dispatcher: Dispatcher  # set on the per-server subclass
+class _Conn:
+    __slots__ = ("buf", "busy", "client", "first_byte", "last_active", "sock")
 
-    def setup(self) -> None:
-        super().setup()
-        if self.connection.family in (socket.AF_INET, socket.AF_INET6):
-            # keep-alive request/response pairs must not wait on Nagle + delayed ACK (~40 ms each)
-            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    def __init__(self, sock: socket.socket, client: Client) -> None:
+        self.sock = sock
+        self.client = client
+        self.buf = bytearray()
+        self.last_active = time.monotonic()
+        self.first_byte: float | None = None  # when the request now arriving started
+        self.busy = False  # a worker owns it
 
-    def address_string(self) -> str:
-        addr = self.client_address
-        return str(addr[0]) if isinstance(addr, tuple) and addr else "unix"
 
-    def handle(self) -> None:
-        with contextlib.suppress(ConnectionError, TimeoutError):  # the client went away mid-request
-            super().handle()
+def _complete(buf: bytearray, limits: Limits) -> int | None:
+    """Length of the first complete request in buf (headers + body), 0 if the headers are too large,
+    None if more bytes are needed. A body over the limit or a bad length counts as complete without its
+    body: the handler answers it (413 / 400 / 411) and the connection closes."""
+    end = buf.find(b"\r\n\r\n")
+    sep = 4
+    if end < 0:
+        end, sep = buf.find(b"\n\n"), 2
+    if end < 0:
+        return 0 if len(buf) > limits.max_header else None
+    if end > limits.max_header:
+        return 0
+    head = bytes(buf[:end]).lower()
+    i = head.find(b"\ncontent-length:")
+    if i < 0:
+        return end + sep
+    value = head[i + 16 : head.find(b"\n", i + 1) if head.find(b"\n", i + 1) > 0 else len(head)].strip()
+    if not value.isdigit() or len(value) > 12 or int(value) > limits.max_body:
+        return end + sep
+    total = end + sep + int(value)
+    return total if len(buf) >= total else None
 
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s %s", self.address_string(), format % args)
 
-    def _send(self, code: int, body: bytes, ctype: str, *, close: bool = False) -> None:
-        self.send_response(code)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        if close:
-            self.send_header("Connection", "close")
-            self.close_connection = True
-        self.end_headers()
-        self.wfile.write(body)
+class XapiServer:
+    """A selector-driven HTTP/1.1 server with a bounded worker pool (see the module docstring)."""
 
-    def _http_error(self, code: int, reason: str) -> None:
-        page = f"<html><body><h1>HTTP {code}</h1><p>{html.escape(reason)}</p></body></html>".encode()
-        self._send(code, page, "text/html; charset=utf-8", close=True)
+    def __init__(self, sock: socket.socket, dispatcher: Dispatcher, limits: Limits, *, local: bool) -> None:
+        self.socket = sock
+        self.server_address: Any = sock.getsockname()
+        self.dispatcher = dispatcher
+        self.limits = limits
+        self.local = local  # a Unix socket created owner-only (make_unix_server)
+        self.handler: type[XapiHandler] = type(
+            "BoundXapiHandler", (XapiHandler,), {"dispatcher": dispatcher, "limits": limits}
+        )
+        self._sel = selectors.DefaultSelector()
+        self._conns: dict[int, _Conn] = {}
+        self._returned: deque[_Conn] = deque()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self._pool = ThreadPoolExecutor(limits.workers, thread_name_prefix="xapi-worker")
+        self._stop = threading.Event()
+        self._stopped = threading.Event()
+        self._stopped.set()
+        self._lock = threading.Lock()
+        sock.setblocking(False)
+        sock.listen(limits.backlog)
 
-    def do_GET(self) -> None:
-        self._http_error(405 if self.path.split("?")[0] in XML_PATHS | JSON_PATHS else 404, "use POST")
-
-    do_PUT = do_DELETE = do_HEAD = do_GET
-
-    def do_POST(self) -> None:
-        path = self.path.split("?", 1)[0]
-        if path not in XML_PATHS and path not in JSON_PATHS:
-            self._http_error(404, f"no XenAPI endpoint at {path}")
-            return
-        raw_len = self.headers.get("Content-Length")
-        if raw_len is None:
-            self._http_error(411, "Content-Length required")
-            return
+    # ----------------------------------------------------------------- lifecycle
+    def serve_forever(self, poll_interval: float = 0.5) -> None:
+        self._stopped.clear()
+        self._sel.register(self.socket, selectors.EVENT_READ, "listen")
+        self._sel.register(self._wake_r, selectors.EVENT_READ, "wake")
         try:
-            length = int(raw_len)
-            if length < 0:
-                raise ValueError
-        except ValueError:
-            self._http_error(400, f"bad Content-Length {raw_len!r}")
-            return
-        if length > MAX_BODY:
-            self._http_error(413, f"request body over {MAX_BODY} bytes")
-            return
-        body = self.rfile.read(length)
-        if len(body) != length:
-            self.close_connection = True
-            return
-        try:
-            if path in XML_PATHS:
-                method, params = parse_xml_call(body)
-                out = self.dispatcher.respond(
-                    method, params, lambda call: xml_response(envelope(call)), "xml"
-                )
-                self._send(200, out, "text/xml")
-            else:
-                jmethod, jparams, req = parse_json_call(body)
-                out = json_response(req, lambda: self.dispatcher.call(jmethod, jparams))
-                self._send(200, out, "application/json")
-        except MalformedRequest as e:
-            self._http_error(500, str(e))
-        except Exception as e:  # an encoding bug: answer, log, keep serving
-            log.exception("request failed")
-            self._http_error(500, f"internal error: {type(e).__name__}")
+            while not self._stop.is_set():
+                for key, _ in self._sel.select(min(poll_interval, 0.5)):
+                    if key.data == "listen":
+                        self._accept()
+                    elif key.data == "wake":
+                        with contextlib.suppress(BlockingIOError):
+                            self._wake_r.recv(4096)
+                    else:
+                        self._read(key.data)
+                self._take_back()
+                self._expire()
+        finally:
+            self._sel.unregister(self.socket)
+            self._sel.unregister(self._wake_r)
+            self._stopped.set()
 
-
-def _handler_for(dispatcher: Dispatcher) -> type[XapiHandler]:
-    return type("BoundXapiHandler", (XapiHandler,), {"dispatcher": dispatcher})
-
-
-class TcpXapiServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 64
-
-
-class UnixXapiServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
-    daemon_threads = True
-    request_queue_size = 64
+    def shutdown(self) -> None:
+        self._stop.set()
+        self._wake()
+        self._stopped.wait()
 
     def server_close(self) -> None:
-        super().server_close()
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.server_address)  # type: ignore[arg-type]
+        self._stop.set()
+        self.socket.close()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        with self._lock:
+            conns = list(self._conns.values())
+            self._conns.clear()
+        for c in conns:
+            self._close(c)
+        self._wake_r.close()
+        self._wake_w.close()
 
+    def connection_count(self) -> int:
+        with self._lock:
+            return len(self._conns)
 
-def make_tcp_server(dispatcher: Dispatcher, host: str = "127.0.0.1", port: int = 0) -> TcpXapiServer:
-    return TcpXapiServer((host, port), _handler_for(dispatcher))
+    # ----------------------------------------------------------------- selector side
+    def _wake(self) -> None:
+        with contextlib.suppress(OSError):
+            self._wake_w.send(b"x")
+
+    def _accept(self) -> None:
+        for _ in range(64):
+            try:
+                sock, addr = self.socket.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as e:  # EMFILE and friends: refuse, keep serving
+                log.warning("accept failed: %s", e)
+                return
+            with self._lock:
+                full = len(self._conns) >= self.limits.max_connections
+            if full:
+                with contextlib.suppress(OSError):
+                    sock.setblocking(False)
+                    sock.send(_BUSY_PAGE)
+                sock.close()
+                continue
+            sock.setblocking(False)
+            if sock.family in (socket.AF_INET, socket.AF_INET6):
+                # keep-alive request/response pairs must not wait on Nagle + delayed ACK (~40 ms each)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            conn = _Conn(sock, self._client(sock, addr))
+            with self._lock:
+                self._conns[sock.fileno()] = conn
+            self._sel.register(sock, selectors.EVENT_READ, conn)
+
+    def _client(self, sock: socket.socket, addr: Any) -> Client:
+        if not self.local:
+            host = str(addr[0]) if isinstance(addr, tuple) and addr else "tcp"
+            return Client(host, trusted_root=False)
+        try:
+            _pid, uid, _gid = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))
+        except (OSError, AttributeError):
+            return Client("unix", trusted_root=False)
+        # only this server's user (or root) can reach an owner-only socket; say who it was anyway
+        return Client(f"unix:uid={uid}", trusted_root=uid in (0, os.getuid()))
+
+    def _read(self, conn: _Conn) -> None:
+        try:
+            data = conn.sock.recv(65536)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._drop(conn)
+            return
+        now = time.monotonic()
+        if not conn.buf:
+            conn.first_byte = now
+        conn.last_active = now
+        conn.buf += data
+        self._maybe_dispatch(conn)
+
+    def _maybe_dispatch(self, conn: _Conn) -> None:
+        n = _complete(conn.buf, self.limits)
+        if n is None:
+            return
+        self._sel.unregister(conn.sock)
+        if n == 0:
+            self._reply_and_drop(conn, _TOO_BIG_HEADERS)
+            return
+        request = bytes(conn.buf[:n])
+        del conn.buf[:n]
+        conn.busy = True
+        self._pool.submit(self._work, conn, request)
+
+    def _take_back(self) -> None:
+        while self._returned:
+            conn = self._returned.popleft()
+            conn.busy = False
+            conn.last_active = time.monotonic()
+            conn.first_byte = conn.last_active if conn.buf else None
+            try:
+                self._sel.register(conn.sock, selectors.EVENT_READ, conn)
+            except (ValueError, OSError):
+                self._drop(conn)
+                continue
+            self._maybe_dispatch(conn)
+
+    def _expire(self) -> None:
+        now = time.monotonic()
+        with self._lock:
+            conns = [c for c in self._conns.values() if not c.busy]
+        for c in conns:
+            if c.first_byte is not None and now - c.first_byte > self.limits.request_timeout:
+                self._sel.unregister(c.sock)
+                self._reply_and_drop(c, _TIMEOUT_PAGE)
+            elif c.first_byte is None and now - c.last_active > self.limits.idle_timeout:
+                self._sel.unregister(c.sock)
+                self._drop(c, unregister=False)
+
+    def _reply_and_drop(self, conn: _Conn, page: bytes) -> None:
+        with contextlib.suppress(OSError):
+            conn.sock.send(page)
+        self._drop(conn, unregister=False)
+
+    def _drop(self, conn: _Conn, *, unregister: bool = True) -> None:
+        if unregister:
+            with contextlib.suppress(KeyError, ValueError):
+                self._sel.unregister(conn.sock)
+        with self._lock:
+            self._conns.pop(conn.sock.fileno(), None)
+        self._close(conn)
+
+    @staticmethod
+    def _close(conn: _Conn) -> None:
+        with contextlib.suppress(OSError):
+            conn.sock.close()
+
+    # ----------------------------------------------------------------- worker side
+    def _work(self, conn: _Conn, request: bytes) -> None:
+        keep = False
+        try:
+            out, keep = self.handler.answer(request, conn.client)
+            conn.sock.settimeout(self.limits.write_timeout)
+            conn.sock.sendall(out)
+            conn.sock.setblocking(False)
+        except OSError:  # the client went away or would not read its answer in time
+            keep = False
+        except Exception:  # a bug in the transport itself: drop this connection, keep serving
+            log.exception("request handling failed")
+            keep = False
+        if keep and not self._stop.is_set():
+            self._returned.append(conn)
+            self._wake()
+        else:
+            with self._lock:
+                self._conns.pop(conn.sock.fileno(), None)
+            self._close(conn)
 
 
 class SocketInUse(Exception):
     pass
 
 
-def make_unix_server(dispatcher: Dispatcher, path: str | os.PathLike[str]) -> UnixXapiServer:
-    """Listen on a Unix socket (mode 0600). A stale socket is replaced; any other file is an error."""
+def make_tcp_server(
+    dispatcher: Dispatcher, host: str = "127.0.0.1", port: int = 0, limits: Limits | None = None
+) -> XapiServer:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except BaseException:
+        sock.close()
+        raise
+    return XapiServer(sock, dispatcher, limits or Limits(), local=False)
+
+
+class UnixXapiServer(XapiServer):
+    def server_close(self) -> None:
+        super().server_close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.server_address)
+
+
+def make_unix_server(
+    dispatcher: Dispatcher, path: str | os.PathLike[str], limits: Limits | None = None
+) -> XapiServer:
+    """Listen on a Unix socket created owner-only (mode 0600): that mode is why a local root login is
+    trusted without a password (reference §11; xapi trusts /var/lib/xcp/xapi the same way). A stale socket
+    is replaced; any other file is an error."""
     p = Path(path)
     if p.exists() or p.is_symlink():
         if not stat.S_ISSOCK(p.lstat().st_mode):
@@ -160,8 +344,18 @@ def make_unix_server(dispatcher: Dispatcher, path: str | os.PathLike[str]) -> Un
         finally:
             probe.close()
     p.parent.mkdir(parents=True, exist_ok=True)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     old = os.umask(0o177)
     try:
-        return UnixXapiServer(str(p), _handler_for(dispatcher))
+        sock.bind(str(p))
+    except BaseException:
+        sock.close()
+        raise
     finally:
         os.umask(old)
+    mode = p.stat().st_mode & 0o777
+    if mode != 0o600:  # a filesystem that ignores the umask must not get a trusted socket
+        sock.close()
+        p.unlink()
+        raise SocketInUse(f"{p}: socket came out mode {mode:o}, not 0600; refusing to trust it")
+    return UnixXapiServer(sock, dispatcher, limits or Limits(), local=True)
