@@ -18,7 +18,7 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["vm", "show"], "evtchn vm show: Missing argument 'NAME'. (see 'evtchn vm show --help')\n"),
+        (["vm", "show"], "evtchn vm show: Missing argument 'VM'. (see 'evtchn vm show --help')\n"),
         (["bogus"], "evtchn: No such command 'bogus'. (see 'evtchn --help')\n"),
         (
             ["serve", "--port", "99999"],

@@ -110,7 +110,7 @@ def test_vm_lifecycle_and_both_kinds_of_dom0_exhaustion(
     early = _hvm(x, "early")
     failure = _fails(x.VM.start, early, False, False)
     code, cli_err = _cli(store, "vm", "start", "early")
-    assert code == 2
+    assert code == 3  # the host refused the start (docs/cli.md exit codes)
     assert failure[0] == "INTERNAL_ERROR"
     assert cli_err == f"evtchn: {failure[1]}\n"
     assert failure[1] == 'xenopsd internal error: Xs_protocol.Error("ENOSPC")'

@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from evtchn.cli import main as evtchn_main
+from evtchn.cli.lsevtchn import main as lsevtchn_main
 from evtchn.inspect import format_edump, format_lsevtchn
-from evtchn.inspect.lsevtchn_cli import main as lsevtchn_main
 from evtchn.store import create_store
 from evtchn.toolstack.host import Host
 

@@ -18,13 +18,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from evtchn.cli import fail
+from evtchn.cli.app import fail
 from evtchn.cli.plan import make_console, render_compare
 from evtchn.inspect import format_lsevtchn
 from evtchn.plan.density import plan_mix
 from evtchn.plan.limits import PlanSettings, resolve_hardware, vm_footprint_mib
 from evtchn.plan.mix import Mix, Shape
-from evtchn.plan.plot import PlotError, write_plot
 from evtchn.plan.simulate import degraded, simulate
 from evtchn.toolstack.costs import vm_cost
 from evtchn.toolstack.errors import StartError, ToolstackError
@@ -133,56 +132,57 @@ def _show_lsevtchn(console: Console, host: Host, dvm: Vm) -> None:
         console.print(f"  {line}", markup=False, highlight=False)
 
 
-def register(main: click.Group) -> None:
-    @main.command("demo")
-    @click.option(
-        "--out", "out_dir", default="evtchn-demo", show_default=True, help="Directory for the plot."
+@click.command("demo")
+@click.option(
+    "--out", "out_dir", default="evtchn-demo", show_default=True, help="Directory for the plot."
+)
+@click.option(
+    "--hardware",
+    "hardware_name",
+    default="default",
+    show_default=True,
+    help="Hardware to tell the story on (built-in name or a hardware file).",
+)
+def demo_cmd(out_dir: str, hardware_name: str) -> None:
+    """The seed's story: dom0 event channels exhausted on XenServer 6.1 and 6.2, and the planner."""
+    console = make_console()
+    try:
+        hardware = resolve_hardware(hardware_name)
+    except ToolstackError as e:
+        fail(e.message)
+        return
+    console.print(
+        "[bold]How dom0's event channels capped VM density[/] (XenServer 6.2 blog, reference §10) — "
+        f"hardware [bold]{hardware.name}[/]: {escape(hardware.description)}"
     )
-    @click.option(
-        "--hardware",
-        "hardware_name",
-        default="default",
-        show_default=True,
-        help="Hardware to tell the story on (built-in name or a hardware file).",
+    try:  # e.g. a hardware file whose dom0 cannot bind its own baseline
+        for name in STORY_PROFILES:
+            _story(console, name, hardware)
+        console.rule("[bold]The planner: the same VM on every profile[/]")
+        mix = Mix((Shape("seed", seed_vm_spec()),))
+        settings = PlanSettings()
+        profiles = list(BUILTIN_PROFILES.values())
+        plans = [plan_mix(p, hardware, mix, settings) for p in profiles]
+        sims = [simulate(p, hardware, mix, settings) for p in profiles]
+    except ToolstackError as e:
+        fail(e.message)
+        return
+    render_compare(console, plans, sims)
+    console.print(
+        "sim: the toolstack run on a throwaway host until the first VM fails or runs degraded "
+        "(✓ = equals the analytic answer)"
     )
-    def demo_cmd(out_dir: str, hardware_name: str) -> None:
-        """The seed's story: dom0 event channels exhausted on XenServer 6.1 and 6.2, and the planner."""
-        console = make_console()
-        try:
-            hardware = resolve_hardware(hardware_name)
-        except ToolstackError as e:
-            fail(e.message)
-            return
-        console.print(
-            "[bold]How dom0's event channels capped VM density[/] (XenServer 6.2 blog, reference §10) — "
-            f"hardware [bold]{hardware.name}[/]: {escape(hardware.description)}"
+    from evtchn.plan.plot import PlotError, write_plot  # matplotlib: only when plotting
+
+    try:
+        path = write_plot(
+            plans, Path(out_dir) / "density.png", title=f"the example VM on hardware {hardware.name}"
         )
-        try:  # e.g. a hardware file whose dom0 cannot bind its own baseline
-            for name in STORY_PROFILES:
-                _story(console, name, hardware)
-            console.rule("[bold]The planner: the same VM on every profile[/]")
-            mix = Mix((Shape("seed", seed_vm_spec()),))
-            settings = PlanSettings()
-            profiles = list(BUILTIN_PROFILES.values())
-            plans = [plan_mix(p, hardware, mix, settings) for p in profiles]
-            sims = [simulate(p, hardware, mix, settings) for p in profiles]
-        except ToolstackError as e:
-            fail(e.message)
-            return
-        render_compare(console, plans, sims)
-        console.print(
-            "sim: the toolstack run on a throwaway host until the first VM fails or runs degraded "
-            "(✓ = equals the analytic answer)"
-        )
-        try:
-            path = write_plot(
-                plans, Path(out_dir) / "density.png", title=f"the example VM on hardware {hardware.name}"
-            )
-        except PlotError as e:
-            fail(str(e))
-            return
-        console.print(f"plot written to [bold]{path}[/]")
-        console.print(
-            "next: evtchn plan --profile xenserver-6.2 --vm seed --simulate   |   "
-            "evtchn plan --compare --vm my-vm.yaml:3 --vm seed --plot mix.svg"
-        )
+    except PlotError as e:
+        fail(str(e))
+        return
+    console.print(f"plot written to [bold]{path}[/]")
+    console.print(
+        "next: evtchn plan --profile xenserver-6.2 --vm seed --simulate   |   "
+        "evtchn plan --compare --vm my-vm.yaml:3 --vm seed --plot mix.svg"
+    )

@@ -28,7 +28,7 @@ LAYOUT_CHOICES = ("4.4", "4.2", "4.1", "auto")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def lsevtchn_cmd(args: tuple[str, ...]) -> None:
     """lsevtchn [--host FILE] [domid]: list a domain's event channels like /usr/lib/xen/bin/lsevtchn."""
-    from evtchn.inspect.lsevtchn_cli import run
+    from evtchn.cli.lsevtchn import run
 
     out, err, code = run(["lsevtchn", *args])
     click.echo(out, nl=False)
@@ -49,8 +49,8 @@ def lsevtchn_cmd(args: tuple[str, ...]) -> None:
 @click.option("--prefix", is_flag=True, help='Prefix each line with "(XEN) " as `xl dmesg` shows it.')
 def debug_keys(keys: str, host: str | None, layout: str, prefix: bool) -> None:
     """Press Xen debug KEYS and print what the console shows; only 'e' (event channels) is modelled."""
+    from evtchn.cli.lsevtchn import HostUnavailable, _load_hypervisor
     from evtchn.inspect.edump import format_edump, layout_for_version
-    from evtchn.inspect.lsevtchn_cli import HostUnavailable, _load_hypervisor
 
     unknown = sorted(set(keys) - {"e"})
     if not keys or unknown:

@@ -18,11 +18,10 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from evtchn.cli import fail
+from evtchn.cli.app import fail
 from evtchn.plan.density import LIMIT_ORDER, Plan, PlanError, plan_mix
 from evtchn.plan.limits import PlanSettings, resolve_hardware
 from evtchn.plan.mix import Mix, MixError, Shape, parse_mix, parse_vm_arg
-from evtchn.plan.plot import PlotError, write_plot
 from evtchn.plan.simulate import Simulation, simulate
 from evtchn.toolstack.errors import ToolstackError
 from evtchn.toolstack.hardware import Hardware
@@ -225,129 +224,130 @@ def _profiles(names: Sequence[str]) -> list[Profile]:
     return [get_profile(n) for n in names]
 
 
-def register(main: click.Group) -> None:
-    @main.command("plan")
-    @click.option(
-        "--profile",
-        "-p",
-        "profile_name",
-        default=DEFAULT_PROFILE,
-        show_default=True,
-        help="Built-in profile name or a profile file.",
-    )
-    @click.option(
-        "--hardware",
-        "hardware_name",
-        default=None,
-        help="Built-in hardware (default, rack-128g) or a hardware file.",
-    )
-    @click.option(
-        "--vm",
-        "vms",
-        multiple=True,
-        metavar="SPEC[:COUNT]",
-        help="A VM shape (spec file or 'seed') and its count in the mix; repeatable. Default: seed.",
-    )
-    @click.option(
-        "--compare", is_flag=True, help="Plan the mix on each PROFILE given (all built-ins if none)."
-    )
-    @click.option("--simulate", is_flag=True, help="Also start the mix on a throwaway host until it fails.")
-    @click.option("--plot", "plot_path", default=None, metavar="FILE.png|FILE.svg", help="Write the plots.")
-    @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-    @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Change a planner setting.")
-    @click.argument("profiles", nargs=-1)
-    def plan_cmd(
-        profile_name: str,
-        hardware_name: str | None,
-        vms: tuple[str, ...],
-        compare: bool,
-        simulate: bool,
-        plot_path: str | None,
-        as_json: bool,
-        sets: tuple[str, ...],
-        profiles: tuple[str, ...],
-    ) -> None:
-        """How many VMs of a mix fit on a host, which limit binds first, and the headroom on the rest.
+@click.command("plan")
+@click.option(
+    "--profile",
+    "-p",
+    "profile_name",
+    default=DEFAULT_PROFILE,
+    show_default=True,
+    help="Built-in profile name or a profile file.",
+)
+@click.option(
+    "--hardware",
+    "hardware_name",
+    default=None,
+    help="Built-in hardware (default, rack-128g) or a hardware file.",
+)
+@click.option(
+    "--vm",
+    "vms",
+    multiple=True,
+    metavar="SPEC[:COUNT]",
+    help="A VM shape (spec file or 'seed') and its count in the mix; repeatable. Default: seed.",
+)
+@click.option(
+    "--compare", is_flag=True, help="Plan the mix on each PROFILE given (all built-ins if none)."
+)
+@click.option("--simulate", is_flag=True, help="Also start the mix on a throwaway host until it fails.")
+@click.option("--plot", "plot_path", default=None, metavar="FILE.png|FILE.svg", help="Write the plots.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Change a planner setting.")
+@click.argument("profiles", nargs=-1)
+def plan_cmd(
+    profile_name: str,
+    hardware_name: str | None,
+    vms: tuple[str, ...],
+    compare: bool,
+    simulate: bool,
+    plot_path: str | None,
+    as_json: bool,
+    sets: tuple[str, ...],
+    profiles: tuple[str, ...],
+) -> None:
+    """How many VMs of a mix fit on a host, which limit binds first, and the headroom on the rest.
 
-        With --compare, PROFILES are planned side by side for the same mix.
-        """
-        if profiles and not compare:
-            fail(f"unexpected argument {profiles[0]!r}: profiles as arguments need --compare")
+    With --compare, PROFILES are planned side by side for the same mix.
+    """
+    if profiles and not compare:
+        fail(f"unexpected argument {profiles[0]!r}: profiles as arguments need --compare")
+    try:
+        settings = PlanSettings.from_pairs(sets)
+        hardware = resolve_hardware(hardware_name)
+        mix = parse_mix(vms or ["seed"])
+        _print_notes(mix.shapes)
+        chosen = _profiles(profiles or list(BUILTIN_PROFILES)) if compare else [get_profile(profile_name)]
+        plans = [plan_mix(p, hardware, mix, settings) for p in chosen]
+    except (ToolstackError, MixError, PlanError, ValueError) as e:
+        fail(getattr(e, "message", None) or str(e))
+        return
+    console = make_console()
+    sims: list[Simulation] | None = None
+    if simulate:
         try:
-            settings = PlanSettings.from_pairs(sets)
-            hardware = resolve_hardware(hardware_name)
-            mix = parse_mix(vms or ["seed"])
-            _print_notes(mix.shapes)
-            chosen = _profiles(profiles or list(BUILTIN_PROFILES)) if compare else [get_profile(profile_name)]
-            plans = [plan_mix(p, hardware, mix, settings) for p in chosen]
-        except (ToolstackError, MixError, PlanError, ValueError) as e:
-            fail(getattr(e, "message", None) or str(e))
-            return
-        console = make_console()
-        sims: list[Simulation] | None = None
-        if simulate:
-            try:
-                sims = [
-                    run_simulation(p, hardware, mix, settings, pl.max_vms, quiet=as_json)
-                    for p, pl in zip(chosen, plans, strict=True)
-                ]
-            except ToolstackError as e:  # e.g. a hardware file whose dom0 cannot bind its own baseline
-                fail(f"--simulate: {e.message}")
-        written = None
-        if plot_path is not None:
-            try:
-                written = write_plot(plans, plot_path, title=f"hardware {hardware.name}")
-            except PlotError as e:
-                fail(str(e))
-        if as_json:
-            docs = []
-            for i, pl in enumerate(plans):
-                doc = pl.to_json()
-                if sims is not None:
-                    doc["simulated"] = sim_json(sims[i])
-                    doc["simulated_equals_analytic"] = sims[i].ok_vms == pl.max_vms
-                docs.append(doc)
-            out: dict[str, Any] = {"plans": docs} if compare else docs[0]
-            if written is not None:
-                out["plot"] = str(written)
-            click.echo(json.dumps(out, indent=2))
-        elif compare:
-            render_compare(console, plans, sims)
-            memory_hint(console, plans)
-        else:
-            render_plan(console, plans[0])
+            sims = [
+                run_simulation(p, hardware, mix, settings, pl.max_vms, quiet=as_json)
+                for p, pl in zip(chosen, plans, strict=True)
+            ]
+        except ToolstackError as e:  # e.g. a hardware file whose dom0 cannot bind its own baseline
+            fail(f"--simulate: {e.message}")
+    written = None
+    if plot_path is not None:
+        from evtchn.plan.plot import PlotError, write_plot  # matplotlib: only when plotting
+
+        try:
+            written = write_plot(plans, plot_path, title=f"hardware {hardware.name}")
+        except PlotError as e:
+            fail(str(e))
+    if as_json:
+        docs = []
+        for i, pl in enumerate(plans):
+            doc = pl.to_json()
             if sims is not None:
-                render_sim(console, plans[0], sims[0])
-            memory_hint(console, plans)
-        if written is not None and not as_json:
-            console.print(f"plot written to {written}")
-        if sims is not None and any(s.ok_vms != p.max_vms for s, p in zip(sims, plans, strict=True)):
-            raise SystemExit(1)
+                doc["simulated"] = sim_json(sims[i])
+                doc["simulated_equals_analytic"] = sims[i].ok_vms == pl.max_vms
+            docs.append(doc)
+        out: dict[str, Any] = {"plans": docs} if compare else docs[0]
+        if written is not None:
+            out["plot"] = str(written)
+        click.echo(json.dumps(out, indent=2))
+    elif compare:
+        render_compare(console, plans, sims)
+        memory_hint(console, plans)
+    else:
+        render_plan(console, plans[0])
+        if sims is not None:
+            render_sim(console, plans[0], sims[0])
+        memory_hint(console, plans)
+    if written is not None and not as_json:
+        console.print(f"plot written to {written}")
+    if sims is not None and any(s.ok_vms != p.max_vms for s, p in zip(sims, plans, strict=True)):
+        raise SystemExit(1)
 
-    @main.command("can-start")
-    @click.argument("spec_path", metavar="SPEC")
-    @click.option(
-        "--host", "host_path", default=None, help="Host file (default: $EVTCHN_HOST or the default path)."
-    )
-    @click.option("--json", "as_json", is_flag=True)
-    @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Change a planner setting.")
-    def can_start_cmd(spec_path: str, host_path: str | None, as_json: bool, sets: tuple[str, ...]) -> None:
-        """Whether a VM of this spec can start fully on the current host: exit 0 yes, 1 no."""
-        from evtchn.plan.admission import check_admission
-        from evtchn.store import StoreError, open_store
+@click.command("can-start")
+@click.argument("spec_path", metavar="SPEC")
+@click.option(
+    "--host", "host_path", default=None, help="Host file (default: $EVTCHN_HOST or the default path)."
+)
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Change a planner setting.")
+def can_start_cmd(spec_path: str, host_path: str | None, as_json: bool, sets: tuple[str, ...]) -> None:
+    """Whether a VM of this spec can start fully on the current host: exit 0 yes, 1 no."""
+    from evtchn.plan.admission import check_admission
+    from evtchn.store import StoreError, open_store
 
-        try:
-            settings = PlanSettings.from_pairs(sets)
-            shape = parse_vm_arg(spec_path, what="SPEC", allow_count=False)
-            _print_notes([shape])
-            spec = shape.spec
-            host = open_store(host_path).read()
-        except (ToolstackError, MixError, StoreError, ValueError) as e:
-            fail(getattr(e, "message", None) or str(e))
-            return
-        verdict = check_admission(host, spec, settings)
-        if as_json:
-            click.echo(json.dumps(verdict.to_json(), indent=2))
-        else:
-            click.echo(verdict.text())
-        raise SystemExit(0 if verdict.ok else 1)
+    try:
+        settings = PlanSettings.from_pairs(sets)
+        shape = parse_vm_arg(spec_path, what="SPEC", allow_count=False)
+        _print_notes([shape])
+        spec = shape.spec
+        host = open_store(host_path).read()
+    except (ToolstackError, MixError, StoreError, ValueError) as e:
+        fail(getattr(e, "message", None) or str(e))
+        return
+    verdict = check_admission(host, spec, settings)
+    if as_json:
+        click.echo(json.dumps(verdict.to_json(), indent=2))
+    else:
+        click.echo(verdict.text())
+    raise SystemExit(0 if verdict.ok else 1)

@@ -13,13 +13,10 @@ from types import FrameType
 
 import click
 
-from evtchn.cli import fail
+from evtchn.cli.app import fail
 
 DEFAULT_PORT = 8080
 
-
-def register(main: click.Group) -> None:
-    main.add_command(serve)
 
 
 @click.command()

@@ -10,11 +10,7 @@ from __future__ import annotations
 
 import click
 
-from evtchn.cli import fail
-
-
-def register(main: click.Group) -> None:
-    main.add_command(vm_local)
+from evtchn.cli.app import fail
 
 
 @click.command("vm-local")

@@ -1,0 +1,165 @@
+"""What every `evtchn host …` / `evtchn vm …` command shares: the host file options, one-line errors with
+their exit codes, and VM arguments that are a name or a uuid.
+
+    @store_options
+    def cmd(..., host_file, wait):
+        with errors():
+            store = open_host(host_file, wait)
+            row = resolve_row(store.vms(), "web1")          # a name or a uuid; ambiguous -> one line
+
+Imports only click and the store; the toolstack is loaded by the commands that change the host.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+import click
+
+from evtchn.cli.app import fail
+from evtchn.cli.exits import EXIT_REFUSED, EXIT_USAGE
+
+if TYPE_CHECKING:
+    from evtchn.store.rows import VmRow
+    from evtchn.store.sqlite import Store
+    from evtchn.toolstack.host import Host
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class CliError(Exception):
+    """A one-line error with its exit code, raised where the CLI itself decides the answer."""
+
+    def __init__(self, message: str, code: int = EXIT_USAGE) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+def store_options(f: F) -> F:
+    f = click.option(
+        "--wait", "wait", type=click.FloatRange(min=0), metavar="SECONDS",
+        help="How long to wait for another process using the host file (default 30, $EVTCHN_LOCK_TIMEOUT).",
+    )(f)  # fmt: skip
+    return click.option(
+        "--host", "host_file", metavar="FILE",
+        help="Host file (default: $EVTCHN_HOST, else $XDG_DATA_HOME/evtchn/host.db).",
+    )(f)  # fmt: skip
+
+
+def notice(message: str) -> None:
+    click.echo(f"evtchn: {message}", err=True)
+
+
+def exit_code(e: Exception) -> int:
+    """EXIT_REFUSED for a start the host refused (the request was fine), else EXIT_USAGE."""
+    from evtchn.toolstack.errors import StartError
+
+    if isinstance(e, CliError):
+        return e.code
+    return EXIT_REFUSED if isinstance(e, StartError) else EXIT_USAGE
+
+
+@contextmanager
+def errors(prefix: str = "") -> Iterator[None]:
+    """Store, toolstack and CLI errors leave as one line on stderr with their exit code (cli/exits.py)."""
+    from evtchn.store import StoreError
+
+    try:
+        yield
+    except StoreError as e:
+        fail(prefix + e.message)
+    except CliError as e:
+        fail(prefix + e.message, e.code)
+    except Exception as e:
+        from evtchn.toolstack.errors import ToolstackError
+
+        if not isinstance(e, ToolstackError):
+            raise
+        fail(prefix + e.message, exit_code(e))
+
+
+def open_host(host_file: str | None, wait: float | None) -> Store[Host]:
+    from evtchn.store import open_store
+
+    return open_store(host_file, timeout=wait, on_wait=notice)
+
+
+class _RowsOnly:
+    """A codec for reading the store's rows without the toolstack (the seam for a store read API).
+
+    `vm list` prints rows only; building a Host would import the toolstack and decode every VM. Loading
+    or saving a host through this codec is a bug in the CLI, so it says so.
+    """
+
+    def dump(self, host: Any) -> dict[str, Any]:
+        raise TypeError("a rows-only store cannot save a host")
+
+    def load(self, state: dict[str, Any]) -> Any:
+        raise TypeError("a rows-only store cannot load a host")
+
+    def facts(self, host: Any) -> Any:
+        raise TypeError("a rows-only store has no host")
+
+
+def open_rows(host_file: str | None, wait: float | None) -> Store[Any]:
+    """The host file, for reading its VM/device rows and meta only (checked like `open_host`)."""
+    from evtchn.store import Store, resolve_path
+
+    return Store(resolve_path(host_file), _RowsOnly(), timeout=wait, on_wait=notice)
+
+
+# ------------------------------------------------------------ names and uuids
+
+
+class _Named(Protocol):
+    @property
+    def uuid(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+
+N = TypeVar("N", bound=_Named)
+
+
+def resolve(arg: str, candidates: Iterable[N]) -> N:
+    """The one candidate whose uuid is `arg`, else the one named `arg`.
+
+    A VM's name is free text and may repeat (as in xapi); a name that several VMs share is an error that
+    lists their uuids, so the user can say which one.
+    """
+    named: list[N] = []
+    for c in candidates:
+        if c.uuid == arg:
+            return c
+        if c.name == arg:
+            named.append(c)
+    if not named:
+        raise CliError(f"no VM named {arg!r}")
+    if len(named) > 1:
+        uuids = ", ".join(sorted(c.uuid for c in named))
+        raise CliError(f"{len(named)} VMs are named {arg!r}; give one of their uuids: {uuids}")
+    return named[0]
+
+
+def resolve_rows(args: Iterable[str], rows: Iterable[VmRow]) -> list[VmRow]:
+    """Each argument resolved against the store's VM rows, in order, before anything is changed."""
+    table = list(rows)
+    return [resolve(a, table) for a in args]
+
+
+def host_key(vms: Mapping[str, Any], uuid: str) -> str:
+    """The key under which the loaded host holds the VM with this uuid.
+
+    The seam between the CLI and the toolstack: the Host keys its VMs by name today and by uuid once
+    names may repeat; the CLI always finds the VM by uuid and passes whichever key the Host uses.
+    """
+    if uuid in vms:
+        return uuid
+    for key, vm in vms.items():
+        if vm.uuid == uuid:
+            return key
+    raise CliError(f"no VM with uuid {uuid} (removed by another process?)")
