@@ -10,13 +10,18 @@ the high-water mark sit in a min-heap, so the answer is the same port without th
 columns hold 11 bytes (Xen's `struct evtchn` is 64): state, notify vCPU, remote domid, a 32-bit union
 (peer port / VIRQ / PIRQ), Xen-consumer index and FIFO priority. `active` is derived, not counted: the
 ports below the mark that are neither in the heap nor busy. The hypervisor's hottest operations inline
-alloc() for a reused port and release() under 2L; tests/properties checks them against a naive model.
+nothing: every write to a port goes through a method here or names the port it just allocated, so a
+tracked table (xen/dirty.py) sees each change. tests/properties checks it against a naive model.
+
+A FREE port holds no binding and the default FIFO priority: evtchn_fifo_init() sets priority 7 at every
+bind (reference §5), which is the same as restoring it when the port is freed.
 """
 
 from __future__ import annotations
 
 import heapq
 from array import array
+from heapq import heappop, heappush
 
 from evtchn.xen.constants import ECS, FIFO_PRIORITY_DEFAULT
 
@@ -24,6 +29,7 @@ from evtchn.xen.constants import ECS, FIFO_PRIORITY_DEFAULT
 class PortTable:
     __slots__ = (
         "_busy",
+        "_dirty",
         "_free",
         "_high",
         "bucket_ports",
@@ -50,7 +56,8 @@ class PortTable:
         self.valid = 0  # valid_evtchns: ports in allocated buckets
         self._high = 0  # ports below this have been handed out at least once
         self._free: list[int] = []  # FREE, non-busy ports below _high
-        self._busy = 0  # FREE ports below _high still LINKED in a FIFO queue
+        self._busy: set[int] = set()  # FREE ports below _high still LINKED in a FIFO queue
+        self._dirty: set[int] | None = None  # the hypervisor's dirty set while tracked (xen/dirty.py)
         self.xen_count = 0  # Xen-consumer ports
         # Port 0: allocated at creation, then ECS_RESERVED forever (reference §1).
         self.find_free()
@@ -59,7 +66,7 @@ class PortTable:
     @property
     def active(self) -> int:
         """active_evtchns: non-FREE ports, port 0 excluded — every port below the mark not free or busy."""
-        return self._high - 1 - len(self._free) - self._busy
+        return self._high - 1 - len(self._free) - len(self._busy)
 
     def __len__(self) -> int:
         return self.valid
@@ -108,6 +115,38 @@ class PortTable:
         self.state[port] = state
         return port
 
+    def alloc_unbound(self, rdom: int) -> int | None:
+        """alloc() of an UNBOUND port for `rdom` (EVTCHNOP_alloc_unbound's hot path); None for ENOSPC."""
+        free = self._free
+        if free and free[0] <= self.limit_port:
+            port = heappop(free)
+            self.state[port] = 2  # ECS_UNBOUND
+        else:
+            p = self.alloc(ECS.UNBOUND)
+            if p is None:
+                return None
+            port = p
+        self.rdom[port] = rdom
+        return port
+
+    def alloc_interdomain(self, rdom: int, rport: int, peer: PortTable) -> int | None:
+        """alloc() of an INTERDOMAIN port bound to `peer`'s unbound `rport`, and connect() that end
+        (EVTCHNOP_bind_interdomain's hot path; the caller checked `rport`); None for ENOSPC."""
+        free = self._free
+        if free and free[0] <= self.limit_port:
+            port = heappop(free)
+            self.state[port] = 3  # ECS_INTERDOMAIN
+        else:
+            p = self.alloc(ECS.INTERDOMAIN)
+            if p is None:
+                return None
+            port = p
+        self.rdom[port] = rdom
+        self.union[port] = rport
+        peer.state[rport] = 3  # peer.connect(rport, port), inlined: this is the hot path
+        peer.union[rport] = port
+        return port
+
     def claim(self, port: int, state: int) -> None:
         """Take the port find_free() returned."""
         if self._free and self._free[0] == port:
@@ -123,25 +162,115 @@ class PortTable:
         self.notify[port] = 0
         self.rdom[port] = 0
         self.union[port] = 0
+        self.prio[port] = FIFO_PRIORITY_DEFAULT
         if self.consumer[port]:
             self.consumer[port] = 0
             self.xen_count -= 1
         if busy:
-            self._busy += 1
+            self._busy.add(port)
         else:
-            heapq.heappush(self._free, port)
+            heappush(self._free, port)
+
+    def release_interdomain(self, port: int, busy: bool, peer: PortTable) -> None:
+        """release() an INTERDOMAIN port and disconnect() its peer end (EVTCHNOP_close's hot path).
+
+        Both inlined; a bound port holds no Xen consumer (those are closed only by _close())."""
+        rport = self.union[port]
+        peer.state[rport] = 2  # ECS_UNBOUND, its rdom already names the closer
+        peer.union[rport] = 0
+        self.state[port] = 0  # ECS_FREE
+        self.notify[port] = 0
+        self.rdom[port] = 0
+        self.union[port] = 0
+        self.prio[port] = FIFO_PRIORITY_DEFAULT
+        if busy:
+            self._busy.add(port)
+        else:
+            heappush(self._free, port)
 
     def unbusy(self, port: int) -> None:
         """A FREE port's event word was unlinked by the guest: it may be handed out again."""
-        if self.state[port] == ECS.FREE:
-            self._busy -= 1
+        if port in self._busy:
+            self._busy.remove(port)
             heapq.heappush(self._free, port)
 
-    def rebuild_free(self) -> None:
-        """Forget busy marks (FIFO state destroyed): every FREE port below the mark is free again."""
-        self._free = [p for p in range(1, self._high) if self.state[p] == ECS.FREE]
+    def rebuild_free(self, busy: set[int] | None = None) -> None:
+        """Recompute the free heap from the state column: every FREE port below the mark except `busy`
+        (none when the FIFO state is destroyed)."""
+        self._busy = set(busy or ())
+        self._free = [p for p in range(1, self._high) if self.state[p] == ECS.FREE and p not in self._busy]
         heapq.heapify(self._free)
-        self._busy = 0
+
+    def connect(self, port: int, peer_port: int) -> None:
+        """The unbound end of a channel another domain binds to: INTERDOMAIN, peer port recorded.
+
+        Its remote domid already names the binder (checked by the caller), so it stays."""
+        self.state[port] = ECS.INTERDOMAIN
+        self.union[port] = peer_port
+
+    def disconnect(self, port: int, rdom: int) -> None:
+        """The surviving end of a closed channel: back to UNBOUND for `rdom` (reference §2.7)."""
+        self.state[port] = ECS.UNBOUND
+        self.rdom[port] = rdom
+        self.union[port] = 0
+
+    def set_notify(self, port: int, vcpu: int) -> None:
+        self.notify[port] = vcpu
+
+    def set_priority(self, port: int, priority: int) -> None:
+        self.prio[port] = priority
+
+    @property
+    def high(self) -> int:
+        """Ports below this have been handed out at least once (the high-water mark)."""
+        return self._high
+
+    def busy_ports(self) -> list[int]:
+        """FREE ports still LINKED in a FIFO queue, not reusable until the guest unlinks them."""
+        return sorted(self._busy)
+
+    def free_ports(self) -> list[int]:
+        """The free ports below the mark, ascending (what the heap holds)."""
+        return sorted(self._free)
+
+    def resize(self, valid: int, high: int) -> None:
+        """Restore: grow (or keep) the columns to `valid` ports and set the mark; rebuild_free() follows."""
+        if valid < self.valid or valid % self.bucket_ports or not 0 < high <= valid:
+            raise ValueError(f"port table of {self.valid} ports cannot become {valid} (mark {high})")
+        while self.valid < valid:
+            self._grow()
+        self._high = high
+
+    @classmethod
+    def restore(
+        cls,
+        limit_port: int,
+        bucket_ports: int,
+        high: int,
+        columns: dict[str, bytearray | array[int]],
+        busy: set[int],
+    ) -> PortTable:
+        """A table from its columns (as the snapshot codec holds them); ValueError if they disagree."""
+        t = cls.__new__(cls)
+        t.limit_port = limit_port
+        t.bucket_ports = bucket_ports
+        t._dirty = None
+        t.state = bytearray(columns["state"])
+        t.valid = len(t.state)
+        t.notify = array("H", columns["notify"])
+        t.rdom = array("H", columns["rdom"])
+        t.union = array("I", columns["union"])
+        t.consumer = bytearray(columns["consumer"])
+        t.prio = bytearray(columns["prio"])
+        for name in ("notify", "rdom", "union", "consumer", "prio"):
+            if len(getattr(t, name)) != t.valid:
+                raise ValueError(f"port column {name!r} has {len(getattr(t, name))} entries, not {t.valid}")
+        if not 0 < high <= t.valid or bucket_ports < 1 or t.valid % bucket_ports:
+            raise ValueError(f"port table mark {high} or bucket size {bucket_ports} does not fit {t.valid}")
+        t._high = high
+        t.xen_count = high - t.consumer[:high].count(0)  # a FREE port holds no consumer
+        t.rebuild_free(busy)
+        return t
 
     def used_ports(self) -> list[int]:
         """Ports that are not FREE, port 0 excluded, ascending."""

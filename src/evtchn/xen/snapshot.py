@@ -76,8 +76,8 @@ def _ports(t: PortTable) -> State:
         "limit_port": t.limit_port,
         "bucket_ports": t.bucket_ports,
         "valid": t.valid,
-        "high": t._high,
-        "free": list(t._free),  # heap order kept as is
+        "high": t.high,
+        "free": t.free_ports(),  # ascending: a valid heap, and the same text for the same table
         "active": t.active,
         "xen_count": t.xen_count,
         "state": _b64(t.state),
@@ -163,7 +163,7 @@ def to_state(hv: Hypervisor) -> State:
         "settings": {"xen_version": list(s.xen_version), "fifo_compiled": s.fifo_compiled},
         "domains": [_domain(d) for d in hv.domains.values()],
         "global_virq_handlers": _pairs(hv.global_virq_handlers),
-        "xen_consumers": [[name, index] for name, index in hv._xen_consumers.items()],
+        "xen_consumers": [[name, index] for name, index in hv.xen_consumers().items()],
     }
 
 
@@ -171,26 +171,29 @@ def to_state(hv: Hypervisor) -> State:
 
 
 def _load_ports(s: State) -> PortTable:
-    t = PortTable.__new__(PortTable)
-    t.limit_port = int(s["limit_port"])
-    t.bucket_ports = int(s["bucket_ports"])
-    t.valid = int(s["valid"])
-    t._high = int(s["high"])
-    t._free = [int(p) for p in s["free"]]
-    # Busy ports are the FREE ones below the mark that are not in the heap: derived from "active".
-    t._busy = t._high - 1 - len(t._free) - int(s["active"])
-    if t._busy < 0:
-        raise SnapshotError(f"port table counts disagree: active {s['active']}, mark {t._high}")
-    t.xen_count = int(s["xen_count"])
-    t.state = _unb64(s["state"])
-    t.notify = _unarr("H", s["notify"])
-    t.rdom = _unarr("H", s["rdom"])
-    t.union = _unarr("I", s["union"])
-    t.consumer = _unb64(s["consumer"])
-    t.prio = _unb64(s["prio"])
-    for name in ("state", "notify", "rdom", "union", "consumer", "prio"):
-        if len(getattr(t, name)) != t.valid:
-            raise SnapshotError(f"port column {name!r} has {len(getattr(t, name))} entries, not {t.valid}")
+    high = int(s["high"])
+    state = _unb64(s["state"])
+    free = {int(p) for p in s["free"]}
+    # Busy ports are the FREE ones below the mark that are not in the heap.
+    busy = {p for p in range(1, min(high, len(state))) if state[p] == 0} - free
+    t = PortTable.restore(
+        int(s["limit_port"]),
+        int(s["bucket_ports"]),
+        high,
+        {
+            "state": state,
+            "notify": _unarr("H", s["notify"]),
+            "rdom": _unarr("H", s["rdom"]),
+            "union": _unarr("I", s["union"]),
+            "consumer": _unb64(s["consumer"]),
+            "prio": _unb64(s["prio"]),
+        },
+        busy,
+    )
+    if t.valid != int(s["valid"]) or t.active != int(s["active"]) or t.xen_count != int(s["xen_count"]):
+        raise SnapshotError(
+            f"port table counts disagree: valid {s['valid']}, active {s['active']}, xen {s['xen_count']}"
+        )
     return t
 
 
@@ -277,7 +280,9 @@ def from_state(cls: type[Hypervisor], state: State) -> Hypervisor:
             d = _load_domain(ds)
             hv.domains[d.domid] = d
         hv.global_virq_handlers = {int(k): int(v) for k, v in state["global_virq_handlers"]}
-        hv._xen_consumers = {str(name): int(index) for name, index in state["xen_consumers"]}
+        for name, index in sorted(state["xen_consumers"], key=lambda pair: int(pair[1])):
+            if hv.xen_consumer_index(str(name)) != int(index):
+                raise SnapshotError(f"Xen consumer {name!r} is not number {index}")
     except (KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError, zlib.error) as e:
         if isinstance(e, SnapshotError):
             raise

@@ -1,0 +1,110 @@
+"""Domain control: creation, pause, destruction, the global VIRQ handler (xen/common/domain.c, domctl.c).
+
+A domain is destroyed in two halves, as in Xen: kill_domain() makes it dying and closes its ports from the
+top down (evtchn_destroy, reference §3); destroy_domain() then drops it from the table.
+"""
+
+from __future__ import annotations
+
+from evtchn.xen.constants import DOMID_FIRST_RESERVED, NR_VIRQS, VirqClass
+from evtchn.xen.core import RESERVED, HypervisorCore, arg
+from evtchn.xen.domain import Domain
+from evtchn.xen.errors import Errno, XenError
+
+
+class DomainControl(HypervisorCore):
+    def create_domain(
+        self,
+        domid: int | None = None,
+        *,
+        max_vcpus: int = 1,
+        guest_width: int = 64,
+        max_evtchn_port: int = -1,
+        nr_pirqs: int = 0,
+        privileged: bool = False,
+        is_hvm: bool = False,
+        target: int | None = None,
+        paused: bool = False,
+        pirq_access: frozenset[int] | None = None,
+    ) -> Domain:
+        """XEN_DOMCTL_createdomain; domid None takes the lowest free one above 0.
+
+        A bad configuration is a ValueError naming the field (this is a domctl, not an EVTCHNOP).
+        """
+        if domid is None:
+            domid = 1
+            while domid in self.domains:
+                domid += 1
+        if not isinstance(domid, int) or not 0 <= domid < DOMID_FIRST_RESERVED:
+            raise ValueError(f"domid {domid} is reserved or out of range")
+        if domid in self.domains:
+            raise ValueError(f"domain {domid} exists")
+        d = Domain(
+            domid,
+            max_vcpus=max_vcpus,
+            guest_width=guest_width,
+            max_evtchn_port=max_evtchn_port,
+            nr_pirqs=nr_pirqs,
+            privileged=privileged,
+            is_hvm=is_hvm,
+            target=target,
+            bucket_ports=self.settings.bucket_ports,
+            pirq_access=pirq_access,
+        )
+        d.controller_paused = 1 if paused else 0
+        self.domains[domid] = d
+        if self._dirty is not None:
+            self._created.add(domid)
+        return d
+
+    def pause(self, domid: int) -> None:
+        d = self.domain(domid)
+        d.controller_paused += 1
+        self._touch(d)
+
+    def unpause(self, domid: int) -> None:
+        d = self.domain(domid)
+        d.controller_paused = max(0, d.controller_paused - 1)
+        self._touch(d)
+
+    def kill_domain(self, domid: int) -> None:
+        """The dying half of destruction: evtchn_destroy() closes ports from the top down (reference §3)."""
+        d = self.domain(domid)
+        d.dying = True
+        self._touch(d)
+        t = d.ports
+        for port in range(t.valid - 1, 0, -1):
+            if t.state[port] > RESERVED:
+                self._close(d, port, guest=False)
+        for virq, handler in list(self.global_virq_handlers.items()):
+            if handler == domid:
+                del self.global_virq_handlers[virq]
+
+    def destroy_domain(self, domid: int) -> None:
+        """Kill (if not yet dying) and then drop the domain from the table."""
+        d = self.domain(domid)
+        if not d.dying:
+            self.kill_domain(domid)
+        del self.domains[domid]
+        if self._dirty is not None:
+            if domid in self._created:
+                self._created.discard(domid)
+            else:
+                self._destroyed.add(domid)
+            self._dirty.difference_update([k for k in self._dirty if k >> 16 == domid])
+
+    def set_global_virq_handler(self, domid: int, virq: int) -> None:
+        """XEN_DOMCTL_set_virq_handler; 4.21+ refuses with EBUSY while the old handler has it bound."""
+        domid = self.domain(domid).domid
+        virq = arg("set_virq_handler", "virq", virq)
+        if not 0 <= virq < NR_VIRQS or self._virq_class(virq) is not VirqClass.GLOBAL:
+            raise XenError(Errno.EINVAL, "set_virq_handler", f"VIRQ {virq} is not global")
+        old = self._virq_handler(virq)
+        if (
+            self.settings.global_virq_handler_only
+            and old is not None
+            and old.domid != domid
+            and old.vcpus[0].virq_to_evtchn[virq]
+        ):
+            raise XenError(Errno.EBUSY, "set_virq_handler", f"domain {old.domid} still has VIRQ {virq}")
+        self.global_virq_handlers[virq] = domid
