@@ -27,7 +27,7 @@ def fill_dom0(store: Store[Host], leave: int, prefix: str = "filler") -> None:
         fixed = costs.vm_cost(host.profile, host.hardware, _pv("x", 0)).total
         per_disk = costs.vm_cost(host.profile, host.hardware, _pv("x", 1)).total - fixed
         assert per_disk == 1, "filler sizing assumes one dom0 port per PV disk"
-        n = sum(1 for name in host.vms if name.startswith(prefix))
+        n = sum(1 for vm in host.vms.values() if vm.name.startswith(prefix))
         while (excess := host.dom0_ports_free() - leave) > 0:
             assert excess >= fixed, f"cannot leave exactly {leave} free ports with fillers of {fixed}"
             disks = 200 if excess >= 200 + 2 * fixed else excess - fixed
@@ -40,6 +40,6 @@ def fill_dom0(store: Store[Host], leave: int, prefix: str = "filler") -> None:
 
 def drain_fillers(store: Store[Host], prefix: str = "filler") -> None:
     with store.transaction() as host:
-        for name in [n for n in host.vms if n.startswith(prefix)]:
+        for name in [vm.uuid for vm in host.vms.values() if vm.name.startswith(prefix)]:
             host.shutdown_vm(name)
             host.remove_vm(name)

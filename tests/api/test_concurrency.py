@@ -136,7 +136,7 @@ def test_eight_concurrent_clients(tmp_path: Path) -> None:
     host.check_invariants()  # every dom0 port held by a component, no dead domain's port held
     _peers_point_back(host)
     rows = {r.name: r for r in open_store(store.path).vms()}
-    assert set(rows) == set(host.vms)
+    assert set(rows) == {vm.name for vm in host.vms.values()}
     for vm in host.vms.values():
         assert (rows[vm.name].power_state, rows[vm.name].domid) == (vm.power_state, vm.domid)
     assert tally["ok VM.start"] > 10 and tally["ok VM.clean_reboot"] > 0 and tally["ok VM.destroy"] > 0

@@ -17,7 +17,7 @@ from evtchn.toolstack.errors import StartError
 def main(path: str, seed: int) -> None:
     store = open_store(path, timeout=10)
     rng = random.Random(seed)
-    names = sorted(n for n in store.read().vms if n.startswith("g"))
+    names = sorted(vm.name for vm in store.read().vms.values() if vm.name.startswith("g"))
     i = 0
     while True:
         name = rng.choice(names)

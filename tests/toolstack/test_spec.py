@@ -55,7 +55,7 @@ def test_toml_spec(tmp_path: Path) -> None:
         ("k.toml", 'name = "k"\nvcpus = [\n', "k.toml:2: not valid TOML: Invalid value"),  # at end of file
         ("h.yaml", "name: h\nvcpus: 2\nmax_vcpus: 1\n", "h.yaml:1: field (top level): "),
         ("i.json", "{}", "i.json: unknown spec format '.json'"),
-        ("j.yaml", "name: 'bad name'\n", "j.yaml:1: field name: "),
+        ("j.yaml", 'name: "bad\\tname"\n', "j.yaml:1: field name: "),  # control characters; spaces are fine
     ],
 )
 def test_bad_files_name_file_and_line(tmp_path: Path, name: str, text: str, expected: str) -> None:

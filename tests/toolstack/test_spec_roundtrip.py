@@ -90,7 +90,7 @@ def _toml(data: dict[str, object]) -> str:
 
 
 def test_vdev_names_round_trip() -> None:
-    from evtchn.toolstack.spec import _vdev_name
+    from evtchn.toolstack.spec import vdev_name as _vdev_name
 
     for i in range(40):
         assert vdev_to_devid(_vdev_name(xvd_devid(i))) == xvd_devid(i)

@@ -47,6 +47,15 @@ class NoSuchVm(ToolstackError):
         super().__init__(f"no VM named {name!r}")
 
 
+class AmbiguousVm(ToolstackError):
+    """More than one VM has this name (names are free text, as in xapi): the caller must give a uuid."""
+
+    def __init__(self, name: str, uuids: list[str]) -> None:
+        self.name = name
+        self.uuids = uuids
+        super().__init__(f"{len(uuids)} VMs are named {name!r}; give a uuid: {', '.join(uuids)}")
+
+
 class VmExists(ToolstackError):
     def __init__(self, name: str) -> None:
         self.name = name

@@ -1,11 +1,13 @@
-"""dom0's components that bind event channels; each holds its own ports and closes them on teardown.
+"""dom0's processes and drivers that bind event channels; each holds its own ports, keyed by what it
+serves, and closes them on teardown.
 
     xs = Xenstored(hv); xs.start()                 # VIRQ_DOM_EXC + dom0's own xenbus loopback
     port = xs.introduce(domid, guest_store_port)   # XS_INTRODUCE: bind_interdomain in dom0
     xs.release(domid)                              # @releaseDomain: close it
 
 Which component binds what comes from reference §7.1–§7.2; the dom0 kernel's own binds from §7.3 and the
-profile's dom0 kernel flavour.
+profile's dom0 kernel flavour. The device modules (vbd, vif, console, xenstore_conn, device_model) drive
+these binders; this module only holds ports.
 """
 
 from __future__ import annotations
@@ -13,45 +15,12 @@ from __future__ import annotations
 from collections.abc import Hashable
 from typing import Any
 
-from evtchn.toolstack.costs import VIRQ_CON_RING, VIRQ_DOM_EXC, dom0_binds
 from evtchn.toolstack.hardware import Hardware
+from evtchn.toolstack.kernel import VIRQ_CON_RING, VIRQ_DOM_EXC, FifoTracker, dom0_binds, settle
 from evtchn.toolstack.profiles import Profile
-from evtchn.xen import DOMID_SELF, Hypervisor, XenError
-from evtchn.xen.abi import Fifo
+from evtchn.xen import DOMID_SELF, Hypervisor
 
 DOM0 = 0
-_GFN_CONTROL = 0x1000  # fake guest frame numbers for FIFO control blocks and array pages
-_GFN_ARRAY = 0x2000
-
-
-class FifoTracker:
-    """Linux's lazy FIFO event-array growth: a bound port beyond capacity adds pages (reference §5, §12)."""
-
-    @staticmethod
-    def init(hv: Hypervisor, domid: int, vcpus: int) -> bool:
-        """EVTCHNOP_init_control on every vCPU; False (2-level) when Xen refuses, as Linux falls back."""
-        try:
-            for v in range(vcpus):
-                hv.init_control(domid, _GFN_CONTROL + v, 0, v)
-        except XenError:
-            return False
-        FifoTracker.track(hv, domid, max(1, hv.domains[domid].ports.valid - 1))
-        return True
-
-    @staticmethod
-    def track(hv: Hypervisor, domid: int, port: int) -> None:
-        abi = hv.domains[domid].abi
-        if isinstance(abi, Fifo):
-            while port >= len(abi.pages) * 1024:
-                hv.expand_array(domid, _GFN_ARRAY + len(abi.pages))
-
-
-def settle(hv: Hypervisor, domid: int, port: int, *, fifo: bool) -> None:
-    """Linux enables the IRQ it bound: unmask. FIFO event-array pages start masked (Linux pre-masks them);
-    the 2-level model starts with every mask bit clear, so there is nothing to do (reference §4, §5).
-    The event bind_interdomain leaves pending is handled by a later drain (Host._dom0_events)."""
-    if fifo:
-        hv.unmask(domid, port)
 
 
 class Binder:

@@ -1,0 +1,102 @@
+"""What the PV devices share: xenbus states, ring grants, the frontend's port allocation, and the
+frontend / backend error paths (linux: drivers/xen/xenbus/xenbus_client.c; reference §8.3, §8.3a).
+
+    port = guest_alloc(p, domid, fifo)          # xenbus_alloc_evtchn() in the guest
+    backend_failed(p, vm, dev, "vif", text)      # xenbus_dev_fatal(): error node, Closing, message
+    connected(p, vm, dev, "vbd", ports)          # both ends Connected
+"""
+
+from __future__ import annotations
+
+from evtchn.toolstack.devices.dom0_daemons import DOM0
+from evtchn.toolstack.kernel import FifoTracker, settle
+from evtchn.toolstack.plumbing import Plumbing
+from evtchn.toolstack.records import DeviceStatus, Vm
+from evtchn.xen import DOMID_SELF, XenError
+
+# xenbus states (xen: xen/include/public/io/xenbus.h)
+XB_INITIALISING, XB_INITWAIT, XB_INITIALISED, XB_CONNECTED, XB_CLOSING = 1, 2, 3, 4, 5
+
+
+def grant(p: Plumbing, vm: Vm) -> int:
+    """A grant reference for a ring page; Linux starts after the 8 reserved entries."""
+    assert vm.domid is not None
+    n = p.grefs.get(vm.domid, 8)
+    p.grefs[vm.domid] = n + 1
+    return n
+
+
+def guest_alloc(p: Plumbing, domid: int, fifo: bool) -> int:
+    """xenbus_alloc_evtchn(): an unbound port for dom0, enabled by the guest's kernel."""
+    port = p.hv.alloc_unbound(domid, DOMID_SELF, DOM0)
+    if fifo:
+        FifoTracker.track(p.hv, domid, port)
+    settle(p.hv, domid, port, fifo=fifo)
+    return port
+
+
+def frontend_error(p: Plumbing, vm: Vm, dev: DeviceStatus, e: XenError) -> str:
+    """xenbus_alloc_evtchn() failed: '<errno> allocating event channel' in the guest's error node."""
+    text = p.profile.frontend_alloc_error.format(errno=e.code)
+    assert vm.domid is not None
+    p.xenstore.write(f"/local/domain/{vm.domid}/error/device/{dev.kind}/{dev.devid}/error", text)
+    vm.messages.append(f"{dev.kind} {dev.kind}-{dev.devid}: {text}")
+    return text
+
+
+def guest_alloc_logged(p: Plumbing, vm: Vm, dev: DeviceStatus, fifo: bool) -> int | None:
+    """xenbus_alloc_evtchn(): on failure it logs '<errno> allocating event channel' and returns."""
+    assert vm.domid is not None
+    try:
+        return guest_alloc(p, vm.domid, fifo)
+    except XenError as e:
+        frontend_error(p, vm, dev, e)
+        return None
+
+
+def backend_error_path(kind: str, domid: int, devid: int) -> str:
+    """Where a backend reports a failure: Linux's xenbus_dev_fatal() node, or tapdisk3's own key in
+    its backend directory (reference §7.4)."""
+    if kind == "vbd3":
+        return f"/local/domain/0/backend/vbd3/{domid}/{devid}/tapdisk-error"
+    return f"/local/domain/0/error/backend/{kind}/{domid}/{devid}/error"
+
+
+def backend_failed(p: Plumbing, vm: Vm, dev: DeviceStatus, kind: str, text: str) -> None:
+    """xenbus_dev_fatal(): error node, kernel log line, backend to Closing (reference §8.3)."""
+    assert vm.domid is not None
+    domid = vm.domid
+    p.xenstore.write(backend_error_path(kind, domid, dev.devid), text)
+    p.xenstore.write(f"/local/domain/0/backend/{kind}/{domid}/{dev.devid}/state", XB_CLOSING)
+    vm.messages.append(f"{dev.kind} {dev.kind}-{domid}-{dev.devid}: {text}")
+    dev.error = p.profile.device_error_display.format(text=text)
+    dev.state = "failed"
+    dev.connected = False
+    dev.dom0_ports = []
+
+
+def connected(p: Plumbing, vm: Vm, dev: DeviceStatus, kind: str, ports: list[int]) -> None:
+    assert vm.domid is not None
+    p.xenstore.write(f"/local/domain/0/backend/{kind}/{vm.domid}/{dev.devid}/state", XB_CONNECTED)
+    p.xenstore.write(f"/local/domain/{vm.domid}/device/{dev.kind}/{dev.devid}/state", XB_CONNECTED)
+    dev.dom0_ports = ports
+    dev.connected = True
+    dev.state = "connected"
+
+
+def unplug_class(p: Plumbing, vm: Vm, backend_kind: str, frontend_kind: str) -> None:
+    """Remove a device class's backend directory, its error nodes and the frontend directory."""
+    assert vm.domid is not None
+    xs = p.xenstore
+    xs.rm(f"/local/domain/0/backend/{backend_kind}/{vm.domid}")
+    xs.rm(f"/local/domain/0/error/backend/{backend_kind}/{vm.domid}")
+    xs.rm(f"/local/domain/{vm.domid}/device/{frontend_kind}")
+
+
+def unplug_one(p: Plumbing, vm: Vm, backend_kind: str, frontend_kind: str, devid: int) -> None:
+    """Hot-unplug: one device's backend directory, error node and frontend directory."""
+    assert vm.domid is not None
+    xs = p.xenstore
+    xs.rm(f"/local/domain/0/backend/{backend_kind}/{vm.domid}/{devid}")
+    xs.rm(f"/local/domain/0/error/backend/{backend_kind}/{vm.domid}/{devid}")
+    xs.rm(f"/local/domain/{vm.domid}/device/{frontend_kind}/{devid}")

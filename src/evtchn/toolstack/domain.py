@@ -1,0 +1,100 @@
+"""The domain itself: VM_create (the paused domain and its xenstore home), VM_build (store and console
+ports allocated in the guest), VM_destroy (@releaseDomain: the daemons let go) (reference §1, §8.1).
+
+    CREATE, BUILD, DESTROY     # atoms; failure text of the toolstack's own allocations:
+                               # profile.guest_alloc_failure
+"""
+
+from __future__ import annotations
+
+from evtchn.toolstack.atoms import Atom
+from evtchn.toolstack.devices import console, device_model
+from evtchn.toolstack.devices.dom0_daemons import DOM0
+from evtchn.toolstack.errors import ToolstackError
+from evtchn.toolstack.plumbing import Plumbing
+from evtchn.toolstack.records import Vm
+from evtchn.xen import DOMID_FIRST_RESERVED, XenError
+
+
+def next_domid(p: Plumbing) -> int:
+    """Xen's createdomain hands out domids from a rover that wraps (xen: xen/common/domctl.c)."""
+    d = p.rover
+    for _ in range(DOMID_FIRST_RESERVED):
+        d = d + 1 if d + 1 < DOMID_FIRST_RESERVED else 1
+        if d not in p.hv.domains:
+            p.rover = d
+            return d
+    raise ToolstackError("no free domid")
+
+
+def store_mfn(domid: int, vm_type: str) -> int:
+    """A plausible ring frame: HVM guests use the special page below 0xff000; PV a per-domain mfn."""
+    return 0xFEFFC if vm_type == "hvm" else 0x100000 + domid * 0x1000
+
+
+def _create(p: Plumbing, vm: Vm) -> None:
+    """The domain (paused), max_evtchn_port from the profile or spec (reference §1, §8.1)."""
+    spec, prof = vm.spec, p.profile
+    cap = spec.max_event_channels if spec.max_event_channels is not None else prof.guest_max_evtchn_port
+    domid = next_domid(p)
+    p.hv.create_domain(
+        domid,
+        max_vcpus=spec.maxvcpus,
+        guest_width=prof.guest_width,
+        max_evtchn_port=cap,
+        is_hvm=spec.type == "hvm",
+        paused=True,
+    )
+    vm.domid = domid
+    p.by_domid[domid] = vm
+    p.xenstore.write_many(f"/vm/{vm.uuid}", {"uuid": vm.uuid, "name": vm.name})
+    p.xenstore.write_many(f"/local/domain/{domid}", {"name": vm.name, "domid": domid, "vm": f"/vm/{vm.uuid}"})
+    p.xenstore.write(f"/libxl/{domid}/type", spec.type)
+    if spec.type == "hvm" and prof.ioreq_at_domain_create:
+        # Xen ≤ 4.3 allocated ioreq ports at vCPU initialisation (reference §7.1).
+        try:
+            p.early_ioreq = device_model.alloc_ioreq(p, vm)
+        except XenError as e:
+            raise p.fail(prof.guest_alloc_failure, vm, e, "VM_create") from None
+
+
+def _build(p: Plumbing, vm: Vm) -> None:
+    """The toolstack allocates store and console ports in the guest (reference §8.1 3b)."""
+    assert vm.domid is not None
+    domid, prof = vm.domid, p.profile
+    try:
+        if vm.spec.type == "hvm" and prof.ca140252_workaround:
+            for _ in range(vm.spec.maxvcpus):
+                p.hv.alloc_unbound(DOM0, domid, DOM0)
+        store = p.hv.alloc_unbound(DOM0, domid, DOM0)
+        con = p.hv.alloc_unbound(DOM0, domid, DOM0) if console.console_bound(prof, vm.spec) else None
+    except XenError as e:
+        raise p.fail(prof.guest_alloc_failure, vm, e, "VM_build") from None
+    mfn = store_mfn(domid, vm.spec.type)
+    p.xenstore.write_many(f"/local/domain/{domid}/store", {"port": store, "ring-ref": mfn})
+    if con is not None:
+        console.publish(p, domid, con, mfn - 1)
+    if prof.toolstack == "xenopsd":
+        p.xenstore.write(f"/local/domain/{domid}/serial/0/limit", 65536)
+
+
+def destroy(p: Plumbing, vm: Vm) -> None:
+    """Destroy the domain; xenstored and xenconsoled release it on @releaseDomain."""
+    domid = vm.domid
+    if domid is None:
+        return
+    if domid in p.hv.domains:
+        p.hv.destroy_domain(domid)
+    p.xenconsoled.release(domid)
+    p.xenstored.release(domid)
+    xs = p.xenstore
+    xs.rm(f"/local/domain/{domid}")
+    xs.rm(f"/libxl/{domid}")
+    xs.rm(f"/vm/{vm.uuid}")
+    p.grefs.pop(domid, None)
+    p.by_domid.pop(domid, None)
+
+
+CREATE = Atom("VM_create", _create, destroy)
+BUILD = Atom("VM_build", _build)
+DESTROY = Atom("VM_destroy", destroy)

@@ -1,0 +1,45 @@
+"""Which atoms make up each VM operation: data, read from the profile, run by atoms.run().
+
+    atoms(profile, "start", vm)      # VM_create, VM_build, then profile.start_order, then dom0's upcall
+    atoms(profile, "shutdown", vm)   # device model, VBDs, VIFs, then the domain
+
+Model: xenopsd's atomics_of_operation (xen-api: ocaml/xenopsd/lib/xenops_server.ml). A profile's start order
+is a list (reference §8.1: xenopsd plugs VBDs and VIFs before the device model; libxl after, §8.2).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from evtchn.toolstack import domain
+from evtchn.toolstack.atoms import DOM0_EVENTS, Atom
+from evtchn.toolstack.devices import console, device_model, vbd, vif, xenstore_conn
+from evtchn.toolstack.profiles import Profile, StartOp
+from evtchn.toolstack.records import Vm
+
+Operation = Literal["start", "shutdown", "reboot"]
+
+# The atoms a profile's start_order may name (profile_model.XENOPSD_ORDER lists them).
+START_ATOMS: dict[StartOp, Atom] = {
+    "xenstored_introduce": xenstore_conn.INTRODUCE,
+    "xenconsoled_bind": console.BIND,
+    "VBD_plug": vbd.PLUG,
+    "VIF_plug": vif.PLUG,
+    "VM_create_device_model": device_model.CREATE,
+}
+
+# xenopsd's VM_shutdown: the device model goes, then VBDs and VIFs are unplugged (backends close), then
+# the domain is destroyed and the daemons release it on @releaseDomain.
+TEARDOWN: tuple[Atom, ...] = (device_model.DESTROY, vbd.UNPLUG, vif.UNPLUG, domain.DESTROY)
+
+
+def atoms(profile: Profile, operation: Operation, vm: Vm | None = None) -> list[Atom]:
+    """The atoms of `operation` for a VM on a host of this profile, in the order they run."""
+    start = [domain.CREATE, domain.BUILD, *(START_ATOMS[name] for name in profile.start_order), DOM0_EVENTS]
+    if operation == "start":
+        return start
+    if operation == "shutdown":
+        return list(TEARDOWN)
+    if operation == "reboot":
+        return [*TEARDOWN, *start]
+    raise ValueError(f"unknown VM operation {operation!r}")
