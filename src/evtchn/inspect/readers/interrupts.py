@@ -73,7 +73,7 @@ def irq_row(m: re.Match[str]) -> tuple[Row, str] | str | None:
 _DOM0_NAMES = re.compile(
     r"^(?:vif\d+\.\d+|blkif-backend|evtchn:(?:xenstored|xenconsoled|qemu|tapdisk)|xen-pcpu|mce)"
 )
-_GUEST_NAMES = re.compile(r"^(?:blkif|(?!vif\d)\S+?(?:-q\d+)?-[tr]x)$")
+_GUEST_NAMES = re.compile(r"^(?:blkif|(?!vif\d+\.\d)\S+?(?:-q\d+)?-[tr]x)$")
 
 
 def settle(table: Table) -> None:

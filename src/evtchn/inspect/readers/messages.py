@@ -157,6 +157,12 @@ def _evtchnop(m: re.Match[str]) -> Message:
 
 
 def _bind_failed(m: re.Match[str]) -> Message:
+    if m[1] is not None and abs(int(m[1])) != 28:
+        e = abs(int(m[1]))
+        cause, why = _by_errno(e, Cause.DOM0_OUT, "")
+        return Message(
+            "", 0, "", what="a bind_interdomain was refused", cause=cause, explanation=why, errno=e
+        )
     return Message(
         "",
         0,
@@ -228,7 +234,7 @@ _RULES: list[_Rule] = [
         re.compile(r"(?::d(\d+)(?:v\d+)? )?EVTCHNOP failure: (?:domain (\d+)|d(\d+))?,? ?error (-?\d+)"),
         _evtchnop,
     ),
-    (re.compile(r"bind_interdomain failed"), _bind_failed),
+    (re.compile(r"bind_interdomain failed(?:.*?(?:rc=|error:? )(-?\d+))?"), _bind_failed),
     (re.compile(r"Ioemu_failed.*"), _ioemu),
     (re.compile(r"FAILED_TO_START_EMULATOR.*"), _ioemu),
     (re.compile(r"domain (\d+) console tty: timed out"), _console_tty),
