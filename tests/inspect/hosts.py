@@ -42,3 +42,19 @@ def pv_guest(hv: Hypervisor, domid: int, *, backend_order: tuple[int, ...] = (1,
     for i in backend_order:
         out[f"dev{i}"] = hv.bind_interdomain(0, domid, fronts[i])
     return out
+
+
+def pv_guest_partial(hv: Hypervisor, domid: int, *, connect: int) -> int:
+    """A PV guest started on a dom0 that ran out (reference §8.3a): store and console bind, then only
+    `connect` of its four frontends; the rest stay waiting for dom0. Returns the dom0 ports it holds."""
+    hv.create_domain(domid)
+    store = hv.alloc_unbound(0, domid, 0)
+    console = hv.alloc_unbound(0, domid, 0)
+    hv.bind_virq(domid, 0, 0)
+    hv.bind_ipi(domid, 0)
+    fronts = [hv.alloc_unbound(domid, DOMID_SELF, 0) for _ in range(4)]
+    hv.bind_interdomain(0, domid, store)
+    hv.bind_interdomain(0, domid, console)
+    for port in fronts[:connect]:
+        hv.bind_interdomain(0, domid, port)
+    return 2 + connect

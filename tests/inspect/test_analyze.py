@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from evtchn.cli import main as evtchn_main
 from evtchn.inspect import analyze, format_edump, format_lsevtchn, parse_file, parse_text
 from evtchn.xen import DOMID_SELF
-from tests.inspect.hosts import dom0_host, pv_guest
+from tests.inspect.hosts import dom0_host, pv_guest, pv_guest_partial
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SEED = FIXTURES / "seed-lsevtchn-domid36.txt"
@@ -48,8 +48,16 @@ def test_dom0_counts_cost_and_headroom() -> None:
     assert a.by_kind == {"interdomain": 38, "virq": 2, "ipi": 58}
     assert a.interdomain_by_domain == {1: 6, 2: 6, 3: 6, 4: 6, 5: 6, 40: 8}
     assert a.vm_cost == 6 and a.vm_cost_source.startswith("most common in the dump (5 of 6")
-    assert (a.abi, a.limit, a.free) == ("2l-64", 4095, 4095 - 98)
-    assert a.headroom == (4095 - 98) // 6
+    # Nothing in a bare lsevtchn of this dom0 says its ABI (no port above 1023, no VIRQ_DEBUG): no single
+    # limit is reported, and every plausible ABI gets its own headroom (issue 11).
+    assert (a.abi, a.limit, a.free, a.headroom) == (None, None, None, None)
+    assert a.abi_candidates == ["2l-32", "2l-64", "fifo"] and "pass --abi" in a.abi_evidence[-1]
+    assert {k: (h.free, h.headroom) for k, h in a.by_abi.items()} == {
+        "2l-32": (1023 - 98, (1023 - 98) // 6),
+        "2l-64": (4095 - 98, (4095 - 98) // 6),
+        "fifo": (131071 - 98, (131071 - 98) // 6),
+    }
+    assert a.worst_headroom() == (1023 - 98) // 6
 
 
 def test_explicit_abi_and_cost() -> None:
@@ -65,11 +73,69 @@ def test_blog_arithmetic_150_and_570() -> None:
 
 
 def test_abi_inference() -> None:
-    assert analyze(parse_text(format_lsevtchn(dom0_host(baseline=1100), 0).stdout)).abi == "2l-64"
+    """The ABI comes from evidence only (issue 11): a port above 1023 rules out 32-bit 2L but not FIFO."""
+    big = analyze(parse_text(format_lsevtchn(dom0_host(baseline=1100), 0).stdout))
+    assert (big.abi, big.abi_candidates) == (None, ["2l-64", "fifo"])
+    assert any("port 1100" in e for e in big.abi_evidence)
     hv = dom0_host(baseline=4)
     hv.init_control(0, 100, 0, 0)
     a = analyze(parse_text(format_edump(hv)))
-    assert a.abi == "fifo" and a.limit == 131071
+    assert a.abi == "fifo" and a.limit == 131071 and a.abi_inferred
+    huge = analyze(parse_text(format_lsevtchn(dom0_host(baseline=4200, fifo_pages=5), 0).stdout))
+    assert huge.abi == "fifo"
+
+
+def test_abi_evidence_in_order() -> None:
+    base = format_lsevtchn(dom0_host(baseline=60), 0).stdout
+    # Linux's own banner (§12), pasted from dmesg alongside.
+    fifo = "[    0.386745] xen:events: Using FIFO-based ABI\n" + base
+    assert analyze(parse_text(fifo)).abi == "fifo"
+    two = "[    0.386745] xen:events: Using 2-level ABI\n" + base
+    assert analyze(parse_text(two)).abi_candidates == ["2l-32", "2l-64"]
+    # A Xen older than 4.4 has no FIFO; the 'e' dump's 4.1 layout says the same.
+    old = "(XEN) Xen version 4.1.3 (root@xs) (gcc 4.4)\n" + base
+    assert analyze(parse_text(old)).abi_candidates == ["2l-32", "2l-64"]
+    hv = dom0_host(version=(4, 1), baseline=1100)
+    assert analyze(parse_text(format_edump(hv, layout="4.1"))).abi == "2l-64"
+    # VIRQ_DEBUG: Linux binds it only for 2L (arch/x86/xen/smp.c).
+    hv = dom0_host(baseline=60)
+    hv.bind_virq(0, 1, 0)
+    assert analyze(parse_text(format_lsevtchn(hv, 0).stdout)).abi_candidates == ["2l-32", "2l-64"]
+    # What the user says wins over everything in the input.
+    a = analyze(parse_text(fifo), abi="2l-64")
+    assert (a.abi, a.abi_inferred, a.abi_evidence) == ("2l-64", False, ["--abi 2l-64"])
+    p = analyze(parse_text(base), profile_abi=("2l-32", "xenserver-6.1"))
+    assert (p.abi, p.limit, p.abi_inferred) == ("2l-32", 1023, False)
+
+
+def test_full_32_bit_dom0_is_called_exhausted() -> None:
+    """The issue's XenServer 6.1 dom0: 1023 of 1023 ports, the last VM holding 3 of its 6 (§8.3a)."""
+    hv = dom0_host(version=(4, 1), baseline=1023 - 21 * 6 - 3)
+    for d in range(1, 22):
+        pv_guest(hv, d, backend_order=(1, 2, 0, 3))
+    last = pv_guest_partial(hv, 22, connect=1)
+    assert last == 3
+    text = format_lsevtchn(hv, 0).stdout
+    a = analyze(parse_text(text))
+    assert a.dom0_total == 1023 and a.abi is None
+    assert a.by_abi["2l-32"].free == 0 and a.by_abi["2l-32"].exhausted and a.by_abi["2l-32"].headroom == 0
+    assert a.by_abi["2l-64"].free == 3072
+    assert a.exhausted is not None and "exactly 1023 ports" in a.exhausted and "64-bit dom0" in a.exhausted
+    assert [(s.domid, s.holds, s.siblings_hold) for s in a.short] == [(22, 3, 6)]
+    res = CliRunner().invoke(evtchn_main, ["analyze", "-"], input=text)
+    assert res.exit_code == 0, res.output
+    assert "EXHAUSTED" in res.stdout and "2l-32" in res.stdout and "unknown" in res.stdout
+    doc = json.loads(CliRunner().invoke(evtchn_main, ["analyze", "-", "--json"], input=text).stdout)
+    assert doc["abi"] is None and doc["abi_known"] is False and doc["limit"] is None
+    assert doc["headroom_vms"] is None and doc["headroom_by_abi"]["2l-32"]["exhausted"] is True
+    assert doc["short_domains"][0]["domid"] == 22
+    # Told the ABI, the same count is plainly exhausted.
+    b = analyze(parse_text(text), abi="2l-32")
+    assert (
+        b.headroom == 0
+        and b.exhausted is not None
+        and b.exhausted.startswith("dom0's event channels are exhausted")
+    )
 
 
 def test_loopback_channels_are_not_a_vm() -> None:
@@ -95,9 +161,12 @@ def test_proc_interrupts_alone_infers_no_per_vm_cost() -> None:
     irq = parse_file(FIXTURES / "proc-interrupts-dom0.txt")
     a = analyze(irq)
     assert (a.vm_cost, a.headroom) == (None, None) and "--vm-cost" in a.vm_cost_source
-    assert analyze(irq, vm_cost=6).headroom == (4095 - 17) // 6
+    # debug0 (VIRQ_DEBUG) says 2-level, not which word size: both 2L limits, side by side.
+    six = analyze(irq, vm_cost=6)
+    assert six.headroom is None and six.by_abi["2l-64"].headroom == (4095 - 17) // 6
+    assert six.by_abi["2l-32"].headroom == (1023 - 17) // 6 and "fifo" not in six.by_abi
     seed = parse_text("# lsevtchn 36\n" + SEED.read_text())
-    b = analyze(irq.merge(seed))
+    b = analyze(irq.merge(seed), abi="2l-64")
     assert (b.dom0_source, b.vm_cost, b.headroom) == ("interrupts", 6, (4095 - 17) // 6)
 
 
@@ -141,7 +210,12 @@ def test_cli_table(dom0_file: Path) -> None:
     res = CliRunner().invoke(evtchn_main, ["analyze", str(dom0_file)])
     assert res.exit_code == 0, res.output
     assert "dom0 ports in use" in res.stdout and "  98 " in res.stdout.replace("│", " ")
-    assert "headroom (VMs)" in res.stdout and str((4095 - 98) // 6) in res.stdout
+    # The ABI is unknown: every plausible one gets a row, none is reported as the limit.
+    assert "unknown: 2l-32 / 2l-64 / fifo" in res.stdout and "headroom for every plausible ABI" in res.stdout
+    assert str((4095 - 98) // 6) in res.stdout and str((1023 - 98) // 6) in res.stdout
+    assert res.stdout.startswith("input: lsevtchn\n")
+    told = CliRunner().invoke(evtchn_main, ["analyze", str(dom0_file), "--abi", "2l-64"])
+    assert "headroom (VMs)" in told.stdout and str((4095 - 98) // 6) in told.stdout
 
 
 def test_cli_json(dom0_file: Path) -> None:
@@ -181,7 +255,15 @@ def test_cli_spec_cost(dom0_file: Path, tmp_path: Path) -> None:
     res = CliRunner().invoke(evtchn_main, ["analyze", str(dom0_file), "--spec", str(spec), "--json"])
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
-    assert out["vm_cost"] == 7 and out["headroom_vms"] == (4095 - 98) // 7
+    assert out["vm_cost"] == 7 and out["headroom_vms"] is None
+    assert out["headroom_by_abi"]["2l-64"]["headroom_vms"] == (4095 - 98) // 7
+    # Naming the host's profile also says its ABI: XenServer 6.2's dom0 has 4096 2L channels (§13.2).
+    res = CliRunner().invoke(
+        evtchn_main, ["analyze", str(dom0_file), "--spec", str(spec), "--profile", "xenserver-6.2", "--json"]
+    )
+    out = json.loads(res.stdout)
+    assert (out["abi"], out["headroom_vms"]) == ("2l-64", (4095 - 98) // 7)
+    assert out["abi_evidence"] == ["profile xenserver-6.2 runs dom0 with the 2-level, 64-bit dom0 ABI"]
 
 
 @pytest.mark.parametrize(
@@ -211,7 +293,8 @@ def test_cli_unknown_format_and_missing_file(tmp_path: Path) -> None:
     assert res.exit_code == 2
     assert (
         res.stderr
-        == f"evtchn: {junk}: no lsevtchn, 'e' dump or /proc/interrupts lines found (1 unrecognised line)\n"
+        == f"evtchn: {junk}: no lsevtchn, 'e' dump, /proc/interrupts, xenstore-ls or known error message: "
+        "it looks like text starting 'nothing to see' (1 unrecognised line)\n"
     )
     res = CliRunner().invoke(evtchn_main, ["analyze", str(tmp_path / "gone.txt")])
     assert res.exit_code == 2 and res.stderr.startswith(f"evtchn: {tmp_path / 'gone.txt'}: cannot read")

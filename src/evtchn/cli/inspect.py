@@ -13,11 +13,12 @@ import sys
 import click
 
 from evtchn.cli import fail
-from evtchn.inspect.analyze import ABI_LIMITS, Analysis, analyze
+from evtchn.inspect.analyze import ABI_LIMITS, analyze
 from evtchn.inspect.detect import parse_file, parse_text
 from evtchn.inspect.model import Dump, ParseError
 
 LAYOUT_CHOICES = ("4.4", "4.2", "4.1", "auto")
+DEFAULT_SPEC_PROFILE = "xenserver-6.2"
 
 
 @click.command(
@@ -82,74 +83,31 @@ def _spec_cost(spec: str, profile: str, hardware: str | None) -> tuple[int, str]
     return cost.total, f"spec {spec} on profile {profile}"
 
 
-def _print_table(a: Analysis, dump: Dump) -> None:
-    from rich.console import Console
-    from rich.table import Table
+def _profile_abi(profile: str) -> tuple[str, str]:
+    """dom0's ABI under a toolstack profile (its Xen version and dom0 kernel, reference §12)."""
+    from evtchn.inspect.abi import abi_for_max_evtchns
+    from evtchn.toolstack.errors import ToolstackError
+    from evtchn.toolstack.profiles import get_profile
 
-    con = Console(highlight=False, soft_wrap=True, markup=False)  # captured text is not rich markup
-    t = Table(title="dom0 event channels", show_header=True)
-    t.add_column("item")
-    t.add_column("value", justify="right")
-    t.add_row("source", a.dom0_source or "none")
-    t.add_row("dom0 ports in use", "?" if a.dom0_total is None else str(a.dom0_total))
-    for kind, n in a.by_kind.items():
-        t.add_row(f"  {kind}", str(n))
-    t.add_row(f"limit ({a.abi}{', inferred' if a.abi_inferred else ''})", str(a.limit))
-    t.add_row("free", "?" if a.free is None else str(a.free))
-    t.add_row("per-VM cost", "?" if a.vm_cost is None else f"{a.vm_cost} ({a.vm_cost_source})")
-    t.add_row("headroom (VMs)", "?" if a.headroom is None else str(a.headroom))
-    con.print(t)
-    if a.held_by_domain:
-        h = Table(title="dom0 ports held per remote domain")
-        h.add_column("domid", justify="right")
-        h.add_column("interdomain", justify="right")
-        h.add_column("waiting", justify="right")
-        h.add_column("total", justify="right")
-        for dom, n in a.held_by_domain.items():
-            h.add_row(
-                str(dom),
-                str(a.interdomain_by_domain.get(dom, 0)),
-                str(a.unbound_by_domain.get(dom, 0)),
-                str(n),
-            )
-        con.print(h)
-    if a.by_consumer:
-        c = Table(title="dom0 event-channel IRQs by consumer (/proc/interrupts)")
-        c.add_column("consumer")
-        c.add_column("IRQs", justify="right")
-        for name, n in a.by_consumer.items():
-            c.add_row(name, str(n))
-        con.print(c)
-    if a.guests:
-        g = Table(title="other domains' tables")
-        for col in ("domid", "source", "ports", "to dom0", "waiting for dom0", "dom0 ports"):
-            g.add_column(col)
-        for s in a.guests:
-            g.add_row(
-                "?" if s.domid is None else str(s.domid),
-                s.source,
-                str(s.ports),
-                str(s.to_dom0),
-                str(s.waiting_dom0),
-                ",".join(map(str, s.dom0_ports[:12])) + (" …" if len(s.dom0_ports) > 12 else ""),
-            )
-        con.print(g)
-    for note in a.notes:
-        con.print(f"note: {note}")
-    for b in dump.cut:
-        con.print(f"cut: {b.describe()}")
-    for b in dump.bad[:20]:
-        con.print(f"unrecognised: {b.describe()}")
-    if len(dump.bad) > 20:
-        con.print(f"unrecognised: … and {len(dump.bad) - 20} more lines")
+    try:
+        return abi_for_max_evtchns(get_profile(profile).dom0_abi_limit), profile
+    except ToolstackError as e:
+        fail(str(e))
+        raise
 
 
 @click.command("analyze")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("--abi", type=click.Choice(sorted(ABI_LIMITS)), help="dom0's ABI (default: inferred).")
+@click.option(
+    "--abi", type=click.Choice(sorted(ABI_LIMITS)), help="dom0's ABI (default: from --profile or the input)."
+)
 @click.option("--vm-cost", type=click.IntRange(min=1), help="dom0 ports per VM of the shape to fit.")
 @click.option("--spec", type=click.Path(dir_okay=False), help="VM spec file giving the shape to fit.")
-@click.option("--profile", default="xenserver-6.2", show_default=True, help="Toolstack profile for --spec.")
+@click.option(
+    "--profile",
+    default=None,
+    help="Toolstack profile: dom0's ABI, and the costs for --spec (default for --spec: xenserver-6.2).",
+)
 @click.option("--hardware", default=None, help="Hardware for --spec (default: the toolstack's).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 @click.option(
@@ -160,13 +118,14 @@ def analyze_cmd(
     abi: str | None,
     vm_cost: int | None,
     spec: str | None,
-    profile: str,
+    profile: str | None,
     hardware: str | None,
     as_json: bool,
     min_free: int | None,
 ) -> None:
-    """Analyse captured lsevtchn output, 'e' dumps and /proc/interrupts (FILE "-" reads stdin): dom0
-    ports by kind and by remote domain, the ABI limit, and how many more VMs fit."""
+    """Analyse what an admin captured on a host (FILE "-" reads stdin): lsevtchn output, 'e' dumps,
+    /proc/interrupts, xenstore-ls and error messages. Shows dom0's ports by kind and remote domain, the
+    ABI with its evidence (every plausible ABI when unknown), exhaustion, and how many more VMs fit."""
     if vm_cost is not None and spec is not None:
         fail("give either --vm-cost or --spec, not both")
     try:
@@ -180,25 +139,25 @@ def analyze_cmd(
         fail(str(e))
     source = "--vm-cost" if vm_cost is not None else ""
     if spec is not None:
-        vm_cost, source = _spec_cost(spec, profile, hardware)
-    a = analyze(dump, abi=abi, vm_cost=vm_cost, vm_cost_source=source)
-    if min_free is not None and a.headroom is None:
+        vm_cost, source = _spec_cost(spec, profile or DEFAULT_SPEC_PROFILE, hardware)
+    profile_abi = _profile_abi(profile) if profile is not None and abi is None else None
+    a = analyze(dump, abi=abi, vm_cost=vm_cost, vm_cost_source=source, profile_abi=profile_abi)
+    worst = a.worst_headroom()
+    if min_free is not None and worst is None:
         fail(
             "cannot check --min-free: "
-            + ("no dom0 table in the input" if a.free is None else "no per-VM cost")
+            + ("no dom0 table in the input" if a.dom0_total is None else "no per-VM cost")
         )
+    from evtchn.inspect.report import print_tables, to_json
+
     if as_json:
-        out = a.to_json()
-        out["unrecognised"] = [
-            {"file": b.file, "line": b.lineno, "reason": b.reason, "text": b.text} for b in dump.bad
-        ]
-        out["cut"] = [{"file": b.file, "line": b.lineno, "text": b.text} for b in dump.cut]
-        click.echo(json.dumps(out, indent=2, sort_keys=False))
+        click.echo(json.dumps(to_json(dump, a), indent=2, sort_keys=False))
     else:
-        _print_table(a, dump)
+        print_tables(dump, a)
     if min_free is not None and a.below(min_free):
         if not as_json:
-            click.echo(f"evtchn: headroom {a.headroom} VMs is below --min-free {min_free}", err=True)
+            which = "" if a.abi is not None else " (the least over every plausible ABI; the ABI is unknown)"
+            click.echo(f"evtchn: headroom {worst} VMs{which} is below --min-free {min_free}", err=True)
         sys.exit(1)
 
 

@@ -18,9 +18,11 @@ from typing import Any
 
 import numpy as np
 
+from evtchn.inspect.abi import ABI_LIMITS, AbiVerdict, abi_from_evidence, at_limit, remedy
+from evtchn.inspect.exhaustion import Short, short_domains
 from evtchn.inspect.model import Dump, Kind, Source, Table
 
-ABI_LIMITS = {"2l-32": 1023, "2l-64": 4095, "fifo": 131071}
+__all__ = ["ABI_LIMITS", "AbiHeadroom", "Analysis", "GuestSummary", "analyze", "pick_dom0"]
 # dom0's table, most trusted first: the hypervisor's own view, lsevtchn's, then Linux's IRQs.
 _PREFERENCE = (Source.EDUMP, Source.LSEVTCHN, Source.INTERRUPTS)
 
@@ -37,6 +39,19 @@ class GuestSummary:
     dom0_ports: list[int]
 
 
+@dataclass(frozen=True, slots=True)
+class AbiHeadroom:
+    """dom0's room under one ABI's limit."""
+
+    limit: int
+    free: int
+    headroom: int | None  # VMs of the per-VM cost that still fit (None: no cost known)
+
+    @property
+    def exhausted(self) -> bool:
+        return self.free <= 0
+
+
 @dataclass(slots=True)
 class Analysis:
     dom0_source: str | None
@@ -47,9 +62,9 @@ class Analysis:
     held_by_domain: dict[int, int]
     unattributed: int
     by_consumer: dict[str, int]
-    abi: str
+    abi: str | None  # None: the input does not settle it; see by_abi
     abi_inferred: bool
-    limit: int
+    limit: int | None
     free: int | None
     vm_cost: int | None
     vm_cost_source: str
@@ -59,10 +74,28 @@ class Analysis:
     cut_lines: int = 0
     notes: list[str] = field(default_factory=list)
     dom0_partial: bool = False  # dom0's table lost its head to a wrapped console ring
+    abi_evidence: list[str] = field(default_factory=list)
+    abi_candidates: list[str] = field(default_factory=list)
+    by_abi: dict[str, AbiHeadroom] = field(default_factory=dict)  # every plausible ABI, when unknown too
+    exhausted: str | None = None  # plain words when dom0 sits exactly at a limit
+    short: list[Short] = field(default_factory=list)  # the exhaustion signature, by domid
+    dom0_guest_file: bool = False  # the only /proc/interrupts is a guest's: no dom0 headroom from it
+
+    @property
+    def abi_known(self) -> bool:
+        return self.abi is not None
+
+    def worst_headroom(self) -> int | None:
+        """The headroom, or with the ABI unknown the smallest over every plausible ABI (the cautious one)."""
+        if self.headroom is not None:
+            return self.headroom
+        rooms = [h.headroom for h in self.by_abi.values() if h.headroom is not None]
+        return min(rooms) if rooms and len(rooms) == len(self.by_abi) else None
 
     def below(self, min_free: int) -> bool:
-        """True when the VM headroom is known and under `min_free` VMs."""
-        return self.headroom is not None and self.headroom < min_free
+        """True when the VM headroom (the worst over plausible ABIs) is known and under `min_free`."""
+        worst = self.worst_headroom()
+        return worst is not None and worst < min_free
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -78,12 +111,24 @@ class Analysis:
                 "by_consumer": self.by_consumer,
             },
             "abi": self.abi,
+            "abi_known": self.abi_known,
             "abi_inferred": self.abi_inferred,
+            "abi_evidence": self.abi_evidence,
+            "abi_candidates": self.abi_candidates,
             "limit": self.limit,
             "free": self.free,
             "vm_cost": self.vm_cost,
             "vm_cost_source": self.vm_cost_source,
             "headroom_vms": self.headroom,
+            "headroom_by_abi": {
+                name: {"limit": h.limit, "free": h.free, "headroom_vms": h.headroom, "exhausted": h.exhausted}
+                for name, h in self.by_abi.items()
+            },
+            "exhausted": self.exhausted,
+            "short_domains": [
+                {"domid": x.domid, "holds": x.holds, "siblings_hold": x.siblings_hold, "why": x.why}
+                for x in self.short
+            ],
             "guests": [
                 {
                     "domid": g.domid,
@@ -108,18 +153,6 @@ def pick_dom0(dump: Dump) -> Table | None:
         if found:
             return found[-1]
     return None
-
-
-def infer_abi(dom0: Table | None) -> tuple[str, str]:
-    """(abi, reason): FIFO when the 'e' dump's ABI field says so or a port is ≥ 4096; else 2-level."""
-    if dom0 is not None and dom0.fifo:
-        return "fifo", "the 'e' dump's ABI field is FIFO's"
-    top = int(dom0.port.max()) if dom0 is not None and len(dom0) else 0
-    if top >= 4096:
-        return "fifo", f"dom0 uses port {top}, beyond 2-level's 4095"
-    if top >= 1024:
-        return "2l-64", f"dom0 uses port {top}, beyond 32-bit 2-level's 1023"
-    return "2l-64", "assumed a 64-bit 2-level dom0 (pass --abi to choose)"
 
 
 def _counts(values: np.ndarray) -> dict[int, int]:
@@ -160,18 +193,16 @@ def analyze(
     abi: str | None = None,
     vm_cost: int | None = None,
     vm_cost_source: str = "",
+    profile_abi: tuple[str, str] | None = None,
 ) -> Analysis:
-    """Summarise dom0's ports; `vm_cost` (from a spec or the user) else the dump's most common cost."""
+    """Summarise dom0's ports; `vm_cost` (from a spec or the user) else the dump's most common cost.
+    The ABI comes from `abi`, then `profile_abi` (ABI, profile name), then the input (see abi.py)."""
     if abi is not None and abi not in ABI_LIMITS:
         raise ValueError(f"ABI must be one of {', '.join(ABI_LIMITS)}, not {abi!r}")
     notes: list[str] = list(dump.notes)
+    notes.extend(f"pasted text unwrapped: {u}" for u in dump.unwrapped)
     dom0 = pick_dom0(dump)
-    if abi is None:
-        abi_name, why = infer_abi(dom0)
-        notes.append(f"ABI {abi_name}: {why}")
-    else:
-        abi_name = abi
-    limit = ABI_LIMITS[abi_name]
+    verdict = abi_from_evidence(dump, dom0, abi=abi, profile_abi=profile_abi)
     by_kind: dict[str, int] = {}
     inter: dict[int, int] = {}
     unbound: dict[int, int] = {}
@@ -202,7 +233,11 @@ def analyze(
     for dom, n in unbound.items():
         held[dom] = held.get(dom, 0) + n
     held.pop(0, None)  # dom0's loopback channels are not a VM's
-    others = [t for t in dump.tables if t is not dom0 and t.domid != 0 and t.source is not Source.INTERRUPTS]
+    others = [
+        t
+        for t in dump.tables
+        if t is not dom0 and t.domid != 0 and (t.source is not Source.INTERRUPTS or t.guest)
+    ]
     # The 'e' key pressed twice, or lsevtchn run twice, shows a domain twice: its latest table counts.
     latest = {(t.source, t.domid): i for i, t in enumerate(others) if t.domid is not None}
     guests = guest_summaries(
@@ -214,6 +249,12 @@ def analyze(
             if g.domid is not None and g.to_dom0:
                 held[g.domid] = g.to_dom0
         notes.append("no dom0 table in the input: totals and headroom need `lsevtchn 0` or an 'e' dump")
+        for t in others:
+            if t.guest:
+                notes.append(
+                    f"the /proc/interrupts at {t.where} is a guest's own table (frontends, not backends): "
+                    "it shows that guest's devices and vCPU ports, not dom0's headroom"
+                )
     if vm_cost is None and dom0 is not None and dom0.source is Source.INTERRUPTS:
         # Only vif backends name their VM there, so dom0's per-domain counts undercount every VM:
         # take the cost from the guests' own tables, or from the user.
@@ -225,11 +266,17 @@ def analyze(
     elif vm_cost is None:
         vm_cost, vm_cost_source = most_common_cost(held)
     total = len(dom0) if dom0 is not None else None
-    free = limit - total if total is not None else None
-    headroom = free // vm_cost if free is not None and vm_cost else None
-    if free is not None and free < 0:
-        notes.append(f"dom0 holds {total} ports, more than the {abi_name} limit {limit}: is the ABI right?")
-        headroom = 0
+    by_abi: dict[str, AbiHeadroom] = {}
+    if total is not None:
+        for name in verdict.candidates:
+            lim = ABI_LIMITS[name]
+            free_n = lim - total
+            if free_n < 0:
+                notes.append(f"dom0 holds {total} ports, more than the {name} limit {lim}: is the ABI right?")
+            room = max(free_n, 0) // vm_cost if vm_cost else None
+            by_abi[name] = AbiHeadroom(lim, free_n, room)
+    one = by_abi.get(verdict.name) if verdict.name is not None else None
+    exhausted = _exhausted(total, verdict) if total is not None else None
     return Analysis(
         dom0_source=dom0.source.value if dom0 is not None else None,
         dom0_total=total,
@@ -239,18 +286,45 @@ def analyze(
         held_by_domain=dict(sorted(held.items())),
         unattributed=unattributed,
         by_consumer=consumers,
-        abi=abi_name,
-        abi_inferred=abi is None,
-        limit=limit,
-        free=free,
+        abi=verdict.name,
+        abi_inferred=not verdict.given,
+        limit=ABI_LIMITS[verdict.name] if verdict.name is not None else None,
+        free=one.free if one is not None else None,
         vm_cost=vm_cost,
         vm_cost_source=vm_cost_source,
-        headroom=headroom,
+        headroom=one.headroom if one is not None else None,
         guests=guests,
         bad_lines=len(dump.bad),
         cut_lines=len(dump.cut),
         notes=notes,
         dom0_partial=partial,
+        abi_evidence=verdict.evidence,
+        abi_candidates=verdict.candidates,
+        by_abi=by_abi,
+        exhausted=exhausted,
+        short=short_domains(held, guests, dump.xenstore),
+    )
+
+
+def _exhausted(total: int, verdict: AbiVerdict) -> str | None:
+    """Plain words when dom0's count sits exactly at a limit the evidence leaves open (§1, §12)."""
+    name = at_limit(total, verdict.candidates)
+    if name is None:
+        known_full = verdict.name is not None and total >= ABI_LIMITS[verdict.name]
+        name = verdict.name if known_full else None
+    if name is None:
+        return None
+    lim = ABI_LIMITS[name]
+    if verdict.name == name:
+        head = f"dom0's event channels are exhausted: it holds {total} ports, the {name} limit of {lim}."
+    else:
+        head = (
+            f"dom0 holds exactly {lim} ports, the {name} limit: under that ABI its event channels are "
+            "exhausted (a count of exactly a limit is the likeliest sign of it)."
+        )
+    return (
+        f"{head} New VMs and devices fail: xenstored, xenconsoled, qemu or a backend gets no port. "
+        f"Remedy: {remedy(name)}"
     )
 
 

@@ -15,17 +15,19 @@ import numpy as np
 
 from evtchn.inspect.cparse import strtol10
 from evtchn.inspect.domids import infer_domids
+from evtchn.inspect.looks import looks_like
 from evtchn.inspect.model import BadLine, Columns, Dump, IntArray, ParseError, Source, Table
-from evtchn.inspect.readers import edump, interrupts, lsevtchn
+from evtchn.inspect.readers import edump, interrupts, lsevtchn, messages, xenstore_ls
 from evtchn.inspect.readers.base import Chunk, OpenTable, Sink, Verdict
 from evtchn.inspect.readers.edump_scan import FRAME_DOMAIN, FRAME_HEADER_NEW, FRAME_PRESSED
 from evtchn.inspect.readers.lsevtchn import LS_COMMAND, LS_ERROR
 from evtchn.inspect.swar import Lines
 
 CONSOLE = re.compile(r"^\(XEN\) (?:\[[^\]]*\] )?")
+UNKNOWN_LINE = "not lsevtchn, 'e' dump, /proc/interrupts, xenstore-ls or a known error message"
 Reader = Callable[[Sink, int, str], Verdict]
 # The per-line readers, asked in this order (an 'e' line is never an lsevtchn one, and so on).
-READERS: tuple[Reader, ...] = (edump.line, lsevtchn.line, interrupts.line)
+READERS: tuple[Reader, ...] = (edump.line, lsevtchn.line, interrupts.line, xenstore_ls.line, messages.line)
 
 
 class Builder(Sink):
@@ -116,6 +118,9 @@ class Builder(Sink):
             return
         for reader in READERS:
             verdict = reader(self, lineno, text)
+            if verdict is False:
+                self.dump.other += 1  # a log line that belongs to no dump
+                return
             if verdict is True:
                 self.handled += 1
                 return
@@ -125,7 +130,7 @@ class Builder(Sink):
         if prefixed and not text.startswith("    "):
             self.dump.other += 1  # the rest of `xl dmesg`
             return
-        self.bad(lineno, raw, "not lsevtchn, 'e' dump or /proc/interrupts output")
+        self.bad(lineno, raw, UNKNOWN_LINE)
 
     # -- finish
 
@@ -243,10 +248,13 @@ class Builder(Sink):
         for t in self.tables:
             table = self._build(t)
             if len(table) or t.source is not Source.EDUMP or t.domid is not None:
+                if t.source is Source.INTERRUPTS:
+                    interrupts.settle(table)
                 d.tables.append(table)
-        if not d.tables and not self.e_seen:
+        if not (d.tables or self.e_seen or d.messages or d.xenstore or d.evidence):
             raise ParseError(
-                f"{self.name or 'input'}: no lsevtchn, 'e' dump or /proc/interrupts lines found "
+                f"{self.name or 'input'}: no lsevtchn, 'e' dump, /proc/interrupts, xenstore-ls or known "
+                f"error message: it looks like {looks_like(self.lines)} "
                 f"({len(d.bad)} unrecognised line{'s' if len(d.bad) != 1 else ''})"
             )
         infer_domids(d.tables)
@@ -324,6 +332,7 @@ class Builder(Sink):
             len(cols_all.port),
             names=names if t.source is Source.INTERRUPTS else None,
             fifo=t.fifo,
+            layout=t.layout,
             file=self.name,
         )
 

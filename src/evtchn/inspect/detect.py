@@ -25,13 +25,57 @@ from evtchn.inspect.model import NONE, Dump, ParseError
 from evtchn.inspect.readers.edump_scan import scan_edump_frames, scan_edump_ports
 from evtchn.inspect.readers.lsevtchn import scan_lsevtchn_ports
 from evtchn.inspect.swar import Lines, padded_size, split_lines
+from evtchn.inspect.unwrap import unwrap
 
 
 def parse_text(text: str | bytes, *, name: str = "", fast: bool = True) -> Dump:
     """Parse captured text (any mix of the three formats). `name` labels bad lines and errors;
     `fast=False` sends every line through the per-line parser (the reference the scanner is tested on)."""
     data = text.encode("utf-8", "surrogateescape") if isinstance(text, str) else text
-    return parse_lines(split_lines(data), name=name, fast=fast)
+    return _parse_or_unwrap(split_lines(data), name=name, fast=fast)
+
+
+# Pasted text is retried unwrapped only when read as it is it leaves lines unrecognised, and only up to
+# this size: pasted text is small, and a big capture read straight is never slowed down.
+UNWRAP_LIMIT = 8 << 20
+
+
+def _parse_or_unwrap(lines: Lines, *, name: str, fast: bool) -> Dump:
+    """Parse the text; if lines are left unrecognised (or nothing is), try it unwrapped (`unwrap.py`)
+    with and without removing a common indentation, and keep whichever reads best. The result says
+    what was undone in `Dump.unwrapped`."""
+    error: ParseError | None = None
+    try:
+        dump: Dump | None = parse_lines(lines, name=name, fast=fast)
+    except ParseError as e:
+        dump, error = None, e
+    size = int(lines.ends[-1]) if len(lines) else 0
+    if (dump is not None and not dump.bad) or size > UNWRAP_LIMIT:
+        if dump is None:
+            assert error is not None
+            raise error
+        return dump
+    raw = bytes(lines.data[:size])
+
+    def score(d: Dump) -> tuple[int, int]:
+        return (len(d.bad), -(d.ports + len(d.messages) + (d.xenstore.lines if d.xenstore else 0)))
+
+    best, best_notes = dump, list[str]()
+    for dedent in (False, True):
+        got = unwrap(raw, dedent=dedent)
+        if got is None:
+            continue
+        try:
+            cand = parse_lines(split_lines(got[0]), name=name, fast=fast)
+        except ParseError:
+            continue
+        if best is None or score(cand) < score(best):
+            best, best_notes = cand, got[1]
+    if best is None:
+        assert error is not None
+        raise error
+    best.unwrapped = best_notes
+    return best
 
 
 def parse_lines(lines: Lines, *, name: str, fast: bool) -> Dump:
@@ -89,7 +133,7 @@ def parse_file(path: str | Path) -> Dump:
             st = os.fstat(f.fileno())
             if not stat.S_ISREG(st.st_mode) or st.st_size == 0:
                 # A pipe (`<(lsevtchn 0)`, /dev/stdin) or /proc/interrupts, whose size reads as 0.
-                return parse_lines(split_lines(f.read()), name=str(p), fast=True)
+                return _parse_or_unwrap(split_lines(f.read()), name=str(p), fast=True)
             size = st.st_size
             buf = bytearray(padded_size(size))
             got = f.readinto(memoryview(buf)[:size])
@@ -97,7 +141,7 @@ def parse_file(path: str | Path) -> Dump:
         raise ParseError(f"{p}: cannot read: {e.strerror or e}") from None
     if got != size:
         raise ParseError(f"{p}: cannot read: the file changed while it was read")
-    return parse_lines(split_lines(buf, size), name=str(p), fast=True)
+    return _parse_or_unwrap(split_lines(buf, size), name=str(p), fast=True)
 
 
 def parse_files(paths: list[str] | list[Path]) -> Dump:

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from evtchn.inspect.findings import Evidence, Message, XsTree
+
 IntArray = npt.NDArray[np.int64]
 
 
@@ -116,6 +118,8 @@ class Table:
     domid_inferred: bool = False
     fifo: bool | None = None  # 'e' dump 4.4+: the ABI field says FIFO (6 characters) rather than 2L
     file: str = ""
+    guest: bool = False  # /proc/interrupts of a guest: its own frontends, not dom0's backends
+    layout: str = ""  # how the source printed it, e.g. "joined chip names" for an older /proc/interrupts
 
     @property
     def port(self) -> IntArray:
@@ -198,6 +202,10 @@ class Dump:
     layouts: set[str] = field(default_factory=set)  # 'e' layouts seen: "4.1", "4.2", "4.4"
     notes: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
+    messages: list[Message] = field(default_factory=list)  # recognised error messages
+    evidence: list[Evidence] = field(default_factory=list)  # ABI and version banners
+    xenstore: XsTree | None = None  # from xenstore-ls output
+    unwrapped: list[str] = field(default_factory=list)  # what was undone to read pasted text
 
     @property
     def ports(self) -> int:
@@ -223,4 +231,40 @@ class Dump:
             layouts=self.layouts | other.layouts,
             notes=self.notes + other.notes,
             files=self.files + other.files,
+            messages=self.messages + other.messages,
+            evidence=self.evidence + other.evidence,
+            xenstore=_merge_xs(self.xenstore, other.xenstore),
+            unwrapped=self.unwrapped + other.unwrapped,
         )
+
+    def kinds(self) -> list[str]:
+        """Every input kind found, named for the output (in a stable order)."""
+        out: list[str] = []
+        for t in self.tables:
+            if t.source is Source.LSEVTCHN:
+                name = "lsevtchn"
+            elif t.source is Source.EDUMP:
+                lays = "/".join(sorted(self.layouts)) or "?"
+                name = f"'e' dump ({lays} layout)"
+            else:
+                who = "a guest's" if t.guest else "dom0's" if t.domid == 0 else "a domain's"
+                name = f"/proc/interrupts ({who}, {t.layout or 'chip and handler columns'})"
+            if name not in out:
+                out.append(name)
+        if self.xenstore is not None:
+            out.append("xenstore-ls")
+        if self.messages:
+            out.append("error messages")
+        if self.evidence:
+            out.append("version banners")
+        return out
+
+
+def _merge_xs(a: XsTree | None, b: XsTree | None) -> XsTree | None:
+    if a is None or b is None:
+        return a or b
+    return XsTree(
+        devices={**a.devices, **b.devices},
+        domains={**a.domains, **b.domains},
+        lines=a.lines + b.lines,
+    )

@@ -1,7 +1,8 @@
 """What every reader shares: a port row, the tables being filled, and the verdict a reader gives a line.
 
 A reader is a module with `line(sink, lineno, text) -> Verdict`: True when the line is its own (taken),
-a string when it is its own kind but garbled (the reason), None when it belongs to another reader. The
+False when it is a known log line that belongs to no dump (counted as other output), a string when it
+is the reader's kind but garbled (the reason), None when it belongs to another reader. The
 detection step (`evtchn.inspect.detect`) offers each line to the readers in turn.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from evtchn.inspect.findings import XsTree
 from evtchn.inspect.model import NONE, BadLine, Dump, Source
 
 Verdict = bool | str | None
@@ -54,6 +56,7 @@ class OpenTable:
     chunks: list[Chunk] = field(default_factory=list)
     last_port: int = -1
     fifo: bool | None = None
+    layout: str = ""
 
     def add_row(self, row: Row) -> None:
         if not self.chunks or self.chunks[-1].block is not None:
@@ -75,6 +78,13 @@ class Sink:
         self.ls_domid: int | None = None
         self.e_seen = False
         self.slow_rows = 0  # ports the per-line readers took
+        self.xs_path: list[str] = []  # xenstore-ls: the path of the node at each indentation level
+        self.xs_root: list[str] | None = None  # where an indented tree starts, once known
+
+    def xenstore(self) -> XsTree:
+        if self.dump.xenstore is None:
+            self.dump.xenstore = XsTree()
+        return self.dump.xenstore
 
     def new(self, source: Source, domid: int | None, lineno: int) -> OpenTable:
         t = OpenTable(source, domid, lineno)
