@@ -15,15 +15,17 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from evtchn.toolstack.errors import SpecError
+from evtchn.toolstack.safe_load import guarded, read_text
 
 M = TypeVar("M", bound=BaseModel)
 
 
 def read_mapping(p: Path, what: str) -> dict[str, Any]:
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as e:
-        raise SpecError(f"{p}: cannot read {what}: {e.strerror or e}") from None
+    text = read_text(p, what)
+    return guarded(str(p), text, lambda: _parse_mapping(p, what, text))
+
+
+def _parse_mapping(p: Path, what: str, text: str) -> dict[str, Any]:
     suffix = p.suffix.lower()
     try:
         if suffix in (".yaml", ".yml"):

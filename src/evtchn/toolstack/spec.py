@@ -19,8 +19,10 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from evtchn.toolstack import bounds as B
 from evtchn.toolstack._loading import toml_error
 from evtchn.toolstack.errors import SpecError
+from evtchn.toolstack.safe_load import guarded, read_text
 
 VmType = Literal["pv", "hvm", "pvh"]
 
@@ -75,7 +77,7 @@ class DiskSpec(_Model):
     """One VBD. `devid` is the xenstore device number; unset, it is xvd<userdevice>."""
 
     userdevice: int = Field(default=0, ge=0, le=254)
-    devid: int | None = Field(default=None, ge=0)
+    devid: int | None = Field(default=None, ge=0, le=B.VBD_DEVID.hi)
     mode: Literal["rw", "ro"] = "rw"
     kind: Literal["disk", "cdrom"] = "disk"
     queues: int | None = Field(default=None, ge=1, le=64)  # frontend's wish; None: the driver default
@@ -100,16 +102,18 @@ class VmSpec(_Model):
     type: VmType = "hvm"
     vcpus: int = Field(default=1, ge=1, le=512)
     max_vcpus: int | None = Field(default=None, ge=1, le=512)
-    memory_mib: int = Field(default=1024, ge=16)
+    memory_mib: int = Field(default=1024, ge=16, le=B.MEMORY_MIB.hi)
     disks: list[DiskSpec] = Field(default_factory=list)
     nics: list[NicSpec] = Field(default_factory=list)
     pv_drivers: bool = True  # HVM: PV drivers installed (PV/PVH guests always have frontends)
-    max_event_channels: int | None = Field(default=None, ge=1)
+    max_event_channels: int | None = Field(default=None, ge=1, le=B.MAX_EVENT_CHANNELS.hi)
 
     @model_validator(mode="after")
     def _check(self) -> VmSpec:
         if self.max_vcpus is not None and self.max_vcpus < self.vcpus:
             raise ValueError(f"max_vcpus {self.max_vcpus} is below vcpus {self.vcpus}")
+        if self.type == "hvm" and self.maxvcpus > B.HVM_VCPUS.hi:
+            raise ValueError(f"an HVM guest has at most {B.HVM_VCPUS.hi} vCPUs ({B.HVM_VCPUS.source})")
         seen: set[int] = set()
         for d in self.disks:
             if d.vbd_devid in seen:
@@ -147,12 +151,11 @@ def seed_vm_spec(name: str = "seed") -> VmSpec:
 def read_spec(path: str | Path) -> tuple[VmSpec, list[str]]:
     """Load a spec; the second value lists non-fatal notes (unknown xl.cfg keys) as 'file:line: text'."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as e:
-        raise SpecError(f"{p}: cannot read: {e.strerror or e}") from None
-    except UnicodeDecodeError:
-        raise SpecError(f"{p}: not UTF-8 text") from None
+    text = read_text(p, "spec")
+    return guarded(str(p), text, lambda: _read_spec_text(p, text))
+
+
+def _read_spec_text(p: Path, text: str) -> tuple[VmSpec, list[str]]:
     suffix = p.suffix.lower()
     if suffix in (".yaml", ".yml"):
         return _from_yaml(p, text), []
