@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench fuzz clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ test: $(VENV)/.installed-test
 
 bench: $(VENV)/.installed-test
 	for b in bench/bench_*.py; do $(BIN)/python $$b || exit 1; done
+
+# >= 100 000 hostile inputs over every surface (tests/fuzz/deep.py); exits 1 on an uncaught exception or hang
+fuzz: $(VENV)/.installed-test
+	$(BIN)/python -m tests.fuzz.deep --inputs 100000
 
 clean:
 	rm -rf $(VENV) build dist .mypy_cache .pytest_cache .ruff_cache

@@ -84,6 +84,11 @@ _U32_MAX = 0xFFFF_FFFF
 _TOO_BIG = "a number does not fit in 32 bits"
 
 
+def _int(text: str) -> int:
+    """A captured decimal field; past 20 digits it is only "too big" (and int() would refuse > 4300)."""
+    return int(text) if len(text) <= 20 else _U32_MAX + 1
+
+
 def _too_big(row: _Row) -> bool:
     return max(row.port, row.vcpu, row.rdom, row.rport, row.number, row.xen) > _U32_MAX
 
@@ -120,7 +125,7 @@ def _e_port(body: str) -> tuple[_Row, str, int] | str:
     if m is None:
         return "not a port line"
     port, _pend, _mask, abi, s_txt, n_txt, rest = m.groups()
-    s = int(s_txt)
+    s = _int(s_txt)
     if s not in _E_SUFFIX:
         return f"unknown state s={s}"
     new = _E_REST_NEW[s].match(rest)
@@ -132,17 +137,17 @@ def _e_port(body: str) -> tuple[_Row, str, int] | str:
 
     def num(key: str) -> int:
         v = g.get(key)
-        return int(v) if v is not None else NONE
+        return _int(v) if v is not None else NONE
 
     number = num("v") if s == 5 else num("p") if s == 4 else NONE
     row = _Row(
-        port=int(port),
+        port=_int(port),
         kind=s - 1,
-        vcpu=int(n_txt),
+        vcpu=_int(n_txt),
         rdom=num("d"),
         rport=num("p") if s == 3 else NONE,
         number=number,
-        xen=int(g["x"]),
+        xen=_int(g["x"]),
     )
     if _too_big(row):
         return _TOO_BIG
@@ -152,18 +157,18 @@ def _e_port(body: str) -> tuple[_Row, str, int] | str:
 
 
 def _ls_port(m: re.Match[str]) -> _Row | str:
-    port, vcpu, body = int(m.group(1)), int(m.group(2)), m.group(3)
+    port, vcpu, body = _int(m.group(1)), _int(m.group(2)), m.group(3)
     for rx, kind in _LS_BODY:
         b = rx.match(body)
         if b is None:
             continue
         row = _Row(port=port, kind=int(kind), vcpu=vcpu)
         if kind == Kind.INTERDOMAIN:
-            row.rdom, row.rport = int(b.group(1)), int(b.group(2))
+            row.rdom, row.rport = _int(b.group(1)), _int(b.group(2))
         elif kind == Kind.UNBOUND:
-            row.rdom = int(b.group(1))
+            row.rdom = _int(b.group(1))
         elif kind in (Kind.VIRQ, Kind.PIRQ):
-            row.number = int(b.group(1))
+            row.number = _int(b.group(1))
         return _TOO_BIG if _too_big(row) else row
     return "unknown lsevtchn line body"
 
@@ -195,7 +200,7 @@ def _irq_row(m: re.Match[str]) -> _Row | str | None:
         row.kind, row.number = int(Kind.VIRQ), _GLOBAL_VIRQ[base]
     else:
         vif = _VIF.match(name)
-        row.rdom = int(vif.group(1)) if vif else NONE
+        row.rdom = _int(vif.group(1)) if vif else NONE
     return _TOO_BIG if _too_big(row) else row
 
 
@@ -346,7 +351,7 @@ class _Builder:
         m = _E_DOMAIN.match(text) if first == "E" else None
         if m:
             self.e_seen = True
-            self.edump = self._new(Source.EDUMP, int(m.group(1)), lineno)
+            self.edump = self._new(Source.EDUMP, _int(m.group(1)), lineno)
             return True
         if (first in "PD" and _E_POLL.match(text)) or (first == " " and _E_HEADER.match(text)):
             self.e_seen = True

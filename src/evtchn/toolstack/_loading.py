@@ -41,7 +41,8 @@ def _parse_mapping(p: Path, what: str, text: str) -> dict[str, Any]:
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
-        raise SpecError(f"{p}{line}: not valid YAML: {getattr(e, 'problem', None) or e}") from None
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise SpecError(f"{p}{line}: not valid YAML: {problem}") from None
     except tomllib.TOMLDecodeError as e:
         raise toml_error(p, text, e) from None
     except json.JSONDecodeError as e:

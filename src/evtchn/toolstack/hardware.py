@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from evtchn.toolstack import bounds as B
 from evtchn.toolstack._loading import read_mapping, validate_model
 from evtchn.toolstack.errors import ProfileError
+from evtchn.toolstack.safe_load import exists
 
 
 class IrqSource(BaseModel):
@@ -151,7 +152,7 @@ def get_hardware(name_or_path: str | None) -> Hardware:
     if name_or_path in BUILTIN_HARDWARE:
         return BUILTIN_HARDWARE[name_or_path]
     p = Path(name_or_path)
-    if not p.exists():
+    if not exists(p):
         known = ", ".join(sorted(BUILTIN_HARDWARE))
         raise ProfileError(f"{name_or_path}: no such hardware file or built-in hardware (built-in: {known})")
     data = read_mapping(p, "hardware")

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from evtchn.toolstack import bounds as B
 from evtchn.toolstack._loading import read_mapping, validate_model
 from evtchn.toolstack.errors import ProfileError
+from evtchn.toolstack.safe_load import exists
 from evtchn.xen.constants import NR_VIRQS
 
 _BIND = re.compile(r"^(virq:\d+|ipi:[a-z_]+)$")
@@ -574,7 +575,7 @@ def get_profile(name_or_path: str) -> Profile:
     if name_or_path in BUILTIN_PROFILES:
         return BUILTIN_PROFILES[name_or_path]
     p = Path(name_or_path)
-    if not p.exists():
+    if not exists(p):
         known = ", ".join(BUILTIN_PROFILES)
         raise ProfileError(f"{name_or_path}: no such profile file or built-in profile (built-in: {known})")
     data = read_mapping(p, "profile")

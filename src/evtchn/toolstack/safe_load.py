@@ -23,6 +23,14 @@ _BRACKETS = re.compile(r"[\[\]{}]")
 _HUGE = re.compile(rf"\d{{{MAX_INT_DIGITS + 1},}}")
 
 
+def exists(p: Path) -> bool:
+    """Path.exists() that says False, not OSError, for a name the OS refuses (too long, NUL)."""
+    try:
+        return p.exists()
+    except (OSError, ValueError):
+        return False
+
+
 def _line(text: str, index: int) -> int:
     return text.count("\n", 0, index) + 1
 
