@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: demo test docs bench clean
+.PHONY: demo test docs bench fuzz clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ docs: $(VENV)/.installed-test
 
 bench: $(VENV)/.installed-test
 	for b in bench/bench_*.py; do $(BIN)/python $$b || exit 1; done
+
+# >= 100 000 hostile inputs over every surface (tests/fuzz/deep.py); exits 1 on an uncaught exception or hang
+fuzz: $(VENV)/.installed-test
+	$(BIN)/python -m tests.fuzz.deep --inputs 100000
 
 clean:
 	rm -rf $(VENV) build dist .mypy_cache .pytest_cache .ruff_cache

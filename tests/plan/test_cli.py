@@ -53,6 +53,7 @@ def test_plan_json_with_simulation() -> None:
     assert doc["simulated"]["ok_vms"] == doc["max_vms"] and doc["simulated_equals_analytic"] is True
     assert {lim["key"] for lim in doc["limits"]} == {
         "host_memory",
+        "domids",
         "dom0_evtchn",
         "consoled_fds",
         "guest_evtchn",

@@ -29,6 +29,7 @@ from evtchn.toolstack.profiles import BUILTIN_PROFILES, DEFAULT_PROFILE, Profile
 
 SHORT = {
     "host_memory": "memory",
+    "domids": "domids",
     "dom0_evtchn": "dom0 evtchn",
     "consoled_fds": "consoled fds",
     "guest_evtchn": "guest evtchn",
@@ -37,6 +38,7 @@ SHORT = {
 
 COMPARE_HEAD = {
     "host_memory": "memory",
+    "domids": "domids",
     "dom0_evtchn": "dom0 ch",
     "consoled_fds": "fds",
     "guest_evtchn": "guest",

@@ -24,6 +24,7 @@ from evtchn.plan.limits import (
     vm_footprint_mib,
 )
 from evtchn.plan.mix import Mix
+from evtchn.toolstack.bounds import GUEST_DOMIDS
 from evtchn.toolstack.costs import VmCost, dom0_baseline, dom0_usable, vm_cost
 from evtchn.toolstack.hardware import Hardware
 from evtchn.toolstack.host import Host
@@ -32,7 +33,7 @@ from evtchn.toolstack.spec import VmSpec
 
 # Limit keys in the order a start meets them: xapi's memory check, then dom0 binds (start and connect),
 # xenconsoled's fds, then the guest's own table at boot.
-LIMIT_ORDER = ("host_memory", "dom0_evtchn", "consoled_fds", "guest_evtchn")
+LIMIT_ORDER = ("host_memory", "domids", "dom0_evtchn", "consoled_fds", "guest_evtchn")
 
 # dom0 port use by kind, as plotted and tabulated: VmCost.by_kind key → label.
 KIND_LABELS = {
@@ -247,6 +248,14 @@ def plan_mix(
             tuple(feet),
             f"hardware {hardware.name}: host_memory_mib, dom0_memory_mib; xen_reserved_mib setting; "
             f"per VM {MEMORY_SOURCE}",
+        ),
+        "domids": _Raw(
+            "domain ids",
+            "domids",
+            GUEST_DOMIDS.value,
+            0,
+            tuple(1 for _ in specs),
+            GUEST_DOMIDS.source,
         ),
         "dom0_evtchn": _Raw(
             "dom0 event channels",

@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from evtchn.toolstack.safe_load import exists
 from evtchn.toolstack.spec import VmSpec, read_spec, seed_vm_spec
 
 # Shapes that need no file: `--vm seed` is the 6.2 blog's example HVM VM (reference §10).
@@ -93,15 +94,15 @@ def parse_vm_arg(arg: str, *, what: str = "--vm", allow_count: bool = True) -> S
     """
     path, count = arg, 1
     m = _COUNT.match(arg) if allow_count else None
-    if m and not Path(arg).exists():
+    if m and not exists(Path(arg)):
         path, text = m.group("spec"), m.group("count")
         if not text.isdigit() or int(text) < 1:
             raise MixError(f"{what} {arg!r}: COUNT after ':' must be a whole number ≥ 1, not {text!r}")
         count = int(text)
-    if path in BUILTIN_SHAPES and not Path(path).exists():
+    if path in BUILTIN_SHAPES and not exists(Path(path)):
         return Shape(path, BUILTIN_SHAPES[path](), count)
     p = Path(path)
-    if not p.exists():
+    if not exists(p):
         raise MixError(f"{what} {arg!r}: no such spec file {path!r} (or use a built-in shape: seed)")
     spec, notes = read_spec(p)
     return Shape(p.stem, spec, count, tuple(notes))

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from evtchn.plan.limits import PlanSettings, consoled_fd_limit, vm_footprint_mib
 from evtchn.plan.mix import Mix
+from evtchn.toolstack.bounds import GUEST_DOMIDS
 from evtchn.toolstack.costs import vm_cost
 from evtchn.toolstack.errors import StartError
 from evtchn.toolstack.hardware import Hardware
@@ -103,6 +104,9 @@ def simulate(
                 "refused",
                 [f"HOST_NOT_ENOUGH_FREE_MEMORY [{feet[k] * 2**20}; {max(mem_free, 0) * 2**20}]"],
             )
+            break
+        if len(host.hv.domains) - 1 >= GUEST_DOMIDS.value:  # Xen's domid ceiling (reference §1)
+            stop("domids", "refused", [f"no free domid: {GUEST_DOMIDS.value} guests already run"])
             break
         host.define_vm(spec)
         dom0_free = host.dom0_ports_free()

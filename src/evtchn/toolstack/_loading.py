@@ -15,15 +15,17 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from evtchn.toolstack.errors import SpecError
+from evtchn.toolstack.safe_load import guarded, read_text
 
 M = TypeVar("M", bound=BaseModel)
 
 
 def read_mapping(p: Path, what: str) -> dict[str, Any]:
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as e:
-        raise SpecError(f"{p}: cannot read {what}: {e.strerror or e}") from None
+    text = read_text(p, what)
+    return guarded(str(p), text, lambda: _parse_mapping(p, what, text))
+
+
+def _parse_mapping(p: Path, what: str, text: str) -> dict[str, Any]:
     suffix = p.suffix.lower()
     try:
         if suffix in (".yaml", ".yml"):
@@ -39,7 +41,8 @@ def read_mapping(p: Path, what: str) -> dict[str, Any]:
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
-        raise SpecError(f"{p}{line}: not valid YAML: {getattr(e, 'problem', None) or e}") from None
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise SpecError(f"{p}{line}: not valid YAML: {problem}") from None
     except tomllib.TOMLDecodeError as e:
         raise toml_error(p, text, e) from None
     except json.JSONDecodeError as e:

@@ -15,8 +15,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from evtchn.toolstack import bounds as B
 from evtchn.toolstack._loading import read_mapping, validate_model
 from evtchn.toolstack.errors import ProfileError
+from evtchn.toolstack.safe_load import exists
 
 
 class IrqSource(BaseModel):
@@ -26,8 +28,8 @@ class IrqSource(BaseModel):
 
     name: str
     kind: Literal["gsi", "msi"]
-    count: int = Field(default=1, ge=1, le=2048)
-    gsi: int | None = Field(default=None, ge=0)  # for kind gsi: the GSI number (= its PIRQ in dom0)
+    count: int = Field(default=1, ge=1, le=B.IRQ_COUNT.hi)
+    gsi: int | None = Field(default=None, ge=0, le=B.PIRQ.hi)  # kind gsi: the GSI (= its PIRQ in dom0)
 
 
 class Hardware(BaseModel):
@@ -35,13 +37,13 @@ class Hardware(BaseModel):
 
     name: str
     description: str = ""
-    host_pcpus: int = Field(ge=1)
-    host_memory_mib: int = Field(ge=256)
+    host_pcpus: int = Field(ge=1, le=B.HOST_PCPUS.hi)
+    host_memory_mib: int = Field(ge=256, le=B.HOST_MEMORY_MIB.hi)
     dom0_vcpus: int = Field(ge=1, le=512)
-    dom0_memory_mib: int = Field(ge=128)
+    dom0_memory_mib: int = Field(ge=128, le=B.HOST_MEMORY_MIB.hi)
     irq_sources: list[IrqSource] = Field(default_factory=list)
     # Xen numbers MSI PIRQs above the GSIs (nr_irqs_gsi: 24 per IO-APIC).
-    msi_pirq_base: int = Field(default=48, ge=16)
+    msi_pirq_base: int = Field(default=48, ge=16, le=B.PIRQ.hi)
     sources: dict[str, str] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -150,7 +152,7 @@ def get_hardware(name_or_path: str | None) -> Hardware:
     if name_or_path in BUILTIN_HARDWARE:
         return BUILTIN_HARDWARE[name_or_path]
     p = Path(name_or_path)
-    if not p.exists():
+    if not exists(p):
         known = ", ".join(sorted(BUILTIN_HARDWARE))
         raise ProfileError(f"{name_or_path}: no such hardware file or built-in hardware (built-in: {known})")
     data = read_mapping(p, "hardware")

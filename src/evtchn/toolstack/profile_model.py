@@ -14,6 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from evtchn.toolstack import bounds as B
 from evtchn.xen.constants import NR_VIRQS
 
 _BIND = re.compile(r"^(virq:\d+|ipi:[a-z_]+)$")
@@ -59,8 +60,8 @@ class KernelFlavour(_Model):
     smp_only: list[str] = Field(default_factory=list)
     global_virqs: list[int] = Field(default_factory=list)  # dom0 only (console, pcpu, mcelog)
     fifo: bool = False  # tries EVTCHNOP_init_control at boot (reference §12)
-    blkfront_max_queues: int = Field(default=1, ge=1)  # capped at the guest's vCPUs
-    netfront_max_queues: int = Field(default=1, ge=1)  # capped at the guest's vCPUs
+    blkfront_max_queues: int = Field(default=1, ge=1, le=B.BACKEND_QUEUES.hi)  # capped at the guest's vCPUs
+    netfront_max_queues: int = Field(default=1, ge=1, le=B.BACKEND_QUEUES.hi)  # capped at the guest's vCPUs
     netfront_split: bool = False
     netfront_ctrl_ring: bool = False  # uses netback's control ring (hash/mapping configuration)
     # BUG_ON text when a per-vCPU bind fails (linux: drivers/xen/events/events_base.c).
@@ -140,7 +141,7 @@ class Profile(_Model):
     xenconsoled_log_hv: bool = False  # binds VIRQ_CON_RING
     # guests
     guest_width: Literal[32, 64] = 64
-    guest_max_evtchn_port: int = -1  # -1: no cap (xenopsd); libxl 1023
+    guest_max_evtchn_port: int = Field(default=-1, ge=-1, le=B.PORT.hi)  # -1: no cap (xenopsd); libxl 1023
     pv_guest_kernel: KernelFlavour
     hvm_guest_kernel: KernelFlavour  # the PV drivers inside an HVM guest
     pvh_guest_kernel: KernelFlavour | None = None  # None: the PV guest's
@@ -150,12 +151,12 @@ class Profile(_Model):
     console_pvh: bool = True
     # backends
     vbd_backend: Literal["blkback", "tapdisk"] = "blkback"
-    blkback_max_queues: int | None = Field(default=1, ge=1)  # None: dom0's vCPUs
+    blkback_max_queues: int | None = Field(default=1, ge=1, le=B.BACKEND_QUEUES.hi)  # None: dom0's vCPUs
     netback_split: bool = False
     netback_ctrl_ring: bool = False  # advertises feature-ctrl-ring (Linux 4.8+)
-    netback_max_queues: int | None = Field(default=1, ge=1)  # None: dom0's vCPUs
+    netback_max_queues: int | None = Field(default=1, ge=1, le=B.BACKEND_QUEUES.hi)  # None: dom0's vCPUs
     # device model
-    dm_ports_per_vcpu: int = Field(default=1, ge=0)
+    dm_ports_per_vcpu: int = Field(default=1, ge=0, le=B.VCPUS.hi)
     dm_bufioreq: bool = False
     ioreq_at_domain_create: bool = False  # Xen ≤ 4.3 allocated ioreq ports at vCPU init
     ca140252_workaround: bool = False

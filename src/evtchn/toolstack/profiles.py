@@ -14,6 +14,7 @@ from typing import Any
 
 from evtchn.toolstack._loading import read_mapping, validate_model
 from evtchn.toolstack.errors import ProfileError
+from evtchn.toolstack.safe_load import exists
 from evtchn.toolstack.profile_data import BUILTIN_PROFILES, DEFAULT_PROFILE
 from evtchn.toolstack.profile_model import XENOPSD_ORDER, XL_ORDER, Failure, KernelFlavour, Profile, StartOp
 
@@ -23,7 +24,7 @@ def get_profile(name_or_path: str) -> Profile:
     if name_or_path in BUILTIN_PROFILES:
         return BUILTIN_PROFILES[name_or_path]
     p = Path(name_or_path)
-    if not p.exists():
+    if not exists(p):
         known = ", ".join(BUILTIN_PROFILES)
         raise ProfileError(f"{name_or_path}: no such profile file or built-in profile (built-in: {known})")
     data = read_mapping(p, "profile")

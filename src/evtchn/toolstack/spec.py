@@ -17,6 +17,7 @@ import yaml
 
 from evtchn.toolstack._loading import toml_error
 from evtchn.toolstack.errors import SpecError
+from evtchn.toolstack.safe_load import guarded, read_text
 from evtchn.toolstack.spec_model import (
     DiskSpec,
     NicSpec,
@@ -34,12 +35,11 @@ from evtchn.toolstack.xl_cfg import parse_xl_cfg, to_xl_cfg
 def read_spec(path: str | Path) -> tuple[VmSpec, list[str]]:
     """Load a spec; the second value lists non-fatal notes (unknown xl.cfg keys) as 'file:line: text'."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as e:
-        raise SpecError(f"{p}: cannot read: {e.strerror or e}") from None
-    except UnicodeDecodeError:
-        raise SpecError(f"{p}: not UTF-8 text") from None
+    text = read_text(p, "spec")
+    return guarded(str(p), text, lambda: _read_spec_text(p, text))
+
+
+def _read_spec_text(p: Path, text: str) -> tuple[VmSpec, list[str]]:
     suffix = p.suffix.lower()
     if suffix in (".yaml", ".yml"):
         return _from_yaml(p, text), []

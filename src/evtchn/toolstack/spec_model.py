@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from evtchn.toolstack import bounds as B
 from evtchn.toolstack.errors import SpecError
 
 VmType = Literal["pv", "hvm", "pvh"]
@@ -70,7 +71,7 @@ class DiskSpec(_Model):
     """One VBD. `devid` is the xenstore device number; unset, it is xvd<userdevice>."""
 
     userdevice: int = Field(default=0, ge=0, le=254)
-    devid: int | None = Field(default=None, ge=0)
+    devid: int | None = Field(default=None, ge=0, le=B.VBD_DEVID.hi)
     mode: Literal["rw", "ro"] = "rw"
     kind: Literal["disk", "cdrom"] = "disk"
     queues: int | None = Field(default=None, ge=1, le=64)  # frontend's wish; None: the driver default
@@ -96,16 +97,18 @@ class VmSpec(_Model):
     type: VmType = "hvm"
     vcpus: int = Field(default=1, ge=1, le=512)
     max_vcpus: int | None = Field(default=None, ge=1, le=512)
-    memory_mib: int = Field(default=1024, ge=16)
+    memory_mib: int = Field(default=1024, ge=16, le=B.MEMORY_MIB.hi)
     disks: list[DiskSpec] = Field(default_factory=list)
     nics: list[NicSpec] = Field(default_factory=list)
     pv_drivers: bool = True  # HVM: PV drivers installed (PV/PVH guests always have frontends)
-    max_event_channels: int | None = Field(default=None, ge=1)
+    max_event_channels: int | None = Field(default=None, ge=1, le=B.MAX_EVENT_CHANNELS.hi)
 
     @model_validator(mode="after")
     def _check(self) -> VmSpec:
         if self.max_vcpus is not None and self.max_vcpus < self.vcpus:
             raise ValueError(f"max_vcpus {self.max_vcpus} is below vcpus {self.vcpus}")
+        if self.type == "hvm" and self.maxvcpus > B.HVM_VCPUS.hi:
+            raise ValueError(f"an HVM guest has at most {B.HVM_VCPUS.hi} vCPUs ({B.HVM_VCPUS.source})")
         seen: set[int] = set()
         for d in self.disks:
             if d.vbd_devid in seen:
