@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from evtchn.cli.app import fail
-from evtchn.cli.bulk import Step, run_steps
 from evtchn.cli.hostfile import (
     errors,
     host_key,
@@ -30,6 +29,7 @@ from evtchn.cli.hostfile import (
 )  # fmt: skip
 
 if TYPE_CHECKING:
+    from evtchn.cli.bulk import Step
     from evtchn.store.rows import VmRow
     from evtchn.store.sqlite import Store
     from evtchn.toolstack.host import Host, Vm
@@ -57,6 +57,7 @@ def vm_create(spec_files: tuple[str, ...], count: int, host_file: str | None, wa
 
     Every file is read before anything is defined, so a bad file changes nothing.
     """
+    from evtchn.cli.bulk import Step, run_steps
     from evtchn.toolstack.spec import read_spec
 
     with errors():
@@ -108,6 +109,8 @@ def _lifecycle(
     done: Callable[[Vm], list[str]],
     what: str,
 ) -> None:
+    from evtchn.cli.bulk import Step, run_steps
+
     with errors():
         store = open_host(host_file, wait)
         targets = _targets(store, names, all_, all_states)
