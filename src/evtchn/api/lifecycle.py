@@ -151,7 +151,10 @@ def _pool_migrate(tx: Txn[Host], h: Host, row: VmRow, suspended: bool, host: Any
     # the receiving domain: the VM's devices bound while the sending one still holds its ports
     twin = vm.spec.model_copy(update={"name": _twin_name(h, row.name)})
     h.define_vm(twin)
-    h.start_vm(twin.name)
+    received = h.start_vm(twin.name)
+    failed = next((d for d in received.devices if d.error or d.frontend_error), None)
+    if failed is not None:  # the receiving side's devices could not connect: the migration fails
+        raise ApiFailure("INTERNAL_ERROR", f"xenopsd internal error: {failed.error or failed.frontend_error}")
     h.shutdown_vm(twin.name)
     h.remove_vm(twin.name)
     h.reboot_vm(row.name)  # the VM now runs on a fresh domain, as after the switch-over

@@ -108,6 +108,7 @@ class Service:
         one-line message. Watchers are woken after the commit."""
         try:
             with self.store.txn() as tx:
+                self.tasks.checkpoint()
                 yield tx
         except StoreError as e:
             raise ApiFailure("INTERNAL_ERROR", e.message) from None

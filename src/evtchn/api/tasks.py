@@ -6,8 +6,10 @@
 A task is pending until its call returns (success, `result` the XML-RPC-encoded value as xapi stores it)
 or raises (failure, `error_info` the XenAPI error). While pending, the target object's
 `current_operations` shows {task: op} (xen-api: ocaml/xapi/xapi_task.ml, message_forwarding.ml). A task
-can be cancelled while it has not started its call; afterwards xapi's cancel is refused
-(OPERATION_NOT_ALLOWED), as for any call that cannot be interrupted.
+can be cancelled until its call gets hold of the host file (`checkpoint()`, called by the service when its
+write transaction begins): it then ends `cancelled` with error_info [TASK_CANCELLED, task] and changes
+nothing. Once the call holds the host, cancel is refused (OPERATION_NOT_ALLOWED), as xapi refuses it for an
+operation that cannot be interrupted.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ class TaskTable:
         self._lock = threading.Lock()
         self.version = 0
         self._on_change = on_change
+        self._local = threading.local()
 
     def _changed(self) -> None:
         self.version += 1
@@ -91,23 +94,36 @@ class TaskTable:
         threading.Thread(target=self._run, args=(task, run), name=f"task {name}", daemon=True).start()
         return ref
 
-    def _run(self, task: _Task, run: Callable[[], Any]) -> None:
+    def checkpoint(self) -> None:
+        """The calling task's point of no return: TASK_CANCELLED if it was cancelled, else not cancellable."""
+        task: _Task | None = getattr(self._local, "task", None)
+        if task is None or task.started:
+            return
         with self._lock:
             if task.cancelled:
-                task.done.set()
-                return
+                raise ApiFailure("TASK_CANCELLED", task.ref)
             task.started = True
             task.record["allowed_operations"] = []
             task.record["progress"] = 0.5
             self._changed()
+
+    def _run(self, task: _Task, run: Callable[[], Any]) -> None:
+        self._local.task = task
         try:
+            if task.cancelled:
+                return
             result = run()
         except ApiFailure as e:
+            if task.cancelled:
+                return
             self._finish(task, "failure", error=e.description)
         except Exception as e:  # the dispatcher turns handler bugs into INTERNAL_ERROR; so does a task
             self._finish(task, "failure", error=["INTERNAL_ERROR", f"{type(e).__name__}: {e}"])
         else:
             self._finish(task, "success", result=encode_result(result))
+        finally:
+            self._local.task = None
+            task.done.set()
 
     def _finish(self, task: _Task, status: str, *, result: str = "", error: list[str] | None = None) -> None:
         with self._lock:

@@ -60,6 +60,8 @@ def _define(tx: Txn[Host], spec_fields: dict[str, Any], label: str, extra: dict[
     fields = {k: v for k, v in extra.items() if k in _CARRIED}
     if label != name:
         fields["name_label"] = label
+    if spec.maxvcpus != spec.vcpus:  # the rows carry the vCPUs at startup only
+        fields["VCPUs_max"] = spec.maxvcpus
     if fields:
         overlay.put(tx.conn, ref, "VM", fields)
     return ref, vm.uuid
@@ -204,6 +206,7 @@ def reshape(svc: Service, ref: Any, **changes: Any) -> str:
             tx.host.update_vm(row.name, new)
         except BadPowerState as e:
             raise ApiFailure("VM_BAD_POWER_STATE", row.ref, "halted", e.actual.lower()) from None
+        overlay.update(tx.conn, row.ref, "VM", VCPUs_max=new.maxvcpus)
     return ""
 
 

@@ -82,6 +82,10 @@ class XapiService:
                                    "error_info", "created", "finished", "allowed_operations",
                                    "current_operations", "resident_on", "type", "other_config",
                                    "subtask_of", "subtasks", "backtrace"])  # fmt: skip
+        fields.setdefault("VM_guest_metrics", ["uuid", "os_version", "networks", "PV_drivers_detected",
+                          "PV_drivers_up_to_date", "PV_drivers_version", "live", "memory", "disks", "other",
+                          "last_updated", "other_config", "can_use_hotplug_vbd", "can_use_hotplug_vif"])
+        fields.setdefault("console", ["uuid", "VM", "protocol", "location", "other_config"])
         fields.setdefault("VBD", list(catalog.vbd_defaults()))
         fields.setdefault("VIF", list(catalog.vif_defaults()))
         register_generic(d, svc, fields)
