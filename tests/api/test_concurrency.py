@@ -58,7 +58,7 @@ def _client(ep: Endpoint, idx: int, calls: int, tally: Counter[str], errors: lis
             try:
                 if op == "get_all":
                     recs = call("VM.get_all_records")
-                    vms = [r for r, v in recs.items() if not v["is_control_domain"]]
+                    vms = [r for r, v in recs.items() if not (v["is_control_domain"] or v["is_a_template"])]
                     if not vms:
                         vms.append(call("VM.create", {"name_label": f"c{idx}-{n}", "HVM_boot_policy": ""}))
                 elif op == "create":

@@ -23,8 +23,9 @@ if TYPE_CHECKING:
 
 
 def build_dispatcher(store: Store[Host], credentials: Credentials) -> Dispatcher:
-    d = Dispatcher(Sessions(credentials), snapshot=store.snapshot)
-    XapiService(store).register(d)
+    service = XapiService(store)
+    d = Dispatcher(Sessions(credentials), snapshot=service.svc.snapshot)
+    service.register(d)
     return d
 
 

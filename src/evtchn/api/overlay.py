@@ -1,0 +1,64 @@
+"""XenAPI fields the toolstack has no notion of, persisted in the host file beside its rows.
+
+One row per object: (ref, cls, fields as JSON). For a toolstack object (VM, VBD, VIF) the fields override
+or extend what the rows say (name_label free text, other_config, tags, PV_args, a VIF's network, a VBD's
+VDI); for an object only the API has (a VDI, a template the user changed) they are the object. A built-in
+object the user destroyed keeps a row {"__deleted__": true}.
+
+Writes happen inside the store's write transaction (one commit with the host change they belong to, and the
+generation moves, so readers and event watchers see them). This is the seam to the store's generic
+`objects` table once it exists: only this module knows the table.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+DELETED = "__deleted__"
+_DDL = (
+    "CREATE TABLE IF NOT EXISTS xapi_objects (ref TEXT PRIMARY KEY, cls TEXT NOT NULL, fields TEXT NOT NULL)"
+)
+
+
+def read_all(conn: sqlite3.Connection) -> dict[str, tuple[str, dict[str, Any]]]:
+    """ref -> (class, fields); empty for a host file that never had one written."""
+    try:
+        rows = conn.execute("SELECT ref, cls, fields FROM xapi_objects").fetchall()
+    except sqlite3.OperationalError as e:
+        if "no such table" in str(e):
+            return {}
+        raise
+    return {ref: (cls, json.loads(fields)) for ref, cls, fields in rows}
+
+
+def get(conn: sqlite3.Connection, ref: str) -> dict[str, Any] | None:
+    try:
+        row = conn.execute("SELECT fields FROM xapi_objects WHERE ref = ?", (ref,)).fetchone()
+    except sqlite3.OperationalError as e:
+        if "no such table" in str(e):
+            return None
+        raise
+    return None if row is None else dict(json.loads(row[0]))
+
+
+def put(conn: sqlite3.Connection, ref: str, cls: str, fields: dict[str, Any]) -> None:
+    conn.execute(_DDL)
+    conn.execute(
+        "INSERT INTO xapi_objects (ref, cls, fields) VALUES (?, ?, ?) "
+        "ON CONFLICT (ref) DO UPDATE SET cls = excluded.cls, fields = excluded.fields",
+        (ref, cls, json.dumps(fields, separators=(",", ":"))),
+    )
+
+
+def update(conn: sqlite3.Connection, ref: str, cls: str, **changes: Any) -> dict[str, Any]:
+    fields = get(conn, ref) or {}
+    fields.update(changes)
+    put(conn, ref, cls, fields)
+    return fields
+
+
+def delete(conn: sqlite3.Connection, ref: str) -> None:
+    conn.execute(_DDL)
+    conn.execute("DELETE FROM xapi_objects WHERE ref = ?", (ref,))
