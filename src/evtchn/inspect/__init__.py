@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from evtchn.inspect.analyze import Analysis, analyze
+    from evtchn.inspect.detect import parse_file, parse_files, parse_text
     from evtchn.inspect.edump import format_edump
     from evtchn.inspect.lsevtchn import LsevtchnResult, format_lsevtchn, parse_domid_arg
     from evtchn.inspect.model import BadLine, Channel, Dump, Kind, ParseError
-    from evtchn.inspect.detect import parse_file, parse_files, parse_text
 
 # Loaded on first use (PEP 562), so that `lsevtchn` importing one formatter does not import numpy.
 _LAZY = {

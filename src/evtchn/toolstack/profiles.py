@@ -14,9 +14,9 @@ from typing import Any
 
 from evtchn.toolstack._loading import read_mapping, validate_model
 from evtchn.toolstack.errors import ProfileError
-from evtchn.toolstack.safe_load import exists
 from evtchn.toolstack.profile_data import BUILTIN_PROFILES, DEFAULT_PROFILE
 from evtchn.toolstack.profile_model import XENOPSD_ORDER, XL_ORDER, Failure, KernelFlavour, Profile, StartOp
+from evtchn.toolstack.safe_load import exists
 
 
 def get_profile(name_or_path: str) -> Profile:
