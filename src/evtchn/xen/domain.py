@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from evtchn.xen.abi import Abi, Fifo, TwoLevel
 from evtchn.xen.constants import INT_MAX, NR_VIRQS
+from evtchn.xen.dirty import track_domain
 from evtchn.xen.ports import PortTable
 
 # vCPU ids live in 16-bit port-table columns; Xen's own ceiling (HVM_MAX_VCPUS etc.) is far lower.
@@ -33,6 +34,7 @@ class Domain:
         "abi",
         "bucket_ports",
         "controller_paused",
+        "dirty",
         "domid",
         "dying",
         "guest_width",
@@ -100,6 +102,7 @@ class Domain:
         self.xen_notifications: dict[int, int] = {}
         self.abi: Abi = TwoLevel(guest_width)
         self.ports = PortTable(self.limit_port, bucket_ports)
+        self.dirty: set[int] | None = None  # the hypervisor's dirty set once tracked (xen/dirty.py)
 
     @property
     def limit_port(self) -> int:
@@ -111,8 +114,12 @@ class Domain:
         return isinstance(self.abi, Fifo)
 
     def set_abi(self, abi: Abi) -> None:
+        """Switch event ABI (FIFO set-up, reset, a toolstack's 2-level dom0); a tracked domain's new ABI
+        is tracked too, and all its ports are dirty (their per-port ABI state was replaced)."""
         self.abi = abi
         self.ports.limit_port = self.limit_port
+        if self.dirty is not None:
+            track_domain(self, self.dirty)
 
     def has_vcpu(self, vcpu: int) -> bool:
         return 0 <= vcpu < self.max_vcpus

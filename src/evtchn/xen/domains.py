@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from evtchn.xen.constants import DOMID_FIRST_RESERVED, NR_VIRQS, VirqClass
 from evtchn.xen.core import RESERVED, HypervisorCore, arg
+from evtchn.xen.dirty import track_domain
 from evtchn.xen.domain import Domain
 from evtchn.xen.errors import Errno, XenError
 
@@ -54,6 +55,7 @@ class DomainControl(HypervisorCore):
         d.controller_paused = 1 if paused else 0
         self.domains[domid] = d
         if self._dirty is not None:
+            track_domain(d, self._dirty)
             self._created.add(domid)
         return d
 

@@ -32,6 +32,7 @@ class PortTable:
         "_dirty",
         "_free",
         "_high",
+        "_key",
         "bucket_ports",
         "consumer",
         "limit_port",
@@ -58,6 +59,7 @@ class PortTable:
         self._free: list[int] = []  # FREE, non-busy ports below _high
         self._busy: set[int] = set()  # FREE ports below _high still LINKED in a FIFO queue
         self._dirty: set[int] | None = None  # the hypervisor's dirty set while tracked (xen/dirty.py)
+        self._key = 0  # domid << 16 while tracked
         self.xen_count = 0  # Xen-consumer ports
         # Port 0: allocated at creation, then ECS_RESERVED forever (reference §1).
         self.find_free()
@@ -255,6 +257,7 @@ class PortTable:
         t.limit_port = limit_port
         t.bucket_ports = bucket_ports
         t._dirty = None
+        t._key = 0
         t.state = bytearray(columns["state"])
         t.valid = len(t.state)
         t.notify = array("H", columns["notify"])
