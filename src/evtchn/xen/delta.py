@@ -53,6 +53,7 @@ def export_globals(hv: Hypervisor) -> State:
         "settings": {"xen_version": list(s.xen_version), "fifo_compiled": s.fifo_compiled},
         "global_virq_handlers": pairs(hv.global_virq_handlers),
         "xen_consumers": [[name, index] for name, index in hv.xen_consumers().items()],
+        "domid_rover": hv.domid_rover,
     }
 
 
@@ -259,6 +260,7 @@ def apply_export(hv: Hypervisor, exp: State) -> None:
         for rec in exp["domains"]:
             _apply_domain(hv, rec)
         hv.global_virq_handlers = {int(k): int(v) for k, v in g["global_virq_handlers"]}
+        hv.domid_rover = int(g["domid_rover"])
         for name, index in sorted(g["xen_consumers"], key=lambda pair: int(pair[1])):
             if hv.xen_consumer_index(str(name)) != int(index):
                 raise SnapshotError(f"Xen consumer {name!r} is not number {index}")

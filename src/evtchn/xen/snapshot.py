@@ -19,6 +19,7 @@ from array import array
 from typing import TYPE_CHECKING, Any
 
 from evtchn.xen.abi import Fifo, FifoVcpu, TwoLevel
+from evtchn.xen.constants import ShutdownReason
 from evtchn.xen.domain import Domain, Vcpu
 from evtchn.xen.ports import PortTable
 from evtchn.xen.settings import HypervisorSettings
@@ -148,6 +149,7 @@ def domain_fields(d: Domain) -> State:
         "bucket_ports": d.bucket_ports,
         "pirq_access": None if d.pirq_access is None else sorted(d.pirq_access),
         "dying": d.dying,
+        "shutdown_reason": None if d.shutdown_reason is None else int(d.shutdown_reason),
         "controller_paused": d.controller_paused,
         "next_reset": d.next_reset,
         "vcpus": [vcpu_state(v) for v in d.vcpus],
@@ -167,6 +169,7 @@ def to_state(hv: Hypervisor) -> State:
         "domains": [_domain(d) for d in hv.domains.values()],
         "global_virq_handlers": pairs(hv.global_virq_handlers),
         "xen_consumers": [[name, index] for name, index in hv.xen_consumers().items()],
+        "domid_rover": hv.domid_rover,
     }
 
 
@@ -252,6 +255,8 @@ def load_domain_fields(s: State) -> Domain:
     d.bucket_ports = int(s["bucket_ports"])
     d.pirq_access = None if s["pirq_access"] is None else frozenset(int(p) for p in s["pirq_access"])
     d.dying = bool(s["dying"])
+    reason = s.get("shutdown_reason")  # absent in snapshots from before shutdown was modelled
+    d.shutdown_reason = None if reason is None else ShutdownReason(int(reason))
     d.controller_paused = int(s["controller_paused"])
     d.next_reset = int(s["next_reset"])
     d.vcpus = [
@@ -290,6 +295,8 @@ def from_state(cls: type[Hypervisor], state: State) -> Hypervisor:
             d = _load_domain(ds)
             hv.domains[d.domid] = d
         hv.global_virq_handlers = {int(k): int(v) for k, v in state["global_virq_handlers"]}
+        # Snapshots from before the rover: the highest domid is where a rover would stand.
+        hv.domid_rover = int(state.get("domid_rover", max(hv.domains, default=0)))
         for name, index in sorted(state["xen_consumers"], key=lambda pair: int(pair[1])):
             if hv.xen_consumer_index(str(name)) != int(index):
                 raise SnapshotError(f"Xen consumer {name!r} is not number {index}")
