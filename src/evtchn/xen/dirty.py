@@ -83,98 +83,94 @@ class TrackedPortTable(PortTable):
     __slots__ = ()
 
     def _mark(self, port: int) -> None:
-        cast("set[int]", self._dirty).add(self._key | port >> BUCKET_SHIFT)
+        self._dirty.add(self._key | port >> BUCKET_SHIFT)
 
     def _grow(self) -> None:
-        super()._grow()
-        self._mark(self.valid - 1)
+        PortTable._grow(self)
+        self._dirty.add(self._key | (self.valid - 1) >> BUCKET_SHIFT)
 
     def alloc(self, state: int) -> int | None:
-        port = super().alloc(state)
+        port = PortTable.alloc(self, state)
         if port is not None:
-            self._mark(port)
+            self._dirty.add(self._key | port >> BUCKET_SHIFT)
         return port
 
     def alloc_unbound(self, rdom: int) -> int | None:
-        port = super().alloc_unbound(rdom)
+        port = PortTable.alloc_unbound(self, rdom)
         if port is not None:
-            self._mark(port)
+            self._dirty.add(self._key | port >> BUCKET_SHIFT)
         return port
 
     def alloc_interdomain(self, rdom: int, rport: int, peer: PortTable) -> int | None:
-        port = super().alloc_interdomain(rdom, rport, peer)
+        port = PortTable.alloc_interdomain(self, rdom, rport, peer)
         if port is not None:
-            self._mark(port)
+            self._dirty.add(self._key | port >> BUCKET_SHIFT)
             cast(TrackedPortTable, peer)._mark(rport)
         return port
 
     def claim(self, port: int, state: int) -> None:
-        super().claim(port, state)
-        self._mark(port)
+        PortTable.claim(self, port, state)
+        self._dirty.add(self._key | port >> BUCKET_SHIFT)
 
     def release(self, port: int, busy: bool) -> None:
-        super().release(port, busy)
-        self._mark(port)
+        PortTable.release(self, port, busy)
+        self._dirty.add(self._key | port >> BUCKET_SHIFT)
 
     def release_interdomain(self, port: int, busy: bool, peer: PortTable) -> None:
         cast(TrackedPortTable, peer)._mark(self.union[port])
-        super().release_interdomain(port, busy, peer)
-        self._mark(port)
+        PortTable.release_interdomain(self, port, busy, peer)
+        self._dirty.add(self._key | port >> BUCKET_SHIFT)
 
     def unbusy(self, port: int) -> None:
-        super().unbusy(port)
-        cast("set[int]", self._dirty).add(self._key | HEADER)
+        PortTable.unbusy(self, port)
+        self._dirty.add(self._key | HEADER)
 
     def rebuild_free(self, busy: set[int] | None = None) -> None:
-        super().rebuild_free(busy)
-        cast("set[int]", self._dirty).add(self._key | HEADER)
+        PortTable.rebuild_free(self, busy)
+        self._dirty.add(self._key | HEADER)
 
     def connect(self, port: int, peer_port: int) -> None:
-        super().connect(port, peer_port)
-        self._mark(port)
+        PortTable.connect(self, port, peer_port)
+        self._dirty.add(self._key | port >> BUCKET_SHIFT)
 
     def disconnect(self, port: int, rdom: int) -> None:
-        super().disconnect(port, rdom)
-        self._mark(port)
+        PortTable.disconnect(self, port, rdom)
+        self._dirty.add(self._key | port >> BUCKET_SHIFT)
 
     def set_notify(self, port: int, vcpu: int) -> None:
-        super().set_notify(port, vcpu)
-        self._mark(port)
+        PortTable.set_notify(self, port, vcpu)
+        self._dirty.add(self._key | port >> BUCKET_SHIFT)
 
     def set_priority(self, port: int, priority: int) -> None:
-        super().set_priority(port, priority)
-        self._mark(port)
+        PortTable.set_priority(self, port, priority)
+        self._dirty.add(self._key | port >> BUCKET_SHIFT)
 
 
 # ---------------------------------------------------------------------------------------------- ABIs
-
-
-def _mark(abi: TwoLevel | Fifo, d: Domain, port: int) -> None:
-    cast("set[int]", abi._dirty).add(d.domid << 16 | port >> BUCKET_SHIFT)
 
 
 class TrackedTwoLevel(TwoLevel):
     __slots__ = ()
 
     def set_pending(self, d: Domain, port: int) -> None:
-        _mark(self, d, port)
-        super().set_pending(d, port)
+        self._dirty.add(d.domid << 16 | port >> BUCKET_SHIFT)
+        TwoLevel.set_pending(self, d, port)
 
     def clear_pending(self, d: Domain, port: int) -> None:
-        _mark(self, d, port)
-        super().clear_pending(d, port)
+        self._dirty.add(d.domid << 16 | port >> BUCKET_SHIFT)
+        TwoLevel.clear_pending(self, d, port)
 
     def free(self, d: Domain, port: int) -> bool:
-        _mark(self, d, port)
-        return super().free(d, port)
+        self._dirty.add(d.domid << 16 | port >> BUCKET_SHIFT)
+        return TwoLevel.free(self, d, port)
 
     def unmask(self, d: Domain, port: int) -> None:
-        _mark(self, d, port)
-        super().unmask(d, port)
+        self._dirty.add(d.domid << 16 | port >> BUCKET_SHIFT)
+        TwoLevel.unmask(self, d, port)
 
     def mask(self, d: Domain, port: int) -> None:
-        _mark(self, d, port)
-        super().mask(d, port)
+        self._dirty.add(d.domid << 16 | port >> BUCKET_SHIFT)
+        TwoLevel.mask(self, d, port)
 
 
 class TrackedFifo(Fifo):
@@ -182,38 +178,38 @@ class TrackedFifo(Fifo):
 
     def add_page(self, d: Domain, gfn: int, *, premask: bool) -> None:
         first = len(self.words)
-        super().add_page(d, gfn, premask=premask)
+        Fifo.add_page(self, d, gfn, premask=premask)
         for port in range(first, len(self.words), BUCKET_PORTS):
-            _mark(self, d, port)
+            self._dirty.add(d.domid << 16 | port >> BUCKET_SHIFT)
 
     def set_pending(self, d: Domain, port: int) -> None:
-        _mark(self, d, port)
+        self._dirty.add(d.domid << 16 | port >> BUCKET_SHIFT)
         if port < len(self.words):  # linking rewrites the LINK of the queue's tail
             t = d.ports
             tail = self.vcpus[t.notify[port]].tail[t.prio[port]]
             if tail:
-                _mark(self, d, tail)
-        super().set_pending(d, port)
+                self._dirty.add(d.domid << 16 | tail >> BUCKET_SHIFT)
+        Fifo.set_pending(self, d, port)
 
     def clear_pending(self, d: Domain, port: int) -> None:
-        _mark(self, d, port)
-        super().clear_pending(d, port)
+        self._dirty.add(d.domid << 16 | port >> BUCKET_SHIFT)
+        Fifo.clear_pending(self, d, port)
 
     def free(self, d: Domain, port: int) -> bool:
-        _mark(self, d, port)
-        return super().free(d, port)
+        self._dirty.add(d.domid << 16 | port >> BUCKET_SHIFT)
+        return Fifo.free(self, d, port)
 
     def unmask(self, d: Domain, port: int) -> None:
-        _mark(self, d, port)
-        super().unmask(d, port)
+        self._dirty.add(d.domid << 16 | port >> BUCKET_SHIFT)
+        Fifo.unmask(self, d, port)
 
     def mask(self, d: Domain, port: int) -> None:
-        _mark(self, d, port)
-        super().mask(d, port)
+        self._dirty.add(d.domid << 16 | port >> BUCKET_SHIFT)
+        Fifo.mask(self, d, port)
 
     def _consume_one(self, d: Domain, fv: FifoVcpu, prio: int, ready: int, out: list[int]) -> int:
-        _mark(self, d, fv.guest_head[prio] or fv.head[prio])
-        return super()._consume_one(d, fv, prio, ready, out)
+        self._dirty.add(d.domid << 16 | (fv.guest_head[prio] or fv.head[prio]) >> BUCKET_SHIFT)
+        return Fifo._consume_one(self, d, fv, prio, ready, out)
 
 
 _TRACKED: dict[type, type] = {
