@@ -8,6 +8,10 @@ if TYPE_CHECKING:
     from evtchn.xen.domain import Vcpu
 
 
+# The dirty set of an untracked port table or ABI: never written (only xen/dirty.py's subclasses write).
+NOWHERE: set[int] = set()
+
+
 def mark_events_pending(v: Vcpu) -> None:
     """vcpu_mark_events_pending(): set the upcall flag; a 0→1 edge is a kick (reference §4 step 2)."""
     if not v.upcall_pending:

@@ -12,6 +12,9 @@ DOMID_COW = 0x7FF3
 DOMID_INVALID = 0x7FF4
 DOMID_ANY = 0x7FF5
 DOMID_IDLE = 0x7FFF
+# Guests take domids 1 .. DOMID_FIRST_RESERVED-1 (dom0 is 0): at most 32 751 at once (xen: common/domctl.c,
+# common/domid.c from 4.21; reference §1 "Reserved domids"). The planner and the toolstack read this.
+MAX_GUEST_DOMAINS = DOMID_FIRST_RESERVED - 1
 
 INT_MAX = 2**31 - 1
 NR_VIRQS = 24
@@ -41,6 +44,21 @@ BIND_PIRQ__WILL_SHARE = 1
 def two_level_limit(guest_width: int) -> int:
     """max_evtchns(d) under 2L: 1024 for a 32-bit guest, 4096 for a 64-bit one."""
     return guest_width * guest_width
+
+
+class ShutdownReason(enum.IntEnum):
+    """SHUTDOWN_* (xen: include/public/sched.h); `xl list` prints one letter of "-rscwS" for it."""
+
+    POWEROFF = 0
+    REBOOT = 1
+    SUSPEND = 2
+    CRASH = 3
+    WATCHDOG = 4
+    SOFT_RESET = 5
+
+    @property
+    def xl_letter(self) -> str:
+        return "-rscwS"[self]
 
 
 class ECS(enum.IntEnum):

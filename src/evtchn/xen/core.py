@@ -37,6 +37,7 @@ class HypervisorCore:
         self.domains: dict[int, Domain] = {}
         self.global_virq_handlers: dict[int, int] = {}
         self._xen_consumers: dict[str, int] = {}
+        self.domid_rover = 0  # the last domid createdomain handed out by itself (xen: common/domctl.c)
         # Dirty tracking (xen/dirty.py): None until track_dirty(); then keys domid << 16 | bucket.
         self._dirty: set[int] | None = None
         self._created: set[int] = set()

@@ -8,7 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from evtchn.xen.abi import Abi, Fifo, TwoLevel
-from evtchn.xen.constants import INT_MAX, NR_VIRQS
+from evtchn.xen.constants import INT_MAX, NR_VIRQS, ShutdownReason
+from evtchn.xen.dirty import track_domain
 from evtchn.xen.ports import PortTable
 
 # vCPU ids live in 16-bit port-table columns; Xen's own ceiling (HVM_MAX_VCPUS etc.) is far lower.
@@ -33,6 +34,7 @@ class Domain:
         "abi",
         "bucket_ports",
         "controller_paused",
+        "dirty",
         "domid",
         "dying",
         "guest_width",
@@ -48,6 +50,7 @@ class Domain:
         "polling",
         "ports",
         "privileged",
+        "shutdown_reason",
         "target",
         "vcpus",
         "xen_notifications",
@@ -91,6 +94,7 @@ class Domain:
         self.bucket_ports = bucket_ports
         self.pirq_access = pirq_access  # None: every PIRQ (the hardware domain)
         self.dying = False
+        self.shutdown_reason: ShutdownReason | None = None  # set by domain_shutdown(); None while up
         self.controller_paused = 0
         self.next_reset = 0
         self.vcpus = [Vcpu(i) for i in range(max_vcpus)]
@@ -100,6 +104,7 @@ class Domain:
         self.xen_notifications: dict[int, int] = {}
         self.abi: Abi = TwoLevel(guest_width)
         self.ports = PortTable(self.limit_port, bucket_ports)
+        self.dirty: set[int] | None = None  # the hypervisor's dirty set once tracked (xen/dirty.py)
 
     @property
     def limit_port(self) -> int:
@@ -111,8 +116,29 @@ class Domain:
         return isinstance(self.abi, Fifo)
 
     def set_abi(self, abi: Abi) -> None:
+        """Switch event ABI (FIFO set-up, reset, a toolstack's 2-level dom0); a tracked domain's new ABI
+        is tracked too, and all its ports are dirty (their per-port ABI state was replaced)."""
         self.abi = abi
         self.ports.limit_port = self.limit_port
+        if self.dirty is not None:
+            track_domain(self, self.dirty)
+
+    @property
+    def xl_state(self) -> str:
+        """The State column of `xl list` (xen: tools/xl/xl_list.c): r b p s, the shutdown reason's letter
+        of "-rscwS", d. The control domain is the one running `xl` ('r'); an idle guest is blocked."""
+        down = self.shutdown_reason is not None
+        up = not (down or self.dying or self.controller_paused)
+        return "".join(
+            (
+                "r" if up and self.privileged else "-",
+                "b" if up and not self.privileged else "-",
+                "p" if self.controller_paused else "-",
+                "s" if down else "-",
+                self.shutdown_reason.xl_letter if self.shutdown_reason is not None else "-",
+                "d" if self.dying else "-",
+            )
+        )
 
     def has_vcpu(self, vcpu: int) -> bool:
         return 0 <= vcpu < self.max_vcpus

@@ -6,8 +6,15 @@ top down (evtchn_destroy, reference §3); destroy_domain() then drops it from th
 
 from __future__ import annotations
 
-from evtchn.xen.constants import DOMID_FIRST_RESERVED, NR_VIRQS, VirqClass
+from evtchn.xen.constants import (
+    DOMID_FIRST_RESERVED,
+    MAX_GUEST_DOMAINS,
+    NR_VIRQS,
+    ShutdownReason,
+    VirqClass,
+)
 from evtchn.xen.core import RESERVED, HypervisorCore, arg
+from evtchn.xen.dirty import track_domain
 from evtchn.xen.domain import Domain
 from evtchn.xen.errors import Errno, XenError
 
@@ -27,18 +34,17 @@ class DomainControl(HypervisorCore):
         paused: bool = False,
         pirq_access: frozenset[int] | None = None,
     ) -> Domain:
-        """XEN_DOMCTL_createdomain; domid None takes the lowest free one above 0.
-
-        A bad configuration is a ValueError naming the field (this is a domctl, not an EVTCHNOP).
+        """XEN_DOMCTL_createdomain. domid None lets Xen choose: the next free domid after the last one it
+        chose (a rover that wraps from 0x7FEF to 1), so a domain left dying keeps its domid and the next
+        domain takes the next one. XenError: EEXIST for a domid in use; when all 32 751 guest domids are
+        in use, ENOMEM (≤ 4.20) or EEXIST (4.21+). A bad configuration is a ValueError naming the field.
         """
         if domid is None:
-            domid = 1
-            while domid in self.domains:
-                domid += 1
-        if not isinstance(domid, int) or not 0 <= domid < DOMID_FIRST_RESERVED:
+            domid = self._free_domid()
+        elif not isinstance(domid, int) or not 0 <= domid < DOMID_FIRST_RESERVED:
             raise ValueError(f"domid {domid} is reserved or out of range")
-        if domid in self.domains:
-            raise ValueError(f"domain {domid} exists")
+        elif domid in self.domains:
+            raise XenError(Errno.EEXIST, "XEN_DOMCTL_createdomain", f"domain {domid} exists")
         d = Domain(
             domid,
             max_vcpus=max_vcpus,
@@ -54,8 +60,19 @@ class DomainControl(HypervisorCore):
         d.controller_paused = 1 if paused else 0
         self.domains[domid] = d
         if self._dirty is not None:
+            track_domain(d, self._dirty)
             self._created.add(domid)
         return d
+
+    def _free_domid(self) -> int:
+        domid = self.domid_rover
+        for _ in range(MAX_GUEST_DOMAINS):
+            domid = domid + 1 if domid + 1 < DOMID_FIRST_RESERVED else 1
+            if domid not in self.domains:
+                self.domid_rover = domid
+                return domid
+        errno = self.settings.domid_exhausted_errno
+        raise XenError(errno, "XEN_DOMCTL_createdomain", f"all {MAX_GUEST_DOMAINS} guest domids are in use")
 
     def pause(self, domid: int) -> None:
         d = self.domain(domid)
@@ -67,8 +84,25 @@ class DomainControl(HypervisorCore):
         d.controller_paused = max(0, d.controller_paused - 1)
         self._touch(d)
 
+    def shutdown_domain(self, domid: int, reason: ShutdownReason) -> None:
+        """domain_shutdown() (SCHEDOP_shutdown from the guest, or Xen's domain_crash() with CRASH): the
+        domain stops running but keeps its domid, memory and every port until the toolstack destroys it
+        (or, with on_crash=preserve, leaves it: `---sc-` in xl list). Its peers still see their
+        channels connected."""
+        d = self.domain(domid)
+        if d.shutdown_reason is None and not d.dying:  # the first reason sticks, as in Xen
+            d.shutdown_reason = ShutdownReason(reason)
+            self._touch(d)
+
+    def crash_domain(self, domid: int) -> None:
+        """domain_crash(): a guest kernel that died (panic, or a fault Xen cannot deliver)."""
+        self.shutdown_domain(domid, ShutdownReason.CRASH)
+
     def kill_domain(self, domid: int) -> None:
-        """The dying half of destruction: evtchn_destroy() closes ports from the top down (reference §3)."""
+        """The dying half of destruction: evtchn_destroy() closes ports from the top down (reference §3).
+
+        The domain stays in the table, dying (`--p--d` in xl list when it was paused), keeping its domid
+        until destroy_domain(): a toolstack whose domain build failed may leave it so."""
         d = self.domain(domid)
         d.dying = True
         self._touch(d)

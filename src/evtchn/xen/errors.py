@@ -36,13 +36,14 @@ class Errno(enum.IntEnum):
 
 
 class XenError(Exception):
-    """A hypercall failed: `errno` is what the guest sees as -errno, `op` the EVTCHNOP name."""
+    """A hypercall failed: `errno` is what the guest sees as -errno, `op` the EVTCHNOP name (or a full
+    name such as XEN_DOMCTL_createdomain for another hypercall)."""
 
     def __init__(self, errno: Errno, op: str, detail: str = "") -> None:
         self.errno = errno
         self.op = op
         self.detail = detail
-        text = f"EVTCHNOP_{op}: -{errno.name} ({int(errno)})"
+        text = f"{op if op.startswith('XEN_') else 'EVTCHNOP_' + op}: -{errno.name} ({int(errno)})"
         super().__init__(f"{text}: {detail}" if detail else text)
 
     @property

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from evtchn.xen.bits import mark_events_pending, test_and_clear, test_and_set, test_bit
+from evtchn.xen.bits import NOWHERE, mark_events_pending, test_and_clear, test_and_set, test_bit
 from evtchn.xen.constants import Virq, two_level_limit
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ class TwoLevel:
     __slots__ = ("_dirty", "mask_bits", "max_evtchns", "pending_bits", "word_bits")
 
     def __init__(self, guest_width: int) -> None:
-        self._dirty: set[int] | None = None  # the hypervisor's dirty set while tracked (xen/dirty.py)
+        self._dirty: set[int] = NOWHERE  # the hypervisor's dirty set while tracked (xen/dirty.py)
         self.word_bits = guest_width
         self.max_evtchns = limit = two_level_limit(guest_width)
         self.pending_bits = bytearray(limit // 8)

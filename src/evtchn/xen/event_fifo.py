@@ -11,7 +11,7 @@ from array import array
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from evtchn.xen.bits import mark_events_pending, test_and_clear, test_and_set
+from evtchn.xen.bits import NOWHERE, mark_events_pending, test_and_clear, test_and_set
 from evtchn.xen.constants import (
     FIFO_BUSY,
     FIFO_EVENT_WORDS_PER_PAGE,
@@ -54,7 +54,7 @@ class Fifo:
     __slots__ = ("_dirty", "lastq", "max_evtchns", "pages", "saved_pending", "vcpus", "words")
 
     def __init__(self, nr_vcpus: int) -> None:
-        self._dirty: set[int] | None = None  # the hypervisor's dirty set while tracked (xen/dirty.py)
+        self._dirty: set[int] = NOWHERE  # the hypervisor's dirty set while tracked (xen/dirty.py)
         self.max_evtchns = FIFO_MAX_EVTCHNS
         self.words = array("I")
         self.pages: list[int] = []  # the GFN of each event-array page
@@ -144,7 +144,10 @@ class Fifo:
             test_and_clear(self.saved_pending, port)
 
     def free(self, d: Domain, port: int) -> bool:
-        """A port being freed: clear P only; True if its word is still LINKED (busy, reference §3)."""
+        """A port being freed: clear P only; True if its word is still LINKED (busy, reference §3).
+
+        Its priority goes back to 7 here, which is what evtchn_fifo_init() sets at the next bind."""
+        d.ports.prio[port] = FIFO_PRIORITY_DEFAULT
         words = self.words
         try:
             w = words[port]

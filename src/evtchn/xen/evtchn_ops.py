@@ -48,7 +48,7 @@ class EventChannelOps(HypervisorCore):
             d = None
         if d is None:
             d = self._target("alloc_unbound", c, dom)
-        if type(remote_dom) is not int or not 0 <= remote_dom <= DOMID_MAX:
+        if remote_dom.__class__ is not int or not 0 <= remote_dom <= DOMID_MAX:
             # Xen does not validate the remote, but it must fit a domid_t.
             remote_dom = arg("alloc_unbound", "remote_dom", remote_dom)
             if not 0 <= remote_dom <= DOMID_MAX:
@@ -92,7 +92,7 @@ class EventChannelOps(HypervisorCore):
             rd = None
         if rd is None:
             rd = self._target("bind_interdomain", ld, remote_dom)
-        if type(remote_port) is not int:
+        if remote_port.__class__ is not int:
             remote_port = arg("bind_interdomain", "remote_port", remote_port)
         rt = rd.ports
         lport = (
@@ -147,7 +147,7 @@ class EventChannelOps(HypervisorCore):
             d = self.domains[caller] if caller.__class__ is int else self._caller("bind_ipi", caller)
         except KeyError:
             d = self._caller("bind_ipi", caller)
-        if type(vcpu) is not int or not 0 <= vcpu < d.max_vcpus:
+        if vcpu.__class__ is not int or not 0 <= vcpu < d.max_vcpus:
             vcpu = self._vcpu("bind_ipi", d, vcpu)
         t = d.ports
         port = t.alloc(IPI) if not d.dying else None

@@ -23,12 +23,13 @@ from typing import Any
 
 from evtchn.xen.debug import DebugOutput, PortDump
 from evtchn.xen.delivery import Delivery
+from evtchn.xen.dirty import HEADER, Dirty, all_buckets, track_domain
 from evtchn.xen.domains import DomainControl
 from evtchn.xen.evtchn_ops import EventChannelOps, EvtchnStatus
 from evtchn.xen.fifo_control import FifoControl
 from evtchn.xen.reset import ResetOps
 
-__all__ = ["EvtchnStatus", "Hypervisor", "PortDump"]
+__all__ = ["Dirty", "EvtchnStatus", "Hypervisor", "PortDump"]
 
 
 class Hypervisor(EventChannelOps, FifoControl, ResetOps, DomainControl, Delivery, DebugOutput):
@@ -44,3 +45,55 @@ class Hypervisor(EventChannelOps, FifoControl, ResetOps, DomainControl, Delivery
         from evtchn.xen.snapshot import from_state
 
         return from_state(cls, state)
+
+    # ------------------------------------------------------------------ dirty tracking (xen/dirty.py)
+
+    def track_dirty(self) -> None:
+        """Record every change from now on (an untracked hypervisor records nothing and pays nothing)."""
+        if self._dirty is None:
+            self._dirty = set()
+            for d in self.domains.values():
+                track_domain(d, self._dirty)
+        self._dirty.clear()
+        self._created.clear()
+        self._destroyed.clear()
+
+    def take_dirty(self) -> Dirty:
+        """What changed since the last call (or since track_dirty()), and start afresh.
+
+        Untracked, it answers "everything" (every domain created, all buckets) and starts tracking.
+        """
+        if self._dirty is None:
+            self.track_dirty()
+            return Dirty(
+                created=frozenset(self.domains),
+                domains={i: all_buckets(d) for i, d in self.domains.items()},
+            )
+        changed: dict[int, set[int]] = {}
+        for key in self._dirty:
+            buckets = changed.setdefault(key >> 16, set())
+            if key & 0xFFFF != HEADER:
+                buckets.add(key & 0xFFFF)
+        for domid in self._created:
+            changed[domid] = set(all_buckets(self.domains[domid]))
+        dirty = Dirty(
+            created=frozenset(self._created),
+            destroyed=frozenset(self._destroyed),
+            domains={i: frozenset(b) for i, b in changed.items() if i in self.domains},
+        )
+        self._dirty.clear()
+        self._created.clear()
+        self._destroyed.clear()
+        return dirty
+
+    def export_dirty(self, dirty: Dirty) -> dict[str, Any]:
+        """The records and buckets `dirty` names, JSON-ready (xen/delta.py); apply_export() replays it."""
+        from evtchn.xen.delta import export_dirty
+
+        return export_dirty(self, dirty)
+
+    def apply_export(self, export: dict[str, Any]) -> None:
+        """Replay an export_dirty() (or export_all()) onto this hypervisor."""
+        from evtchn.xen.delta import apply_export
+
+        apply_export(self, export)

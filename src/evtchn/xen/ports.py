@@ -13,8 +13,9 @@ ports below the mark that are neither in the heap nor busy. The hypervisor's hot
 nothing: every write to a port goes through a method here or names the port it just allocated, so a
 tracked table (xen/dirty.py) sees each change. tests/properties checks it against a naive model.
 
-A FREE port holds no binding and the default FIFO priority: evtchn_fifo_init() sets priority 7 at every
-bind (reference §5), which is the same as restoring it when the port is freed.
+A FREE port holds no binding. Its FIFO priority is the ABI's: evtchn_fifo_init() sets priority 7 at
+every bind (reference §5); the FIFO ops restore it when the port is freed, which is the same, and the
+2-level ABI has no priorities (set_priority is ENOSYS; switching to FIFO resets them all).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import heapq
 from array import array
 from heapq import heappop, heappush
 
+from evtchn.xen.bits import NOWHERE
 from evtchn.xen.constants import ECS, FIFO_PRIORITY_DEFAULT
 
 
@@ -32,6 +34,7 @@ class PortTable:
         "_dirty",
         "_free",
         "_high",
+        "_key",
         "bucket_ports",
         "consumer",
         "limit_port",
@@ -57,7 +60,8 @@ class PortTable:
         self._high = 0  # ports below this have been handed out at least once
         self._free: list[int] = []  # FREE, non-busy ports below _high
         self._busy: set[int] = set()  # FREE ports below _high still LINKED in a FIFO queue
-        self._dirty: set[int] | None = None  # the hypervisor's dirty set while tracked (xen/dirty.py)
+        self._dirty: set[int] = NOWHERE  # the hypervisor's dirty set while tracked (xen/dirty.py)
+        self._key = 0  # domid << 16 while tracked
         self.xen_count = 0  # Xen-consumer ports
         # Port 0: allocated at creation, then ECS_RESERVED forever (reference §1).
         self.find_free()
@@ -162,7 +166,6 @@ class PortTable:
         self.notify[port] = 0
         self.rdom[port] = 0
         self.union[port] = 0
-        self.prio[port] = FIFO_PRIORITY_DEFAULT
         if self.consumer[port]:
             self.consumer[port] = 0
             self.xen_count -= 1
@@ -182,7 +185,6 @@ class PortTable:
         self.notify[port] = 0
         self.rdom[port] = 0
         self.union[port] = 0
-        self.prio[port] = FIFO_PRIORITY_DEFAULT
         if busy:
             self._busy.add(port)
         else:
@@ -254,7 +256,8 @@ class PortTable:
         t = cls.__new__(cls)
         t.limit_port = limit_port
         t.bucket_ports = bucket_ports
-        t._dirty = None
+        t._dirty = NOWHERE
+        t._key = 0
         t.state = bytearray(columns["state"])
         t.valid = len(t.state)
         t.notify = array("H", columns["notify"])

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from evtchn.xen.errors import Errno
+
 CURRENT_XEN = (4, 22)
 
 
@@ -40,6 +42,12 @@ class HypervisorSettings:
     def global_virq_handler_only(self) -> bool:
         """4.21+: a domain that is not the handler of a global VIRQ gets EBUSY (reference §6)."""
         return self.xen_version >= (4, 21)
+
+    @property
+    def domid_exhausted_errno(self) -> Errno:
+        """XEN_DOMCTL_createdomain with every guest domid in use: -ENOMEM from the rover in domctl.c
+        up to 4.20; -EEXIST from domid_alloc() (common/domid.c) in 4.21+."""
+        return Errno.EEXIST if self.xen_version >= (4, 21) else Errno.ENOMEM
 
     @property
     def argo_per_domain(self) -> bool:

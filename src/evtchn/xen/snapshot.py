@@ -19,6 +19,7 @@ from array import array
 from typing import TYPE_CHECKING, Any
 
 from evtchn.xen.abi import Fifo, FifoVcpu, TwoLevel
+from evtchn.xen.constants import ShutdownReason
 from evtchn.xen.domain import Domain, Vcpu
 from evtchn.xen.ports import PortTable
 from evtchn.xen.settings import HypervisorSettings
@@ -35,7 +36,7 @@ class SnapshotError(ValueError):
     """A snapshot that this version cannot restore (wrong version, missing or malformed field)."""
 
 
-def _b64(data: bytes | bytearray) -> str:
+def b64(data: bytes | bytearray) -> str:
     """Base64 of the bytes; columns past a page are deflated first ("z:" prefix), being mostly regular."""
     raw = bytes(data)
     if len(raw) > 4096:
@@ -43,28 +44,28 @@ def _b64(data: bytes | bytearray) -> str:
     return base64.b64encode(raw).decode("ascii")
 
 
-def _unb64(text: str) -> bytearray:
+def unb64(text: str) -> bytearray:
     if text.startswith("z:"):
         return bytearray(zlib.decompress(base64.b64decode(text[2:].encode("ascii"), validate=True)))
     return bytearray(base64.b64decode(text.encode("ascii"), validate=True))
 
 
-def _arr(a: array[int]) -> str:
+def arr(a: array[int]) -> str:
     if sys.byteorder == "big":
         a = array(a.typecode, a)
         a.byteswap()
-    return _b64(a.tobytes())
+    return b64(a.tobytes())
 
 
-def _unarr(typecode: str, text: str) -> array[int]:
+def unarr(typecode: str, text: str) -> array[int]:
     a = array(typecode)
-    a.frombytes(bytes(_unb64(text)))
+    a.frombytes(bytes(unb64(text)))
     if sys.byteorder == "big":
         a.byteswap()
     return a
 
 
-def _pairs(m: dict[int, int]) -> list[list[int]]:
+def pairs(m: dict[int, int]) -> list[list[int]]:
     return [[k, v] for k, v in m.items()]
 
 
@@ -80,12 +81,12 @@ def _ports(t: PortTable) -> State:
         "free": t.free_ports(),  # ascending: a valid heap, and the same text for the same table
         "active": t.active,
         "xen_count": t.xen_count,
-        "state": _b64(t.state),
-        "notify": _arr(t.notify),
-        "rdom": _arr(t.rdom),
-        "union": _arr(t.union),
-        "consumer": _b64(t.consumer),
-        "prio": _b64(t.prio),
+        "state": b64(t.state),
+        "notify": arr(t.notify),
+        "rdom": arr(t.rdom),
+        "union": arr(t.union),
+        "consumer": b64(t.consumer),
+        "prio": b64(t.prio),
     }
 
 
@@ -94,15 +95,15 @@ def _abi(abi: TwoLevel | Fifo) -> State:
         return {
             "kind": "2l",
             "word_bits": abi.word_bits,
-            "pending": _b64(abi.pending_bits),
-            "mask": _b64(abi.mask_bits),
+            "pending": b64(abi.pending_bits),
+            "mask": b64(abi.mask_bits),
         }
     return {
         "kind": "fifo",
-        "words": _arr(abi.words),
+        "words": arr(abi.words),
         "pages": list(abi.pages),
-        "lastq": _arr(abi.lastq),
-        "saved_pending": _b64(abi.saved_pending),
+        "lastq": arr(abi.lastq),
+        "saved_pending": b64(abi.saved_pending),
         "vcpus": [
             {
                 "control_gfn": fv.control_gfn,
@@ -116,7 +117,7 @@ def _abi(abi: TwoLevel | Fifo) -> State:
     }
 
 
-def _vcpu(v: Vcpu) -> State:
+def vcpu_state(v: Vcpu) -> State:
     return {
         "vcpu_id": v.vcpu_id,
         "virq_to_evtchn": list(v.virq_to_evtchn),
@@ -130,6 +131,11 @@ def _vcpu(v: Vcpu) -> State:
 
 def _domain(d: Domain) -> State:
     assert isinstance(d.abi, TwoLevel | Fifo)
+    return {**domain_fields(d), "abi": _abi(d.abi), "ports": _ports(d.ports)}
+
+
+def domain_fields(d: Domain) -> State:
+    """A domain's own fields and vCPUs: everything but its ABI and port table."""
     return {
         "domid": d.domid,
         "max_vcpus": d.max_vcpus,
@@ -143,15 +149,14 @@ def _domain(d: Domain) -> State:
         "bucket_ports": d.bucket_ports,
         "pirq_access": None if d.pirq_access is None else sorted(d.pirq_access),
         "dying": d.dying,
+        "shutdown_reason": None if d.shutdown_reason is None else int(d.shutdown_reason),
         "controller_paused": d.controller_paused,
         "next_reset": d.next_reset,
-        "vcpus": [_vcpu(v) for v in d.vcpus],
-        "pirq_to_evtchn": _pairs(d.pirq_to_evtchn),
-        "pirq_irq": _pairs(d.pirq_irq),
+        "vcpus": [vcpu_state(v) for v in d.vcpus],
+        "pirq_to_evtchn": pairs(d.pirq_to_evtchn),
+        "pirq_irq": pairs(d.pirq_irq),
         "polling": sorted(d.polling),
-        "xen_notifications": _pairs(d.xen_notifications),
-        "abi": _abi(d.abi),
-        "ports": _ports(d.ports),
+        "xen_notifications": pairs(d.xen_notifications),
     }
 
 
@@ -162,8 +167,9 @@ def to_state(hv: Hypervisor) -> State:
         "version": SNAPSHOT_VERSION,
         "settings": {"xen_version": list(s.xen_version), "fifo_compiled": s.fifo_compiled},
         "domains": [_domain(d) for d in hv.domains.values()],
-        "global_virq_handlers": _pairs(hv.global_virq_handlers),
+        "global_virq_handlers": pairs(hv.global_virq_handlers),
         "xen_consumers": [[name, index] for name, index in hv.xen_consumers().items()],
+        "domid_rover": hv.domid_rover,
     }
 
 
@@ -172,7 +178,7 @@ def to_state(hv: Hypervisor) -> State:
 
 def _load_ports(s: State) -> PortTable:
     high = int(s["high"])
-    state = _unb64(s["state"])
+    state = unb64(s["state"])
     free = {int(p) for p in s["free"]}
     # Busy ports are the FREE ones below the mark that are not in the heap.
     busy = {p for p in range(1, min(high, len(state))) if state[p] == 0} - free
@@ -182,11 +188,11 @@ def _load_ports(s: State) -> PortTable:
         high,
         {
             "state": state,
-            "notify": _unarr("H", s["notify"]),
-            "rdom": _unarr("H", s["rdom"]),
-            "union": _unarr("I", s["union"]),
-            "consumer": _unb64(s["consumer"]),
-            "prio": _unb64(s["prio"]),
+            "notify": unarr("H", s["notify"]),
+            "rdom": unarr("H", s["rdom"]),
+            "union": unarr("I", s["union"]),
+            "consumer": unb64(s["consumer"]),
+            "prio": unb64(s["prio"]),
         },
         busy,
     )
@@ -203,16 +209,16 @@ def _load_abi(s: State) -> TwoLevel | Fifo:
         if word_bits not in (32, 64):  # the bitmaps are word_bits² bits: refuse before allocating
             raise SnapshotError(f"2-level word size {word_bits} is not 32 or 64")
         abi = TwoLevel(word_bits)
-        abi.pending_bits = _unb64(s["pending"])
-        abi.mask_bits = _unb64(s["mask"])
+        abi.pending_bits = unb64(s["pending"])
+        abi.mask_bits = unb64(s["mask"])
         return abi
     if s["kind"] != "fifo":
         raise SnapshotError(f"unknown ABI kind {s['kind']!r}")
     fifo = Fifo(len(s["vcpus"]))
-    fifo.words = _unarr("I", s["words"])
+    fifo.words = unarr("I", s["words"])
     fifo.pages = [int(g) for g in s["pages"]]
-    fifo.lastq = _unarr("I", s["lastq"])
-    fifo.saved_pending = _unb64(s["saved_pending"])
+    fifo.lastq = unarr("I", s["lastq"])
+    fifo.saved_pending = unb64(s["saved_pending"])
     fifo.vcpus = [
         FifoVcpu(
             control_gfn=None if v["control_gfn"] is None else int(v["control_gfn"]),
@@ -227,7 +233,16 @@ def _load_abi(s: State) -> TwoLevel | Fifo:
 
 
 def _load_domain(s: State) -> Domain:
+    d = load_domain_fields(s)
+    d.abi = _load_abi(s["abi"])
+    d.ports = _load_ports(s["ports"])
+    return d
+
+
+def load_domain_fields(s: State) -> Domain:
+    """A Domain from domain_fields(); the caller sets its `abi` and `ports`."""
     d = Domain.__new__(Domain)
+    d.dirty = None
     d.domid = int(s["domid"])
     d.max_vcpus = int(s["max_vcpus"])
     d.guest_width = int(s["guest_width"])
@@ -240,6 +255,8 @@ def _load_domain(s: State) -> Domain:
     d.bucket_ports = int(s["bucket_ports"])
     d.pirq_access = None if s["pirq_access"] is None else frozenset(int(p) for p in s["pirq_access"])
     d.dying = bool(s["dying"])
+    reason = s.get("shutdown_reason")  # absent in snapshots from before shutdown was modelled
+    d.shutdown_reason = None if reason is None else ShutdownReason(int(reason))
     d.controller_paused = int(s["controller_paused"])
     d.next_reset = int(s["next_reset"])
     d.vcpus = [
@@ -258,8 +275,6 @@ def _load_domain(s: State) -> Domain:
     d.pirq_irq = {int(k): int(v) for k, v in s["pirq_irq"]}
     d.polling = {int(v) for v in s["polling"]}
     d.xen_notifications = {int(k): int(v) for k, v in s["xen_notifications"]}
-    d.abi = _load_abi(s["abi"])
-    d.ports = _load_ports(s["ports"])
     return d
 
 
@@ -280,6 +295,8 @@ def from_state(cls: type[Hypervisor], state: State) -> Hypervisor:
             d = _load_domain(ds)
             hv.domains[d.domid] = d
         hv.global_virq_handlers = {int(k): int(v) for k, v in state["global_virq_handlers"]}
+        # Snapshots from before the rover: the highest domid is where a rover would stand.
+        hv.domid_rover = int(state.get("domid_rover", max(hv.domains, default=0)))
         for name, index in sorted(state["xen_consumers"], key=lambda pair: int(pair[1])):
             if hv.xen_consumer_index(str(name)) != int(index):
                 raise SnapshotError(f"Xen consumer {name!r} is not number {index}")
