@@ -34,9 +34,10 @@ DOM0_NAME = "Domain-0"  # dom0 is a running domain of this name; no VM may take 
 
 
 class AtomFailed(Exception):
-    """An atom could not do its part; the executor undoes what ran and re-raises `.error` to the caller."""
+    """An atom could not do its part; the executor undoes what ran and re-raises `.error` to the caller
+    (a StartError for a start-time bind, a DeviceError for a hot-plug)."""
 
-    def __init__(self, error: StartError) -> None:
+    def __init__(self, error: ToolstackError) -> None:
         super().__init__(error.message)
         self.error = error
 
