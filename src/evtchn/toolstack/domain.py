@@ -47,6 +47,7 @@ def _create(p: Plumbing, vm: Vm) -> None:
     )
     vm.domid = domid
     p.by_domid[domid] = vm
+    p.domain_memory(domid, p.memory.footprint_mib(spec))
     p.xenstore.write_many(f"/vm/{vm.uuid}", {"uuid": vm.uuid, "name": vm.name})
     p.xenstore.write_many(f"/local/domain/{domid}", {"name": vm.name, "domid": domid, "vm": f"/vm/{vm.uuid}"})
     p.xenstore.write(f"/libxl/{domid}/type", spec.type)
@@ -94,6 +95,7 @@ def destroy(p: Plumbing, vm: Vm) -> None:
         xs.rm(f"/vm/{vm.uuid}")  # kept while the VM's other domain (a migration's) still lives
     p.grefs.pop(domid, None)
     p.by_domid.pop(domid, None)
+    p.domain_memory(domid, 0)
 
 
 CREATE = Atom("VM_create", _create, destroy)

@@ -63,7 +63,6 @@ class Host:
         self.hardware = hardware
         self.plumbing = Plumbing(profile, hardware)
         self.vms = VmTable()
-        self.memory = MemoryModel()
 
     # ------------------------------------------------------------------ the live pieces
 
@@ -134,7 +133,7 @@ class Host:
         if vm.power_state != HALTED:
             raise BadPowerState(name, ["halted"], vm.power_state)
         self._check_name(spec.name, vm, unique_name)
-        vm.name = spec.name
+        self.vms.rename(vm, spec.name)
         vm.spec = spec
         self.vms.mark(vm)
         return vm
@@ -181,15 +180,20 @@ class Host:
             out[dev.kind].extend(dev.dom0_ports)
         return out
 
+    @property
+    def memory(self) -> MemoryModel:
+        return self.plumbing.memory
+
+    @memory.setter
+    def memory(self, model: MemoryModel) -> None:
+        self.plumbing.memory = model
+
     def memory_free_mib(self) -> int:
         """Host memory free for another VM: host − dom0 − Xen − every live domain's footprint."""
-        return self.memory.free_mib(
-            self.hardware, [vm.spec for vm in self.vms.values() if vm.domid is not None]
-        )
+        return self.memory.free_after(self.hardware, self.plumbing.resident_mib)
 
     def _admit_memory(self, spec: VmSpec) -> None:
-        resident = [vm.spec for vm in self.vms.values() if vm.domid is not None]
-        self.memory.admit(self.hardware, resident, spec)
+        self.memory.admit(self.hardware, self.plumbing.resident_mib, spec)
 
     def baseline(self) -> dict[str, int]:
         return costs.dom0_baseline(self.profile, self.hardware)
@@ -357,10 +361,6 @@ class Host:
         return {
             "version": STATE_VERSION,
             **self.plumbing.to_state(),
-            "memory": {
-                "xen_reserved_mib": self.memory.xen_reserved_mib,
-                "shadow": self.memory.shadow_multiplier,
-            },
             "vms": [vm_to_state(vm) for vm in self.vms.values()],
         }
 
@@ -374,12 +374,11 @@ class Host:
             plumbing = Plumbing.from_state(state)
             host = cls(plumbing.profile, plumbing.hardware)
             host.plumbing = plumbing
-            mem = state.get("memory", {})
-            host.memory = MemoryModel(int(mem.get("xen_reserved_mib", 512)), float(mem.get("shadow", 1.0)))
             for s in state["vms"]:
                 vm = host.vms.add(vm_from_state(s))
                 if vm.domid is not None:
                     plumbing.by_domid[vm.domid] = vm
+                    plumbing.domain_memory(vm.domid, plumbing.memory.footprint_mib(vm.spec))
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise ToolstackError(f"host state is malformed: {type(e).__name__}: {e}") from None
         host.vms.take_dirty()

@@ -5,7 +5,7 @@ memory; a start, resume, migrate or provision that does not fit fails with HOST_
     m = MemoryModel()                                   # xen_reserved_mib=512, shadow_multiplier=1.0
     m.footprint_mib(spec)                               # static_max + extra + shadow
     m.free_mib(hardware, [vm.spec for vm in running])   # host − dom0 − Xen − running footprints
-    m.admit(hardware, running_specs, spec)              # HostNotEnoughFreeMemory if it does not fit
+    m.admit(hardware, resident_mib, spec)               # HostNotEnoughFreeMemory if it does not fit
 
 The planner (plan/limits.py) reads the same model, so a plan and a simulated start agree.
 """
@@ -43,13 +43,18 @@ class MemoryModel:
         shadow = max(1, int(float(-(-pages // 256)) * self.shadow_multiplier))
         return static_max + internal + external + shadow
 
-    def free_mib(self, hardware: Hardware, resident: Iterable[VmSpec]) -> int:
-        """What xapi's host.compute_free_memory would say, in MiB: never below 0."""
-        used = hardware.dom0_memory_mib + self.xen_reserved_mib + sum(self.footprint_mib(s) for s in resident)
-        return max(0, hardware.host_memory_mib - used)
+    def free_after(self, hardware: Hardware, resident_mib: int) -> int:
+        """What xapi's host.compute_free_memory would say, in MiB, with domains taking `resident_mib`."""
+        return max(
+            0, hardware.host_memory_mib - hardware.dom0_memory_mib - self.xen_reserved_mib - resident_mib
+        )
 
-    def admit(self, hardware: Hardware, resident: Iterable[VmSpec], spec: VmSpec) -> None:
+    def free_mib(self, hardware: Hardware, resident: Iterable[VmSpec]) -> int:
+        """The same, from the specs of the VMs that hold a domain."""
+        return self.free_after(hardware, sum(self.footprint_mib(s) for s in resident))
+
+    def admit(self, hardware: Hardware, resident_mib: int, spec: VmSpec) -> None:
         """HostNotEnoughFreeMemory [needed; available] in bytes, as xapi raises it, if `spec` does not fit."""
-        needed, free = self.footprint_mib(spec), self.free_mib(hardware, resident)
+        needed, free = self.footprint_mib(spec), self.free_after(hardware, resident_mib)
         if needed > free:
             raise HostNotEnoughFreeMemory(needed * MIB, free * MIB)
