@@ -16,6 +16,7 @@ from evtchn.toolstack import (
     VmSpec,
     get_profile,
 )
+from evtchn.toolstack.errors import DeviceError
 from tests.toolstack.helpers import hardware_leaving, small_dom0
 
 PROFILES = ["xenserver-6.1", "xenserver-6.2", "xenserver-6.5", "xenserver-8", "xen-xl"]
@@ -39,6 +40,8 @@ specs = st.builds(
     st.booleans(),
 )
 OPS = ["start"] * 5 + ["start_paused", "start_noboot", "boot", "unpause", "shutdown", "reboot", "destroy"]
+# issue 10's lifecycle: each binds or frees through the same atoms, with the same failures as start
+OPS += ["pause", "suspend", "resume", "migrate", "plug_disk", "plug_nic", "unplug_disk", "unplug_nic"]
 ops = st.lists(st.tuples(st.sampled_from(OPS), st.integers(0, 3)), min_size=1, max_size=25)
 
 
@@ -59,12 +62,21 @@ def test_random_lifecycle_never_leaks(
                 host.start_vm(name, paused=op == "start_paused", boot=op != "start_noboot")
             elif op == "boot":
                 host.boot_vm(name)
+            elif op.startswith("plug"):
+                host.plug_device(name, DiskSpec(userdevice=5) if op == "plug_disk" else NicSpec(devid=3))
+            elif op.startswith("unplug"):
+                devices = host.vm(name).devices
+                if devices:
+                    dev = devices[0 if op == "unplug_disk" else -1]
+                    host.unplug_device(name, dev.kind, dev.devid)
             else:
                 getattr(host, f"{op}_vm")(name)
         except StartError as e:
             event(f"start failed in {e.op}")
         except BadPowerState:
             event("bad power state")
+        except DeviceError as e:
+            event(f"{op}: {e.xenapi_code}")
         except ToolstackError as e:
             assert "already booted" in e.message
         if op.startswith("start") and host.vms[name].power_state != "Halted":
@@ -81,7 +93,7 @@ def test_random_lifecycle_never_leaks(
             live_ports += len(host.qemu.ports_for(vm.domid)) + sum(len(d.dom0_ports) for d in vm.devices)
         assert host.dom0_ports_used() == baseline + live_ports
     for vm in list(host.vms.values()):
-        if vm.power_state != "Halted":
+        if vm.power_state in ("Running", "Paused"):
             host.destroy_vm(vm.name)
     assert host.dom0_ports_used() == baseline
     assert set(host.hv.domains) == {0}

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from evtchn.plan.limits import PlanSettings, consoled_fd_limit, vm_footprint_mib
+from evtchn.plan.limits import PlanSettings, consoled_fd_limit, memory_model, vm_footprint_mib
 from evtchn.toolstack.costs import vm_cost
 from evtchn.toolstack.host import Host
 from evtchn.toolstack.spec import VmSpec
@@ -103,13 +103,8 @@ def check_admission(host: Host, spec: VmSpec, settings: PlanSettings | None = No
     settings = settings or PlanSettings()
     adm = host.can_start(spec)
     hw = host.hardware
-    running = [vm for vm in host.vms.values() if vm.power_state != "Halted"]
-    mem_free = (
-        hw.host_memory_mib
-        - hw.dom0_memory_mib
-        - settings.xen_reserved_mib
-        - sum(vm_footprint_mib(vm.spec, settings) for vm in running)
-    )
+    resident = [vm.spec for vm in host.vms.values() if vm.domid is not None]  # Suspended: no domain
+    mem_free = memory_model(settings).free_mib(hw, resident)
     consoles = sum(1 for key in host.xenconsoled.held if key != "virq")
     fd_limit = consoled_fd_limit(host.profile.name, settings).value
     cost = vm_cost(host.profile, hw, spec)

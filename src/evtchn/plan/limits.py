@@ -19,6 +19,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from evtchn.toolstack.hardware import Hardware, get_hardware
+from evtchn.toolstack.memory import MEMORY_SOURCE as MEMORY_SOURCE
+from evtchn.toolstack.memory import MemoryModel
 from evtchn.toolstack.spec import VmSpec
 
 
@@ -55,12 +57,6 @@ CONSOLED_FD_LIMITS: dict[str, Sourced] = {
 }
 # A profile loaded from a user's file and not named above gets upstream's limit.
 DEFAULT_CONSOLED_FD_LIMIT = CONSOLED_FD_LIMITS["xen-xl"]
-
-# xenopsd's per-VM memory overhead model (xen-api: ocaml/xenopsd/xc/memory.ml): footprint = target + extra
-# internal + extra external + shadow; HVM_memory_model_data has 1 + 1 MiB, Linux (PV) 0 + 1 MiB.
-EXTRA_MIB: dict[str, tuple[int, int]] = {"hvm": (1, 1), "pvh": (1, 1), "pv": (0, 1)}
-MEMORY_SOURCE = "xen-api: ocaml/xenopsd/xc/memory.ml (footprint_mib = target + extra + shadow)"
-
 
 class PlanSettings(BaseModel):
     """Numbers the sources leave uncertain. Each has a documented default; `--set NAME=VALUE` changes it."""
@@ -109,13 +105,13 @@ def consoled_fd_limit(profile_name: str, settings: PlanSettings) -> Sourced:
 
 
 def vm_footprint_mib(spec: VmSpec, settings: PlanSettings) -> int:
-    """Host MiB one running VM takes: its memory plus xenopsd's overhead (memory.ml)."""
-    internal, external = EXTRA_MIB[spec.type]
-    static_max = spec.memory_mib
-    # shadow_mib: vcpu pages (256 each) + p2m map + shadow-resident pages, in MiB rounded up, at least 1.
-    pages = 256 * spec.maxvcpus + 2 * static_max
-    shadow = max(1, int(float(-(-pages // 256)) * settings.shadow_multiplier))
-    return static_max + internal + external + shadow
+    """Host MiB one running VM takes: its memory plus xenopsd's overhead (toolstack/memory.py)."""
+    return memory_model(settings).footprint_mib(spec)
+
+
+def memory_model(settings: PlanSettings) -> MemoryModel:
+    """The toolstack's memory model with this plan's settings (what a simulated host admits with)."""
+    return MemoryModel(settings.xen_reserved_mib, settings.shadow_multiplier)
 
 
 def resolve_hardware(name_or_path: str | None) -> Hardware:

@@ -16,11 +16,11 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from evtchn.plan.limits import PlanSettings, consoled_fd_limit, vm_footprint_mib
+from evtchn.plan.limits import PlanSettings, consoled_fd_limit, memory_model
 from evtchn.plan.mix import Mix
 from evtchn.toolstack.bounds import GUEST_DOMIDS
 from evtchn.toolstack.costs import vm_cost
-from evtchn.toolstack.errors import StartError
+from evtchn.toolstack.errors import HostNotEnoughFreeMemory, StartError
 from evtchn.toolstack.hardware import Hardware
 from evtchn.toolstack.host import Host, Vm
 from evtchn.toolstack.profiles import Profile
@@ -79,11 +79,10 @@ def simulate(
     """Start the mix's VMs one by one until one fails or runs degraded; see the module docstring."""
     settings = settings or PlanSettings()
     host = Host.create(profile, hardware)
+    host.memory = memory_model(settings)  # the host admits with this plan's memory settings
     sim = Simulation(profile=profile.name, host=host)
     sim.dom0_used.append(host.dom0_ports_used())
-    mem_free = hardware.host_memory_mib - hardware.dom0_memory_mib - settings.xen_reserved_mib
     fd_limit = consoled_fd_limit(profile.name, settings).value
-    feet = [vm_footprint_mib(s.spec, settings) for s in mix.shapes]
     start_ports = [vm_cost(profile, hardware, s.spec).start_time for s in mix.shapes]
     order = mix.order()
     for i in range(max_steps):
@@ -97,14 +96,6 @@ def simulate(
         ) -> None:
             sim.failure = SimFailure(i, k, name, limit, outcome, tuple(messages))
 
-        # xapi's admission: memory is checked before the domain is built (reference §8.3).
-        if feet[k] > mem_free:
-            stop(
-                "host_memory",
-                "refused",
-                [f"HOST_NOT_ENOUGH_FREE_MEMORY [{feet[k] * 2**20}; {max(mem_free, 0) * 2**20}]"],
-            )
-            break
         if len(host.hv.domains) - 1 >= GUEST_DOMIDS.value:  # Xen's domid ceiling (reference §1)
             stop("domids", "refused", [f"no free domid: {GUEST_DOMIDS.value} guests already run"])
             break
@@ -112,6 +103,11 @@ def simulate(
         dom0_free = host.dom0_ports_free()
         try:
             vm = host.start_vm(name)
+        except HostNotEnoughFreeMemory as e:
+            # xapi's admission: memory is checked before the domain is built (reference §8.3).
+            host.remove_vm(name)
+            stop("host_memory", "refused", [f"HOST_NOT_ENOUGH_FREE_MEMORY [{e.needed}; {e.available}]"])
+            break
         except StartError as e:
             # dom0 short of the start-time binds, or else the guest's own table (store/console/ioreq ports).
             stop(
@@ -132,7 +128,6 @@ def simulate(
             on_vm(i, vm)
         if sim.failure is not None:
             break
-        mem_free -= feet[k]
         sim.ok_vms += 1
         sim.dom0_used.append(host.dom0_ports_used())
     return sim

@@ -1,7 +1,7 @@
 """The domain itself: VM_create (the paused domain and its xenstore home), VM_build (store and console
 ports allocated in the guest), VM_destroy (@releaseDomain: the daemons let go) (reference §1, §8.1).
 
-    CREATE, BUILD, DESTROY     # atoms; failure text of the toolstack's own allocations:
+    CREATE, BUILD, RESTORE, DESTROY     # atoms; failure text of the toolstack's own allocations:
                                # profile.guest_alloc_failure
 """
 
@@ -47,6 +47,7 @@ def _create(p: Plumbing, vm: Vm) -> None:
     )
     vm.domid = domid
     p.by_domid[domid] = vm
+    p.domain_memory(domid, p.memory.footprint_mib(spec))
     p.xenstore.write_many(f"/vm/{vm.uuid}", {"uuid": vm.uuid, "name": vm.name})
     p.xenstore.write_many(f"/local/domain/{domid}", {"name": vm.name, "domid": domid, "vm": f"/vm/{vm.uuid}"})
     p.xenstore.write(f"/libxl/{domid}/type", spec.type)
@@ -90,11 +91,15 @@ def destroy(p: Plumbing, vm: Vm) -> None:
     xs = p.xenstore
     xs.rm(f"/local/domain/{domid}")
     xs.rm(f"/libxl/{domid}")
-    xs.rm(f"/vm/{vm.uuid}")
+    if not any(v.uuid == vm.uuid for d, v in p.by_domid.items() if d != domid):
+        xs.rm(f"/vm/{vm.uuid}")  # kept while the VM's other domain (a migration's) still lives
     p.grefs.pop(domid, None)
     p.by_domid.pop(domid, None)
+    p.domain_memory(domid, 0)
 
 
 CREATE = Atom("VM_create", _create, destroy)
 BUILD = Atom("VM_build", _build)
+# xenopsd's VM_restore (xenguest restore): the store and console ports are allocated again, as at build.
+RESTORE = Atom("VM_restore", _build)
 DESTROY = Atom("VM_destroy", destroy)

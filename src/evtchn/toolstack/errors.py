@@ -31,6 +31,33 @@ class StartError(ToolstackError):
         self.op = op  # the micro-op that failed, e.g. "xenstored_introduce"
 
 
+class HostNotEnoughFreeMemory(StartError):
+    """xapi's HOST_NOT_ENOUGH_FREE_MEMORY [needed; available], both in bytes (xen-api: api_errors.ml,
+    datamodel_errors.ml); raised before anything is built, so nothing needs undoing."""
+
+    def __init__(self, needed: int, available: int) -> None:
+        self.needed = needed
+        self.available = available
+        super().__init__(
+            f"HOST_NOT_ENOUGH_FREE_MEMORY: the VM needs {needed // 2**20} MiB ({needed} bytes), "
+            f"the host has {available // 2**20} MiB ({available} bytes) free",
+            xenapi_code="HOST_NOT_ENOUGH_FREE_MEMORY",
+            xenapi_params=[str(needed), str(available)],
+            op="memory_check",
+        )
+
+
+class DeviceError(ToolstackError):
+    """A hot-plug or hot-unplug that could not be done; the VM and its other devices are as they were."""
+
+    def __init__(
+        self, message: str, *, xenapi_code: str = "INTERNAL_ERROR", xenapi_params: list[str] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.xenapi_code = xenapi_code
+        self.xenapi_params = list(xenapi_params) if xenapi_params is not None else [message]
+
+
 class BadPowerState(ToolstackError):
     """VM_BAD_POWER_STATE [vm; expected; actual], states lowercase (reference §11)."""
 

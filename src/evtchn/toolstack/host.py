@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from evtchn.toolstack import capacity, costs, guest, invariants, operations
+from evtchn.toolstack import capacity, costs, guest, hotplug, invariants, migrate, operations
 from evtchn.toolstack.atoms import AtomFailed, run
 from evtchn.toolstack.capacity import Admission
 from evtchn.toolstack.devices import xenbus
@@ -33,12 +33,14 @@ from evtchn.toolstack.devices.dom0_daemons import (
 )
 from evtchn.toolstack.errors import BadPowerState, ToolstackError, VmExists
 from evtchn.toolstack.hardware import Hardware, get_hardware
+from evtchn.toolstack.memory import MemoryModel
 from evtchn.toolstack.plumbing import DOM0_NAME, Plumbing
 from evtchn.toolstack.profiles import Profile, get_profile
 from evtchn.toolstack.records import (
     HALTED,
     PAUSED,
     RUNNING,
+    SUSPENDED,
     DeviceStatus,
     Vm,
     VmTable,
@@ -48,7 +50,7 @@ from evtchn.toolstack.records import (
     vm_from_state,
     vm_to_state,
 )
-from evtchn.toolstack.spec import VmSpec
+from evtchn.toolstack.spec import DiskSpec, NicSpec, VmSpec
 from evtchn.xen import Hypervisor
 from evtchn.xenstore import XenStore
 
@@ -131,7 +133,7 @@ class Host:
         if vm.power_state != HALTED:
             raise BadPowerState(name, ["halted"], vm.power_state)
         self._check_name(spec.name, vm, unique_name)
-        vm.name = spec.name
+        self.vms.rename(vm, spec.name)
         vm.spec = spec
         self.vms.mark(vm)
         return vm
@@ -178,6 +180,21 @@ class Host:
             out[dev.kind].extend(dev.dom0_ports)
         return out
 
+    @property
+    def memory(self) -> MemoryModel:
+        return self.plumbing.memory
+
+    @memory.setter
+    def memory(self, model: MemoryModel) -> None:
+        self.plumbing.memory = model
+
+    def memory_free_mib(self) -> int:
+        """Host memory free for another VM: host − dom0 − Xen − every live domain's footprint."""
+        return self.memory.free_after(self.hardware, self.plumbing.resident_mib)
+
+    def _admit_memory(self, spec: VmSpec) -> None:
+        self.memory.admit(self.hardware, self.plumbing.resident_mib, spec)
+
     def baseline(self) -> dict[str, int]:
         return costs.dom0_baseline(self.profile, self.hardware)
 
@@ -194,6 +211,7 @@ class Host:
     def start_vm(self, name: str, *, paused: bool = False, boot: bool = True) -> Vm:
         """VM.start: the start atoms with rollback; then (unless paused or boot=False) the guest boots."""
         vm = self._in_state(name, HALTED)
+        self._admit_memory(vm.spec)  # xapi checks memory before anything is built (reference §8.3)
         vm.devices = fresh_devices(vm.spec)
         vm.booted = False
         vm.guest_abi = ""
@@ -231,10 +249,71 @@ class Host:
         """Hard shutdown: same releases as shutdown, from any live state."""
         return self.shutdown_vm(name)
 
-    def reboot_vm(self, name: str) -> Vm:
+    def reboot_vm(self, name: str, *, hard: bool = False) -> Vm:
+        """clean_reboot / hard_reboot: the domain goes (every port released) and a new one starts; the
+        channels' effect is the same for both (xenopsd: shutdown then start, reference §8.1)."""
         vm = self._in_state(name, RUNNING, PAUSED)
         self._teardown(vm)
         return self.start_vm(vm.uuid)
+
+    def pause_vm(self, name: str) -> Vm:
+        """VM.pause: the domain stops being scheduled; every channel stays bound."""
+        vm = self._in_state(name, RUNNING)
+        run(self.plumbing, vm, operations.atoms(self.profile, "pause", vm))
+        vm.power_state = PAUSED
+        return vm
+
+    def suspend_vm(self, name: str) -> Vm:
+        """VM.suspend: the memory image is saved and the domain torn down, releasing every port on both
+        sides; the VM is Suspended, holding no domain."""
+        vm = self._in_state(name, RUNNING)
+        self._teardown(vm, SUSPENDED)
+        return vm
+
+    def resume_vm(self, name: str, *, paused: bool = False) -> Vm:
+        """VM.resume: a new domain is built and bound like a start (VM_restore for VM_build), then the
+        guest rebinds everything; it fails like a start on a short dom0, and the VM stays Suspended."""
+        vm = self._in_state(name, SUSPENDED)
+        self._admit_memory(vm.spec)
+        detached = {(d.kind, d.devid) for d in vm.devices if d.state == "unplugged"}
+        vm.devices = fresh_devices(vm.spec)
+        self._build(vm, "resume", SUSPENDED)
+        hotplug.replug_after_build(self.plumbing, vm, detached)
+        if paused:
+            vm.power_state = PAUSED
+            vm.boot_on_unpause = True
+            return vm
+        self._run_guest(vm, True)
+        return vm
+
+    def migrate_vm(self, name: str) -> Vm:
+        """VM.pool_migrate to this host: needs the VM's ports (and memory) twice over while both domains
+        live; on failure the VM keeps running on its old domain (StartError, op "VM_migrate")."""
+        vm = self._in_state(name, RUNNING)
+        self._admit_memory(vm.spec)
+        migrate.migrate(self.plumbing, vm)
+        return vm
+
+    def clone_vm(self, name: str, new_name: str | None = None) -> Vm:
+        """VM.clone / VM.copy of a halted VM: the same spec under a new uuid (names may repeat, as in
+        xapi); binds nothing."""
+        vm = self.vm(name)
+        if vm.power_state != HALTED:
+            raise BadPowerState(name, ["halted"], vm.power_state)
+        spec = vm.spec if new_name is None else vm.spec.model_copy(update={"name": new_name})
+        return self.define_vm(VmSpec.model_validate(spec.model_dump()), unique_name=False)
+
+    def plug_device(self, name: str, device: DiskSpec | NicSpec) -> DeviceStatus:
+        """VBD.plug / VIF.plug on a running VM (a device new to the spec is added first): binds at
+        connect time; DeviceError with the backend's text, device left detached, if it fails."""
+        vm = self._in_state(name, RUNNING)
+        return hotplug.plug(self.plumbing, vm, device)
+
+    def unplug_device(self, name: str, kind: str, devid: int) -> DeviceStatus:
+        """VBD.unplug / VIF.unplug: the backend and frontend close their ports; the device stays in the
+        spec, detached (DEVICE_ALREADY_DETACHED if it was)."""
+        vm = self._in_state(name, RUNNING)
+        return hotplug.unplug(self.plumbing, vm, kind, devid)
 
     # ------------------------------------------------------------------ the steps the operations share
 
@@ -246,12 +325,12 @@ class Host:
         self.vms.mark(vm)
         return vm
 
-    def _build(self, vm: Vm, operation: operations.Operation = "start") -> None:
-        """Run the operation's atoms; on failure the VM is halted again with the error recorded."""
+    def _build(self, vm: Vm, operation: operations.Operation = "start", failed: str = HALTED) -> None:
+        """Run the operation's atoms; on failure the VM is back in `failed` with the error recorded."""
         try:
             run(self.plumbing, vm, operations.atoms(self.profile, operation, vm))
         except AtomFailed as f:
-            halt(vm)
+            halt(vm, failed)
             vm.last_error = f.error.message
             vm.messages.append(f.error.message)
             raise f.error from None
@@ -299,6 +378,7 @@ class Host:
                 vm = host.vms.add(vm_from_state(s))
                 if vm.domid is not None:
                     plumbing.by_domid[vm.domid] = vm
+                    plumbing.domain_memory(vm.domid, plumbing.memory.footprint_mib(vm.spec))
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise ToolstackError(f"host state is malformed: {type(e).__name__}: {e}") from None
         host.vms.take_dirty()

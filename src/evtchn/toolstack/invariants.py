@@ -26,6 +26,7 @@ def check(p: Plumbing, vms: Iterable[Vm]) -> None:
     )
     live = {vm.domid for vm in vms if vm.domid is not None}
     assert set(p.hv.domains) - {DOM0} == live, f"domains {set(p.hv.domains)} vs live VMs {live}"
+    assert set(p.footprints) == live and p.resident_mib == sum(p.footprints.values()), "memory ledger"
     for vm in vms:
         if vm.power_state in (HALTED, SUSPENDED):
             assert vm.domid is None, f"{vm.power_state.lower()} VM {vm.name} has domid {vm.domid}"

@@ -24,6 +24,7 @@ from evtchn.toolstack.devices.dom0_daemons import (
 )
 from evtchn.toolstack.errors import StartError, ToolstackError
 from evtchn.toolstack.hardware import Hardware
+from evtchn.toolstack.memory import MemoryModel
 from evtchn.toolstack.profiles import Failure, Profile
 from evtchn.toolstack.records import Vm
 from evtchn.xen import Hypervisor, HypervisorSettings, XenError
@@ -34,9 +35,10 @@ DOM0_NAME = "Domain-0"  # dom0 is a running domain of this name; no VM may take 
 
 
 class AtomFailed(Exception):
-    """An atom could not do its part; the executor undoes what ran and re-raises `.error` to the caller."""
+    """An atom could not do its part; the executor undoes what ran and re-raises `.error` to the caller
+    (a StartError for a start-time bind, a DeviceError for a hot-plug)."""
 
-    def __init__(self, error: StartError) -> None:
+    def __init__(self, error: ToolstackError) -> None:
         super().__init__(error.message)
         self.error = error
 
@@ -52,6 +54,9 @@ class Plumbing:
         self.tty = 0  # the last /dev/pts number xenconsoled handed out
         self.grefs: dict[int, int] = {}  # next grant reference per domain
         self.early_ioreq: list[int] = []  # between VM_create and the device model, within one start
+        self.memory = MemoryModel()
+        self.footprints: dict[int, int] = {}  # MiB each live domain takes (memory.py), by domid
+        self.resident_mib = 0  # their sum
         self.kernel = Dom0Kernel(self.hv, profile, hardware)
         self.xenstored = Xenstored(self.hv)
         self.xenconsoled = Xenconsoled(self.hv, profile.xenconsoled_log_hv)
@@ -86,6 +91,12 @@ class Plumbing:
         self.xenstore.write_many("/local/domain/0", {"name": DOM0_NAME, "domid": 0})
         self.xenstore.mkdir("/local/domain/0/backend")
 
+    def domain_memory(self, domid: int, mib: int) -> None:
+        """Account a domain's footprint (0: the domain is gone)."""
+        self.resident_mib += mib - self.footprints.pop(domid, 0)
+        if mib:
+            self.footprints[domid] = mib
+
     def dom0_events(self) -> None:
         """dom0's Linux handles the events its new binds left pending (one upcall for the batch)."""
         self.hv.drain(DOM0, 0)
@@ -119,6 +130,10 @@ class Plumbing:
             "grefs": {str(k): v for k, v in self.grefs.items()},
             "binders": {b.name: b.to_state() for b in self.binders},
             "dom0_abi": self.kernel.abi,
+            "memory": {
+                "xen_reserved_mib": self.memory.xen_reserved_mib,
+                "shadow": self.memory.shadow_multiplier,
+            },
         }
 
     @classmethod
@@ -134,4 +149,6 @@ class Plumbing:
         p.rover = int(state["rover"])
         p.tty = int(state["tty"])
         p.grefs = {int(k): int(v) for k, v in state["grefs"].items()}
+        mem = state.get("memory", {})
+        p.memory = MemoryModel(int(mem.get("xen_reserved_mib", 512)), float(mem.get("shadow", 1.0)))
         return p

@@ -68,13 +68,14 @@ class VmTable(Mapping[str, Vm]):
 
     def __init__(self) -> None:
         self._by_uuid: dict[str, Vm] = {}
+        self._by_name: dict[str, list[Vm]] = {}
         self._dirty: set[str] = set()
 
     def __getitem__(self, key: str) -> Vm:
         vm = self._by_uuid.get(key)
         if vm is not None:
             return vm
-        named = [v for v in self._by_uuid.values() if v.name == key]
+        named = self._by_name.get(key, [])
         if len(named) == 1:
             return named[0]
         if named:
@@ -85,7 +86,7 @@ class VmTable(Mapping[str, Vm]):
         return iter(self._by_uuid)
 
     def __contains__(self, key: object) -> bool:
-        return key in self._by_uuid or any(v.name == key for v in self._by_uuid.values())
+        return key in self._by_uuid or key in self._by_name
 
     def __len__(self) -> int:
         return len(self._by_uuid)
@@ -98,18 +99,32 @@ class VmTable(Mapping[str, Vm]):
             raise NoSuchVm(key) from None
 
     def named(self, name: str) -> list[Vm]:
-        return [v for v in self._by_uuid.values() if v.name == name]
+        return list(self._by_name.get(name, ()))
 
     def add(self, vm: Vm) -> Vm:
         if vm.uuid in self._by_uuid:
             raise ToolstackError(f"a VM with uuid {vm.uuid} already exists")
         self._by_uuid[vm.uuid] = vm
+        self._by_name.setdefault(vm.name, []).append(vm)
         self._dirty.add(vm.uuid)
         return vm
 
     def remove(self, vm: Vm) -> None:
         del self._by_uuid[vm.uuid]
+        self._unname(vm)
         self._dirty.add(vm.uuid)
+
+    def rename(self, vm: Vm, name: str) -> None:
+        self._unname(vm)
+        vm.name = name
+        self._by_name.setdefault(name, []).append(vm)
+        self._dirty.add(vm.uuid)
+
+    def _unname(self, vm: Vm) -> None:
+        same = self._by_name[vm.name]
+        same.remove(vm)
+        if not same:
+            del self._by_name[vm.name]
 
     def mark(self, vm: Vm) -> None:
         """The record changed (state, devices, statuses, spec): the persisted store must rewrite it."""

@@ -77,15 +77,28 @@ def _yaml_line(root: yaml.Node | None, loc: Sequence[int | str]) -> int | None:
 
 
 def _from_yaml(p: Path, text: str) -> VmSpec:
+    return parse_yaml_spec(text, source=str(p))
+
+
+# libyaml's loader when PyYAML has it; the pure-Python one words the errors (and finds the lines).
+_FAST_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def parse_yaml_spec(text: str, *, source: str = "<yaml>") -> VmSpec:
+    """A VmSpec from YAML text; SpecError naming the source, the line and the field. The node tree that
+    gives the line is only built when the spec is wrong."""
     try:
-        data = yaml.safe_load(text)
-        root = yaml.compose(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        raise SpecError(f"{p}{line}: not valid YAML: {problem}") from None
-    return validate_spec(str(p), data, lambda loc: _yaml_line(root, loc))
+        data = yaml.load(text, Loader=_FAST_LOADER)  # a SafeLoader (C or Python)
+    except yaml.YAMLError:
+        try:
+            yaml.safe_load(text)  # the same failure, worded by the pure-Python loader
+        except yaml.YAMLError as e:
+            mark = getattr(e, "problem_mark", None)
+            line = f":{mark.line + 1}" if mark is not None else ""
+            problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+            raise SpecError(f"{source}{line}: not valid YAML: {problem}") from None
+        raise SpecError(f"{source}: not valid YAML") from None
+    return validate_spec(source, data, lambda loc: _yaml_line(yaml.compose(text), loc))
 
 
 def _from_toml(p: Path, text: str) -> VmSpec:
@@ -103,6 +116,7 @@ __all__ = [
     "VmType",
     "load_spec",
     "parse_xl_cfg",
+    "parse_yaml_spec",
     "read_spec",
     "seed_vm_spec",
     "to_xl_cfg",
