@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from evtchn.store.rows import DeviceFacts, HostFacts, VmFacts
+from evtchn.store.rows import Changes, DeviceFacts, HostFacts, VmFacts
 
 
 @dataclass
@@ -40,6 +41,26 @@ class FakeHost:
 
 
 class FakeCodec:
+    """Parts: one "host" part holding everything; changes() cannot tell, so every write is a full one."""
+
+    def parts(self, host: FakeHost) -> Iterator[tuple[str, str, Any]]:
+        yield "host", "", self.dump(host)
+
+    def assemble(self, parts: Iterable[tuple[str, str, Any]]) -> FakeHost:
+        return self.load(dict(parts_by_kind(parts)["host"]))
+
+    def changes(self, host: FakeHost) -> Changes | None:
+        return None
+
+    def vm_uuids(self, host: FakeHost) -> set[str]:
+        return {v.uuid for v in host.vms.values()}
+
+    def vm_facts(self, host: FakeHost, uuid: str) -> VmFacts | None:
+        return next((v for v in self.facts(host).vms if v.uuid == uuid), None)
+
+    def meta(self, host: FakeHost) -> dict[str, str]:
+        return {"profile": host.profile, "hardware": ""}
+
     def dump(self, host: FakeHost) -> dict[str, Any]:
         return {
             "profile": host.profile,
@@ -73,3 +94,7 @@ class FakeCodec:
             for v in host.vms.values()
         ]
         return HostFacts(host.profile, "", vms)
+
+
+def parts_by_kind(parts: Iterable[tuple[str, str, Any]]) -> dict[str, Any]:
+    return {kind: value for kind, _key, value in parts}

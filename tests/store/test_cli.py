@@ -133,7 +133,7 @@ def test_foreign_and_future_files_are_errors_and_untouched(hostfile: Path, tmp_p
     for path, expected in [
         (text, "not an evtchn host file (not an SQLite database)"),
         (foreign, "an SQLite database but not an evtchn host file"),
-        (future, "host file schema version 7, this evtchn reads version 1"),
+        (future, "host file schema version 7, this evtchn reads version 2"),
         (tmp_path / "absent.db", "no host file here; create one with `evtchn host create --profile P`"),
     ]:
         before = _digest(path) if path.exists() else None

@@ -93,7 +93,7 @@ def test_unknown_schema_version_is_rejected_untouched(tmp_path: Path) -> None:
     conn.execute("PRAGMA journal_mode = DELETE")
     conn.close()
     before = _fingerprint(store.path)
-    with pytest.raises(UnknownSchema, match="schema version 99, this evtchn reads version 1"):
+    with pytest.raises(UnknownSchema, match="schema version 99, this evtchn reads version 2"):
         Store(store.path, FakeCodec())
     assert _fingerprint(store.path) == before
 

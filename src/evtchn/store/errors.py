@@ -37,3 +37,15 @@ class HostBusy(StoreError):
 
 class CorruptHost(StoreError):
     """The file has the right header but its contents cannot be read back."""
+
+
+class ReadOnlyHost(StoreError):
+    """A write to a host file this process may read but not write (file mode, read-only mount)."""
+
+
+class NoSpace(StoreError):
+    """The disk filled during a write; the transaction was rolled back and the file holds the last host."""
+
+
+class EventsLost(StoreError):
+    """A token older than the events the file still keeps (xapi: EVENTS_LOST)."""

@@ -8,7 +8,7 @@ Refs and uuids are assigned once and kept while the object exists, so they are t
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
@@ -74,14 +74,61 @@ class DeviceRow:
     dom0_ports: int
 
 
+@dataclass(frozen=True, slots=True)
+class ObjectRow:
+    """A persisted XenAPI object that is not a VM or a device (VDI, message, task, …)."""
+
+    ref: str
+    cls: str
+    uuid: str
+    name_label: str
+    record: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One create / modify / delete, in commit order; `id` is the token to ask from next time."""
+
+    id: int
+    cls: str
+    ref: str
+    operation: str  # "add" | "mod" | "del" (xapi's event operations)
+    snapshot: dict[str, Any]
+    timestamp: float
+
+
+Part = tuple[str, str]  # (kind, key) of one persisted piece of the host
+
+
+@dataclass(slots=True)
+class Changes:
+    """What one operation changed: parts to write, parts and subtrees to delete, VMs whose rows to redo."""
+
+    put: dict[Part, Any]
+    drop: list[Part] = field(default_factory=list)
+    drop_trees: list[Part] = field(default_factory=list)  # the part and every part under key + "/"
+    vms: set[str] = field(default_factory=set)
+
+
 H = TypeVar("H")
 
 
 class HostCodec(Protocol[H]):
-    """How the store turns a host into bytes and rows and back; `evtchn.store.codec` has the real one."""
+    """How the store turns a host into parts and rows and back; `evtchn.store.codec` has the real one.
 
-    def dump(self, host: H) -> dict[str, Any]: ...
+    parts() and assemble() are exact inverses; changes() says what changed since the last call (or since
+    assemble), or None when it cannot tell (then the store rewrites every part)."""
 
-    def load(self, state: dict[str, Any]) -> H: ...
+    def parts(self, host: H) -> Iterable[tuple[str, str, Any]]: ...
 
-    def facts(self, host: H) -> HostFacts: ...
+    def assemble(self, parts: Iterable[tuple[str, str, Any]]) -> H: ...
+
+    def changes(self, host: H) -> Changes | None: ...
+
+    def vm_uuids(self, host: H) -> set[str]: ...
+
+    def vm_facts(self, host: H, uuid: str) -> VmFacts | None: ...
+
+    def meta(self, host: H) -> dict[str, str]: ...
+
+    def load(self, state: dict[str, Any]) -> H: ...  # a schema-1 snapshot, for the upgrade

@@ -14,17 +14,16 @@ from pathlib import Path
 from evtchn.store.errors import NoHostFile, NotAHostFile, UnknownSchema
 
 APPLICATION_ID = 0x45764368  # "EvCh" — PRAGMA application_id marks the file as ours
-SCHEMA_VERSION = 1  # PRAGMA user_version
+SCHEMA_VERSION = 2  # PRAGMA user_version; 1: one JSON snapshot of the whole host (upgraded in place)
+OLD_SCHEMAS = (1,)
 SQLITE_MAGIC = b"SQLite format 3\x00"
 HEADER_SIZE = 100
+EVENTS_KEPT = 10_000  # the events table keeps the newest this many; an older token gets EVENTS_LOST
 
 DDL = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE snapshot (
-    id INTEGER PRIMARY KEY CHECK (id = 1),
-    generation INTEGER NOT NULL,
-    state BLOB NOT NULL
-);
+CREATE TABLE generation (id INTEGER PRIMARY KEY CHECK (id = 1), n INTEGER NOT NULL);
+CREATE TABLE parts (kind TEXT NOT NULL, key TEXT NOT NULL, data BLOB NOT NULL, PRIMARY KEY (kind, key));
 CREATE TABLE refs (
     cls TEXT NOT NULL,
     key TEXT NOT NULL,
@@ -35,7 +34,7 @@ CREATE TABLE refs (
 CREATE TABLE vms (
     ref TEXT PRIMARY KEY,
     uuid TEXT NOT NULL UNIQUE,
-    name TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
     power_state TEXT NOT NULL,
     domid INTEGER,
     vm_type TEXT NOT NULL,
@@ -44,6 +43,8 @@ CREATE TABLE vms (
     dom0_ports INTEGER NOT NULL,
     messages TEXT NOT NULL
 );
+CREATE INDEX vms_by_name ON vms (name);
+CREATE INDEX vms_by_domid ON vms (domid);
 CREATE TABLE devices (
     ref TEXT PRIMARY KEY,
     uuid TEXT NOT NULL UNIQUE,
@@ -58,11 +59,28 @@ CREATE TABLE devices (
     UNIQUE (vm_ref, kind, devid)
 );
 CREATE INDEX devices_by_kind ON devices (kind);
+CREATE TABLE objects (
+    ref TEXT PRIMARY KEY,
+    cls TEXT NOT NULL,
+    uuid TEXT NOT NULL UNIQUE,
+    name_label TEXT NOT NULL,
+    record TEXT NOT NULL
+);
+CREATE INDEX objects_by_cls ON objects (cls);
+CREATE TABLE events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    cls TEXT NOT NULL,
+    ref TEXT NOT NULL,
+    operation TEXT NOT NULL,
+    snapshot TEXT NOT NULL,
+    ts REAL NOT NULL
+);
 """
 
 
-def check_host_file(path: Path) -> None:
-    """Raise unless `path` is an evtchn host file of this schema version. Opens the file read-only."""
+def check_host_file(path: Path) -> int:
+    """The schema version of the evtchn host file at `path` (this one or an older one that can be
+    upgraded); raise otherwise. Opens the file read-only."""
     try:
         with open(path, "rb") as f:
             header = f.read(HEADER_SIZE)
@@ -83,8 +101,9 @@ def check_host_file(path: Path) -> None:
             f"{path}: an SQLite database but not an evtchn host file "
             f"(application_id {application_id:#010x}, expected {APPLICATION_ID:#010x}); left unchanged"
         )
-    if user_version != SCHEMA_VERSION:
+    if user_version != SCHEMA_VERSION and user_version not in OLD_SCHEMAS:
         raise UnknownSchema(
             f"{path}: host file schema version {user_version}, this evtchn reads version {SCHEMA_VERSION}; "
             "left unchanged"
         )
+    return int(user_version)

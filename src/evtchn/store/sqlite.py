@@ -6,10 +6,13 @@
     with store.transaction() as host:                 # BEGIN IMMEDIATE … load, mutate, save … COMMIT
         host.start_vm("web1")                         # an exception rolls everything back
 
-The host is loaded from a compressed JSON snapshot and saved back with the listable rows (VMs, VBDs,
-VIFs with stable OpaqueRefs) in the same transaction, so a process killed at any point leaves the last
-committed host. WAL mode lets readers (lsevtchn, XenAPI reads) go on while one writer works; writers
-serialise on SQLite's write lock, with a "waiting …" notice and a "gave up after …" error.
+The host is kept as parts (a domain, a VM record, a xenstore node each) beside the listable rows (VMs,
+VBDs, VIFs with stable OpaqueRefs), the generic XenAPI objects and the events table. A transaction
+reuses this process's host object while no other process has committed (same generation) and writes back
+only the parts and rows the operation changed, all in one SQLite transaction, so a process killed at any
+point leaves the last committed host. WAL mode lets readers (lsevtchn, XenAPI reads) go on while one
+writer works; writers serialise on SQLite's write lock, with a "waiting …" notice and a "gave up after …"
+error. See docs/store.md.
 """
 
 from __future__ import annotations
@@ -19,7 +22,6 @@ import os
 import sqlite3
 import threading
 import time
-import uuid as uuidlib
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -27,15 +29,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from evtchn.store.errors import CorruptHost, HostBusy, HostExists, StoreError
+from evtchn.store import writer
+from evtchn.store.errors import CorruptHost, HostBusy, HostExists, NoSpace, ReadOnlyHost, StoreError
 from evtchn.store.paths import lock_timeout
-from evtchn.store.rows import DeviceRow, HostCodec, HostFacts, VmRow
+from evtchn.store.queries import Rows
+from evtchn.store.rows import Event, HostCodec
 from evtchn.store.schema import APPLICATION_ID, DDL, SCHEMA_VERSION, check_host_file
+from evtchn.store.writer import new_ref
 
 H = TypeVar("H")
 
-_VM_COLS = "ref, uuid, name, power_state, domid, vm_type, vcpus, memory_mib, dom0_ports, messages"
-_DEV_COLS = "ref, uuid, vm_ref, kind, devid, detail, attached, status_code, status_detail, dom0_ports"
+__all__ = ["Store", "Txn", "new_ref"]
 
 # One lock per host file per process: threads of one server queue here instead of in SQLite's busy
 # handler (which sleeps in steps of up to 100 ms).
@@ -49,85 +53,43 @@ def _process_lock(path: Path) -> threading.Lock:
         return _process_locks.setdefault(key, threading.Lock())
 
 
-def new_ref() -> str:
-    return f"OpaqueRef:{uuidlib.uuid4()}"
-
-
-def _vm_row(r: tuple[Any, ...]) -> VmRow:
-    return VmRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], json.loads(r[9]))
-
-
-def _dev_row(r: tuple[Any, ...]) -> DeviceRow:
-    return DeviceRow(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), bool(r[6]), r[7], r[8], r[9])
-
-
-class _Rows:
-    """Queries on the listable rows, over whichever connection (inside or outside a transaction)."""
-
-    def _db(self) -> sqlite3.Connection:
-        raise NotImplementedError
-
-    def host_meta(self) -> dict[str, str]:
-        return dict(self._db().execute("SELECT key, value FROM meta").fetchall())
-
-    def vms(self) -> list[VmRow]:
-        return [_vm_row(r) for r in self._db().execute(f"SELECT {_VM_COLS} FROM vms ORDER BY name")]
-
-    def vm(self, *, ref: str | None = None, uuid: str | None = None, name: str | None = None) -> VmRow | None:
-        col, value = (
-            ("ref", ref) if ref is not None else ("uuid", uuid) if uuid is not None else ("name", name)
-        )
-        r = self._db().execute(f"SELECT {_VM_COLS} FROM vms WHERE {col} = ?", (value,)).fetchone()
-        return None if r is None else _vm_row(r)
-
-    def devices(self, *, vm_ref: str | None = None, kind: str | None = None) -> list[DeviceRow]:
-        conds = [c for c, v in (("vm_ref = :vm", vm_ref), ("kind = :kind", kind)) if v is not None]
-        where = f"WHERE {' AND '.join(conds)}" if conds else ""
-        sql = f"SELECT {_DEV_COLS} FROM devices {where} ORDER BY vm_ref, kind, devid"
-        rows = self._db().execute(sql, {"vm": vm_ref, "kind": kind})
-        return [_dev_row(r) for r in rows]
-
-    def device(self, ref: str, kind: str | None = None) -> DeviceRow | None:
-        r = (
-            self._db()
-            .execute(
-                f"SELECT {_DEV_COLS} FROM devices WHERE ref = ? AND (?2 IS NULL OR kind = ?2)", (ref, kind)
-            )
-            .fetchone()
-        )
-        return None if r is None else _dev_row(r)
-
-
 @dataclass
-class Txn(_Rows, Generic[H]):
-    """One open write transaction: the loaded host, the rows as of its start, and ref assignment."""
+class Txn(Rows, Generic[H]):
+    """One open write transaction: the loaded host, the rows as of its start, refs and generic objects."""
 
     host: H
     conn: sqlite3.Connection
+    path: Any = None
 
     def _db(self) -> sqlite3.Connection:
         return self.conn
 
     def ref(self, cls: str, key: str, uuid: str | None = None) -> tuple[str, str]:
-        """The (ref, uuid) of object `key` of class `cls`, assigned now if new; kept if it still exists at
-        save time."""
-        return _ensure_ref(self.conn, cls, key, uuid)
+        """The (ref, uuid) of object `key` of class `cls`, assigned now if new."""
+        return writer.ensure_ref(self.conn, cls, key, uuid)
+
+    def put_object(
+        self, cls: str, record: dict[str, Any], *, ref: str | None = None, uuid: str | None = None,
+        name_label: str = "",
+    ) -> str:  # fmt: skip
+        """Create or replace a generic XenAPI object (an event "add"/"mod" in this transaction)."""
+        return writer.put_object(self.conn, cls, ref, uuid, name_label, record)
+
+    def delete_object(self, ref: str) -> bool:
+        """Delete a generic object (an event "del"); False if there was none."""
+        return writer.delete_object(self.conn, ref)
 
 
-def _ensure_ref(conn: sqlite3.Connection, cls: str, key: str, uuid: str | None = None) -> tuple[str, str]:
-    row = conn.execute("SELECT ref, uuid FROM refs WHERE cls = ? AND key = ?", (cls, key)).fetchone()
-    if row is not None:
-        return row[0], row[1]
-    ref, u = new_ref(), uuid or str(uuidlib.uuid4())
-    conn.execute("INSERT INTO refs (cls, key, ref, uuid) VALUES (?, ?, ?, ?)", (cls, key, ref, u))
-    return ref, u
+def _is_busy(e: sqlite3.OperationalError) -> bool:
+    text = str(e)
+    return "locked" in text or "busy" in text
 
 
-def _encode_state(state: dict[str, Any]) -> bytes:
-    return zlib.compress(json.dumps(state, separators=(",", ":")).encode(), 1)
+def _statements(ddl: str) -> list[str]:
+    return [s.strip() for s in ddl.split(";") if s.strip()]
 
 
-class Store(_Rows, Generic[H]):
+class Store(Rows, Generic[H]):
     def __init__(
         self,
         path: str | os.PathLike[str],
@@ -137,13 +99,19 @@ class Store(_Rows, Generic[H]):
         on_wait: Callable[[str], None] | None = None,
     ) -> None:
         self.path = Path(path)
-        check_host_file(self.path)
+        version = check_host_file(self.path)
         self.codec = codec
         self.timeout = lock_timeout(timeout)
         self.on_wait = on_wait
         self._local = threading.local()
         self._lock = _process_lock(self.path)
         self._cache: tuple[int, H] | None = None
+        self.read_only = not os.access(self.path, os.W_OK) or not os.access(self.path.parent or ".", os.W_OK)
+        self._memory: sqlite3.Connection | None = None
+        if version != SCHEMA_VERSION:
+            from evtchn.store.upgrade import upgrade
+
+            self._memory = upgrade(self, version)
 
     # ----------------------------------------------------------------- creation
     @classmethod
@@ -158,7 +126,7 @@ class Store(_Rows, Generic[H]):
         on_wait: Callable[[str], None] | None = None,
     ) -> Store[H]:
         """Write a new host file holding `host`. An existing file is an error unless `replace`, and even
-        then only an evtchn host file of this schema is replaced (inside one transaction)."""
+        then only an evtchn host file is replaced (inside one transaction)."""
         path = Path(path)
         if path.exists() or path.is_symlink():
             if not replace:
@@ -166,13 +134,11 @@ class Store(_Rows, Generic[H]):
             store = cls(path, codec, timeout=timeout, on_wait=on_wait)
             with store._write() as conn:
                 # generations only grow, so no process mistakes the new host for its cached one
-                gen = int(conn.execute("SELECT generation FROM snapshot WHERE id = 1").fetchone()[0])
-                conn.execute("DELETE FROM devices")
-                conn.execute("DELETE FROM vms")
-                conn.execute("DELETE FROM refs")
-                conn.execute("DELETE FROM meta")
-                _init_meta(conn)
-                _save(conn, codec, host, generation=gen + 1)
+                for table in ("parts", "devices", "vms", "refs", "meta", "objects"):
+                    conn.execute(f"DELETE FROM {table}")  # events stay: tokens keep meaning "after this"
+                writer.init_meta(conn)
+                writer.write_all(conn, codec, host)
+                writer.bump_generation(conn)
             return store
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -182,14 +148,10 @@ class Store(_Rows, Generic[H]):
         try:
             conn = sqlite3.connect(tmp, isolation_level=None)
             try:
-                conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-                conn.execute("PRAGMA journal_mode = WAL")
+                init_file(conn)
                 conn.execute("BEGIN")
-                for statement in _statements(DDL):
-                    conn.execute(statement)
-                _init_meta(conn)
-                _save(conn, codec, host, generation=0)
+                writer.init_meta(conn)
+                writer.write_all(conn, codec, host)
                 conn.execute("COMMIT")
             finally:
                 conn.close()  # checkpoints and removes the temporary WAL before the file goes live
@@ -198,6 +160,8 @@ class Store(_Rows, Generic[H]):
             raise HostExists(
                 f"{path}: a file already exists here (use --force to replace a host file)"
             ) from None
+        except sqlite3.DatabaseError as e:
+            raise _write_error(path, e) from None
         except OSError as e:
             raise StoreError(f"{path}: cannot create host file: {e.strerror}") from None
         finally:
@@ -207,14 +171,19 @@ class Store(_Rows, Generic[H]):
 
     # ------------------------------------------------------------- connections
     def _db(self) -> sqlite3.Connection:
+        if self._memory is not None:
+            return self._memory
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             try:
-                conn = sqlite3.connect(self.path, isolation_level=None, timeout=self.timeout)
-                conn.execute("PRAGMA synchronous = FULL")
-                conn.execute("PRAGMA foreign_keys = ON")
+                if self.read_only:
+                    conn = _open_read_only(self.path, self.timeout)
+                else:
+                    conn = sqlite3.connect(self.path, isolation_level=None, timeout=self.timeout)
+                    conn.execute("PRAGMA synchronous = FULL")
+                    conn.execute("PRAGMA foreign_keys = ON")
             except sqlite3.DatabaseError as e:
-                raise CorruptHost(f"{self.path}: cannot open host file: {e}") from None
+                raise CorruptHost(f"{self.path}: corrupt host file: cannot open host file: {e}") from None
             self._local.conn = conn
         return conn
 
@@ -227,6 +196,8 @@ class Store(_Rows, Generic[H]):
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """Hold this process's lock for the file and SQLite's write lock (BEGIN IMMEDIATE)."""
+        if self.read_only or self._memory is not None:
+            raise ReadOnlyHost(f"{self.path}: the host file is read-only here; this command changes the host")
         deadline = time.monotonic() + self.timeout
         if not self._lock.acquire(blocking=False):
             self._notify_wait()
@@ -262,7 +233,7 @@ class Store(_Rows, Generic[H]):
             except sqlite3.DatabaseError as e:
                 if isinstance(e, sqlite3.OperationalError) and _is_busy(e):
                     raise self._gave_up() from None
-                raise CorruptHost(f"{self.path}: {e}") from None
+                raise _write_error(self.path, e) from None
         finally:
             self._lock.release()
 
@@ -278,14 +249,38 @@ class Store(_Rows, Generic[H]):
 
     # ------------------------------------------------------------ host access
     def _load(self, conn: sqlite3.Connection) -> H:
-        row = conn.execute("SELECT state FROM snapshot WHERE id = 1").fetchone()
-        if row is None:
-            raise CorruptHost(f"{self.path}: host file has no host snapshot")
+        bad = f"{self.path}: corrupt host file"
         try:
-            state = json.loads(zlib.decompress(row[0]))
-            return self.codec.load(state)
-        except (zlib.error, ValueError, KeyError, TypeError) as e:
-            raise CorruptHost(f"{self.path}: host snapshot cannot be read back: {e}") from None
+            rows = conn.execute("SELECT kind, key, data FROM parts ORDER BY rowid").fetchall()
+            vm_rows = conn.execute("SELECT uuid, messages FROM vms").fetchall()
+            dev_rows = conn.execute("SELECT ref, detail FROM devices").fetchall()
+            listed = {str(r[0]) for r in vm_rows}
+        except sqlite3.DatabaseError as e:
+            raise CorruptHost(f"{bad}: {e}") from None
+        for what, rows_ in (("VM", vm_rows), ("device", dev_rows)):
+            for key, text in rows_:  # the rows `vm list` prints must read back too
+                try:
+                    json.loads(text)
+                except (ValueError, TypeError) as e:
+                    raise CorruptHost(f"{bad}: the {what} row {key} cannot be read: {e}") from None
+        if not rows:
+            raise CorruptHost(f"{bad}: it holds no host")
+        parts: list[tuple[str, str, Any]] = []
+        for kind, key, data in rows:
+            try:
+                parts.append((str(kind), str(key), writer.decode(data)))
+            except (ValueError, TypeError, zlib.error) as e:
+                raise CorruptHost(f"{bad}: part {kind} {key} cannot be decoded: {e}") from None
+        try:
+            host = self.codec.assemble(parts)
+        except Exception as e:  # the toolstack's, the hypervisor's and the codec's own checks
+            text = getattr(e, "message", None) or f"{type(e).__name__}: {e}"
+            raise CorruptHost(f"{bad}: the host cannot be rebuilt: {text}") from None
+        held = self.codec.vm_uuids(host)
+        if held != listed:
+            odd = sorted(held ^ listed)[0]
+            raise CorruptHost(f"{bad}: the VM rows disagree with the VM records (VM {odd})")
+        return host
 
     def read(self) -> H:
         """The host as last committed. Changes to it are not saved."""
@@ -297,7 +292,7 @@ class Store(_Rows, Generic[H]):
             finally:
                 conn.execute("COMMIT")
         except sqlite3.DatabaseError as e:
-            raise CorruptHost(f"{self.path}: {e}") from None
+            raise CorruptHost(f"{self.path}: corrupt host file: {e}") from None
 
     @contextmanager
     def snapshot(self) -> Iterator[int]:
@@ -306,7 +301,10 @@ class Store(_Rows, Generic[H]):
         if conn.in_transaction:
             yield self.generation()
             return
-        conn.execute("BEGIN")
+        try:
+            conn.execute("BEGIN")
+        except sqlite3.DatabaseError as e:
+            raise CorruptHost(f"{self.path}: corrupt host file: {e}") from None
         try:
             yield self.generation()
         finally:
@@ -314,24 +312,47 @@ class Store(_Rows, Generic[H]):
 
     def generation(self) -> int:
         """How many transactions have committed: changes whenever the host does."""
-        row = self._db().execute("SELECT generation FROM snapshot WHERE id = 1").fetchone()
-        return int(row[0]) if row else 0
+        got = self._q("SELECT n FROM generation WHERE id = 1")
+        if not got:
+            raise CorruptHost(f"{self.path}: corrupt host file: no generation counter")
+        return int(got[0][0])
+
+    def wait_events(
+        self, token: int, classes: list[str] | None = None, timeout: float = 30.0
+    ) -> tuple[list[Event], int]:
+        """events_since(), waiting up to `timeout` seconds for one to arrive (from any process): polls
+        the generation, 5 ms at first, backing off to 200 ms."""
+        deadline = time.monotonic() + timeout
+        delay = 0.005
+        while True:
+            events, new = self.events_since(token, classes)
+            if events or time.monotonic() >= deadline:
+                return events, new
+            gen = self.generation()
+            while self.generation() == gen and time.monotonic() < deadline:
+                time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+                delay = min(delay * 2, 0.2)
+            token = new
 
     @contextmanager
     def txn(self) -> Iterator[Txn[H]]:
-        """One host operation: yields the loaded host and the rows; saves both on success.
+        """One host operation: yields the host and the rows; writes what changed on success.
 
         The host object is only valid inside the block. After a commit this process keeps it, and the next
         transaction reuses it if no other process has committed since (same generation): no reload.
         """
         with self._write() as conn:
-            gen = int(conn.execute("SELECT generation FROM snapshot WHERE id = 1").fetchone()[0])
+            row = conn.execute("SELECT n FROM generation WHERE id = 1").fetchone()
+            if row is None:
+                raise CorruptHost(f"{self.path}: corrupt host file: no generation counter")
+            gen = int(row[0])
             cached, self._cache = self._cache, None
             host = cached[1] if cached is not None and cached[0] == gen else self._load(conn)
-            tx: Txn[H] = Txn(host, conn)
+            tx: Txn[H] = Txn(host, conn, self.path)
             yield tx
-            _save(conn, self.codec, tx.host, generation=gen + 1)
-        self._cache = (gen + 1, tx.host)  # committed: this object is exactly what the file now holds
+            writer.write_changes(conn, self.codec, tx.host)
+            new = writer.bump_generation(conn)
+        self._cache = (new, tx.host)  # committed: this object is exactly what the file now holds
 
     @contextmanager
     def transaction(self) -> Iterator[H]:
@@ -340,73 +361,34 @@ class Store(_Rows, Generic[H]):
             yield tx.host
 
 
-def _statements(ddl: str) -> list[str]:
-    return [s.strip() for s in ddl.split(";") if s.strip()]
+def init_file(conn: sqlite3.Connection) -> None:
+    """Mark a new, empty database as a host file of this schema and create the tables."""
+    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("BEGIN")
+    for statement in _statements(DDL):
+        conn.execute(statement)
+    conn.execute("COMMIT")
 
 
-def _is_busy(e: sqlite3.OperationalError) -> bool:
+def _open_read_only(path: Path, timeout: float) -> sqlite3.Connection:
+    """A connection that never writes: mode=ro, or immutable=1 where SQLite cannot even make its WAL index
+    (a read-only directory or mount, where no other process can be writing either)."""
+    uri = f"file:{path.resolve().as_posix()}"
+    conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None, timeout=timeout)
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return conn
+    except sqlite3.OperationalError:
+        conn.close()
+    return sqlite3.connect(f"{uri}?immutable=1", uri=True, isolation_level=None, timeout=timeout)
+
+
+def _write_error(path: Path, e: sqlite3.DatabaseError) -> StoreError:
     text = str(e)
-    return "locked" in text or "busy" in text
-
-
-def _init_meta(conn: sqlite3.Connection) -> None:
-    host_ref, host_uuid = _ensure_ref(conn, "host", "host")
-    dom0_ref, dom0_uuid = _ensure_ref(conn, "VM", "dom0")  # the control domain's VM object
-    conn.executemany(
-        "INSERT INTO meta (key, value) VALUES (?, ?)",
-        [("format", "evtchn-host"), ("host_ref", host_ref), ("host_uuid", host_uuid),
-         ("dom0_ref", dom0_ref), ("dom0_uuid", dom0_uuid)],
-    )  # fmt: skip
-
-
-def _save(conn: sqlite3.Connection, codec: HostCodec[H], host: H, *, generation: int) -> None:
-    blob = _encode_state(codec.dump(host))
-    conn.execute(
-        "INSERT INTO snapshot (id, generation, state) VALUES (1, ?, ?) "
-        "ON CONFLICT (id) DO UPDATE SET generation = excluded.generation, state = excluded.state",
-        (generation, blob),
-    )
-    _save_rows(conn, codec.facts(host))
-
-
-def _save_rows(conn: sqlite3.Connection, facts: HostFacts) -> None:
-    """Rewrite the listable rows in bulk; refs are kept for objects that still exist, made for new ones."""
-    refs = {(c, k): (r, u) for c, k, r, u in conn.execute("SELECT cls, key, ref, uuid FROM refs")}
-    fresh: list[tuple[str, str, str, str]] = []
-
-    def ref_of(cls: str, key: str, uuid: str | None = None) -> tuple[str, str]:
-        got = refs.get((cls, key))
-        if got is None:
-            got = refs[(cls, key)] = (new_ref(), uuid or str(uuidlib.uuid4()))
-            fresh.append((cls, key, *got))
-        return got
-
-    live: set[tuple[str, str]] = {("host", "host"), ("VM", "dom0")}
-    vm_rows: list[tuple[Any, ...]] = []
-    dev_rows: list[tuple[Any, ...]] = []
-    for vm in facts.vms:
-        vm_ref, _ = ref_of("VM", vm.uuid, vm.uuid)
-        live.add(("VM", vm.uuid))
-        vm_rows.append(
-            (vm_ref, vm.uuid, vm.name, vm.power_state, vm.domid, vm.vm_type, vm.vcpus, vm.memory_mib,
-             vm.dom0_ports, json.dumps(vm.messages))
-        )  # fmt: skip
-        for d in vm.devices:
-            cls, key = d.kind.upper(), f"{vm.uuid}/{d.devid}"
-            ref, u = ref_of(cls, key)
-            live.add((cls, key))
-            dev_rows.append(
-                (ref, u, vm_ref, d.kind, d.devid, json.dumps(dict(d.detail)), int(d.attached),
-                 d.status_code, d.status_detail, d.dom0_ports)
-            )  # fmt: skip
-    conn.executemany("INSERT INTO refs (cls, key, ref, uuid) VALUES (?, ?, ?, ?)", fresh)
-    conn.executemany("DELETE FROM refs WHERE cls = ? AND key = ?", [k for k in refs if k not in live])
-    conn.execute("DELETE FROM devices")
-    conn.execute("DELETE FROM vms")
-    conn.executemany(f"INSERT INTO vms ({_VM_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", vm_rows)
-    conn.executemany(f"INSERT INTO devices ({_DEV_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", dev_rows)
-    conn.executemany(
-        "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        [("profile", facts.profile), ("hardware", facts.hardware)]
-        + [(f"dom0_{k}", str(v)) for k, v in facts.dom0.items()],
-    )
+    if "full" in text:
+        return NoSpace(f"{path}: no space left on device; the host file still holds the previous host")
+    if "readonly" in text or "read-only" in text:
+        return ReadOnlyHost(f"{path}: the host file is read-only here; this command changes the host")
+    return CorruptHost(f"{path}: corrupt host file: {text}")

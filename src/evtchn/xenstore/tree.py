@@ -12,7 +12,7 @@ ENOENT (raised as XenStoreError).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 
@@ -52,6 +52,9 @@ class XenStore:
         self._root: Node = ["", {}]
         self._index: dict[str, Node] = {"/": self._root}
         self.writes = 0  # how many writes were made, for benchmarks and tests
+        # what changed since take_dirty(): paths written or created (in order) and subtrees removed
+        self._dirty: dict[str, None] = {}
+        self._removed: list[str] = []
 
     def _dir(self, path: str, create: bool) -> Node | None:
         """The directory node at a normalised path (a leaf there becomes a directory if create)."""
@@ -69,6 +72,7 @@ class XenStore:
             if not create:
                 return None
             node = parent[1][name] = [child or "", {}]
+            self._dirty[path] = None
         else:
             return None
         self._index[path] = node
@@ -89,6 +93,7 @@ class XenStore:
     def write(self, path: str, value: str | int) -> None:
         text = value if isinstance(value, str) else str(value)
         path = _norm(path)
+        self._dirty[path] = None
         if path == "/":
             self._root[0] = text
         else:
@@ -108,11 +113,13 @@ class XenStore:
         node = self._dir(base, True)
         assert node is not None
         children = node[1]
+        dirty = self._dirty
         for key, value in values.items():
             text = value if isinstance(value, str) else str(value)
             if "/" in key:
                 self.write(f"{base}/{key}", text)
                 continue
+            dirty[f"{base}/{key}" if base != "/" else f"/{key}"] = None
             child = children.get(key)
             if isinstance(child, list):
                 child[0] = text
@@ -150,11 +157,17 @@ class XenStore:
         if full == "/":
             self._root[1] = {}
             self._index = {"/": self._root}
+            self._removed.append("/")
+            self._dirty = {"/": None}
             return True
         parent_path, _, name = full.rpartition("/")
         parent = self._dir(parent_path or "/", False)
         if parent is None or name not in parent[1]:
             return False
+        self._removed.append(full)
+        if self._dirty:  # a node written again after this goes after its old siblings, as in the tree
+            under = full + "/"
+            self._dirty = {p: None for p in self._dirty if p != full and not p.startswith(under)}
         child = parent[1].pop(name)
         if isinstance(child, list):
             index = self._index
@@ -185,6 +198,54 @@ class XenStore:
     def dump(self, path: str = "/") -> str:
         """xenstore-ls -f style: one `path = "value"` line per node."""
         return "".join(f'{p} = "{v}"\n' for p, v in self.walk(path))
+
+    def take_dirty(self) -> tuple[list[str], list[str]]:
+        """What changed since the last call: (subtrees removed, in order; paths written or created, in
+        order). Persist by deleting each removed subtree first, then saving each written path that still
+        exists (`node(path)`); a path removed and written again is in both lists."""
+        removed, dirty = self._removed, list(self._dirty)
+        self._removed, self._dirty = [], {}
+        return removed, dirty
+
+    def node(self, path: str) -> tuple[str, bool] | None:
+        """(value, is_directory) of the node at a normalised path, None if there is none."""
+        node = self._lookup(path)
+        if node is None:
+            return None
+        return (node, False) if isinstance(node, str) else (str(node[0]), True)
+
+    def nodes(self) -> Iterator[tuple[str, str, bool]]:
+        """(path, value, is_directory) of every node but the root, parents before children, in order."""
+        stack: list[tuple[str, str | Node]] = [
+            (f"/{name}", child) for name, child in reversed(self._root[1].items())
+        ]
+        while stack:
+            p, n = stack.pop()
+            if isinstance(n, str):
+                yield p, n, False
+                continue
+            yield p, str(n[0]), True
+            stack.extend((f"{p}/{name}", child) for name, child in reversed(n[1].items()))
+
+    @classmethod
+    def from_nodes(cls, root_value: str, nodes: Iterable[tuple[str, str, bool]]) -> XenStore:
+        """Rebuild a tree from nodes() (parents before children); ValueError for a path that is not one."""
+        xs = cls()
+        xs._root[0] = root_value
+        for path, value, is_dir in nodes:
+            if _norm(path) != path or path == "/":
+                raise ValueError(f"xenstore node {path!r} is not a normalised path")
+            parent_path, _, name = path.rpartition("/")
+            parent = xs._dir(parent_path or "/", True)
+            assert parent is not None
+            if is_dir:
+                node = xs._dir(path, True)
+                assert node is not None
+                node[0] = value
+            else:
+                parent[1][name] = value
+        xs._dirty, xs._removed = {}, []
+        return xs
 
     def to_state(self) -> Any:
         """The tree itself, JSON-ready: a directory is [value, {name: child}], a leaf its value."""
