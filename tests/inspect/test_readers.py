@@ -386,3 +386,20 @@ def test_serial_console_log_fast_and_line_paths_agree() -> None:
     a = analyze(fast)
     assert a.abi is None and a.abi_candidates == ["2l-32", "2l-64"]
     assert any("contradicts" in e for e in a.abi_evidence)
+
+
+def test_files_that_only_look_close_are_refused(tmp_path: Path) -> None:
+    """A non-Xen machine's /proc/interrupts (no Xen chip) is no dom0 table, and TOML's `key = "value"`
+    lines are not xenstore-ls output: neither may yield a headroom."""
+    irq = tmp_path / "interrupts"
+    irq.write_text("           CPU0       CPU1\n  0:         13          0   IO-APIC    2-edge      timer\n")
+    with pytest.raises(ParseError, match="not on Xen"):
+        parse_file(irq)
+    toml = tmp_path / "pyproject.toml"
+    toml.write_text('[project]\nname = "evtchn"\nversion = "1.0"\n')
+    with pytest.raises(ParseError, match="INI or TOML"):
+        parse_file(toml)
+    # Next to a real dump, the empty /proc/interrupts is left out with a note, not taken as dom0's.
+    dump = parse_text(irq.read_text() + format_lsevtchn(dom0_host(baseline=5), 0).stdout)
+    assert [t.source for t in dump.tables] == [Source.LSEVTCHN]
+    assert any("no Xen event-channel IRQ" in n for n in dump.notes)

@@ -280,10 +280,23 @@ class Builder(Sink):
                     d.cut.append(BadLine(lineno, hit[0].text, "cut by a wrapped console ring", self.name))
         for t in self.tables:
             table = self._build(t)
+            if t.source is Source.INTERRUPTS and not len(table):
+                d.notes.append(
+                    f"{table.where}: a /proc/interrupts with no Xen event-channel IRQ (xen-dyn, xen-percpu, "
+                    "xen-pirq): not a Xen domain's, left out"
+                )
+                continue
             if len(table) or t.source is not Source.EDUMP or t.domid is not None:
                 if t.source is Source.INTERRUPTS:
                     interrupts.settle(table)
                 d.tables.append(table)
+        xs = d.xenstore
+        if xs is not None and not xs.useful:
+            # `key = "value"` lines under no path a domain or device lives at: TOML, INI, not xenstore.
+            d.xenstore = None
+            d.recognised -= len(xs.seen)
+            d.bad.extend(BadLine(n, text, UNKNOWN_LINE, self.name) for n, text in xs.seen)
+            d.bad.sort(key=lambda b: b.lineno)
         if not (d.tables or self.e_seen or d.messages or d.xenstore or d.evidence):
             raise ParseError(
                 f"{self.name or 'input'}: no lsevtchn, 'e' dump, /proc/interrupts, xenstore-ls or known "
