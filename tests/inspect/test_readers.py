@@ -344,3 +344,62 @@ def test_refusal_names_what_the_file_looks_like(tmp_path: Path, content: str, lo
         parse_file(p)
     res = CliRunner().invoke(evtchn_main, ["analyze", str(p)])
     assert res.exit_code == 2 and res.stderr.count("\n") == 1 and looks in res.stderr
+
+
+# ---------------------------------------------------------------- serial console logs
+
+
+def _serial_log() -> str:
+    """Xen boot lines with console timestamps, the dom0 kernel's log, two 'e' dumps, a message."""
+    from evtchn.inspect import format_edump
+
+    hv = dom0_host(baseline=12)
+    for d in (1, 2):
+        pv_guest(hv, d)
+    boot = [
+        "(XEN) [    0.000100] Xen version 4.17.3 (mockbuild@) (gcc) debug=n",
+        "(XEN) [    0.000200] Domain heap initialised",
+        "(XEN) [    0.000300]  VGA is text mode 80x25, font 8x16",
+        "(XEN) [    0.000400] Enabling APIC mode.  Using 2 I/O APICs",
+        "(XEN) [    0.000500] Dom0 has maximum 856 PIRQs",
+        "[    0.386745] xen:events: Using FIFO-based ABI",
+        "[    1.000000] NET: Registered protocol family 2",
+        "[   12.000000] vbd vbd-2-51712: 28 mapping ring-ref port 9",
+    ]
+    dump = [f"(XEN) [   20.{i:06d}] {line}" for i, line in enumerate(format_edump(hv).splitlines())]
+    return "\n".join(boot + dump + ["[   21.000000] random: crng init done"] + dump) + "\n"
+
+
+def test_serial_console_log_fast_and_line_paths_agree() -> None:
+    text = _serial_log()
+    fast, slow = parse_text(text), parse_text(text, fast=False)
+    for d in (fast, slow):
+        assert d.bad == [] and d.accounted() == text.count("\n")
+    assert [(t.domid, t.port.tolist(), t.kind.tolist()) for t in fast.tables] == [
+        (t.domid, t.port.tolist(), t.kind.tolist()) for t in slow.tables
+    ]
+    assert (fast.other, fast.recognised, fast.blank) == (slow.other, slow.recognised, slow.blank)
+    assert [(m.lineno, m.cause) for m in fast.messages] == [(m.lineno, m.cause) for m in slow.messages]
+    assert sorted((e.lineno, e.value) for e in fast.evidence) == [(1, "4.17"), (6, "fifo")]
+    # This simulated dom0 is 2-level (its 'e' dump prints 2L's ABI field) while the pasted kernel line
+    # says FIFO: contradicting evidence is reported, not silently resolved.
+    a = analyze(fast)
+    assert a.abi is None and a.abi_candidates == ["2l-32", "2l-64"]
+    assert any("contradicts" in e for e in a.abi_evidence)
+
+
+def test_files_that_only_look_close_are_refused(tmp_path: Path) -> None:
+    """A non-Xen machine's /proc/interrupts (no Xen chip) is no dom0 table, and TOML's `key = "value"`
+    lines are not xenstore-ls output: neither may yield a headroom."""
+    irq = tmp_path / "interrupts"
+    irq.write_text("           CPU0       CPU1\n  0:         13          0   IO-APIC    2-edge      timer\n")
+    with pytest.raises(ParseError, match="not on Xen"):
+        parse_file(irq)
+    toml = tmp_path / "pyproject.toml"
+    toml.write_text('[project]\nname = "evtchn"\nversion = "1.0"\n')
+    with pytest.raises(ParseError, match="INI or TOML"):
+        parse_file(toml)
+    # Next to a real dump, the empty /proc/interrupts is left out with a note, not taken as dom0's.
+    dump = parse_text(irq.read_text() + format_lsevtchn(dom0_host(baseline=5), 0).stdout)
+    assert [t.source for t in dump.tables] == [Source.LSEVTCHN]
+    assert any("no Xen event-channel IRQ" in n for n in dump.notes)

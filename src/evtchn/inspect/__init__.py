@@ -2,10 +2,11 @@
 
     out, err, rc = format_lsevtchn(hv, 0)          # what /usr/lib/xen/bin/lsevtchn 0 prints
     text = format_edump(hv, layout="4.1", prefix=True)
-    dump = parse_text(open("xl-dmesg.txt").read())  # lsevtchn, 'e' dump or /proc/interrupts
-    report = analyze(dump)
+    dump = parse_file("capture.txt")   # lsevtchn, 'e' dumps, /proc/interrupts, xenstore-ls, error messages
+    report = analyze(dump)              # dom0's ports, the ABI from evidence, headroom, exhaustion
 
 The formatters read the core (`evtchn.xen`); the parsers and the analyser depend on nothing but the text.
+One detection step (`detect.py`) offers the lines to one reader per input kind (`readers/`).
 """
 
 import sys

@@ -20,6 +20,7 @@ import numpy as np
 
 from evtchn.inspect.abi import ABI_LIMITS, AbiVerdict, abi_from_evidence, at_limit, remedy
 from evtchn.inspect.exhaustion import Short, short_domains
+from evtchn.inspect.findings import XsTree
 from evtchn.inspect.model import Dump, Kind, Source, Table
 
 __all__ = ["ABI_LIMITS", "AbiHeadroom", "Analysis", "GuestSummary", "analyze", "pick_dom0"]
@@ -255,6 +256,10 @@ def analyze(
                     f"the /proc/interrupts at {t.where} is a guest's own table (frontends, not backends): "
                     "it shows that guest's devices and vCPU ports, not dom0's headroom"
                 )
+    if dump.xenstore is not None and dom0 is None:
+        # xenstore says what binds in dom0 for each VM: store, console, and connected devices' channels.
+        for dom, n in xenstore_held(dump.xenstore).items():
+            held.setdefault(dom, n)
     if vm_cost is None and dom0 is not None and dom0.source is Source.INTERRUPTS:
         # Only vif backends name their VM there, so dom0's per-domain counts undercount every VM:
         # take the cost from the guests' own tables, or from the user.
@@ -328,6 +333,19 @@ def _exhausted(total: int, verdict: AbiVerdict) -> str | None:
     )
 
 
+def xenstore_held(xs: XsTree) -> dict[int, int]:
+    """dom0 ports each VM holds as xenstore tells it: store and console, and each connected device's
+    event channels whose backend is dom0 (reference §7.2)."""
+    out: dict[int, int] = {}
+    for d in xs.domains.values():
+        if d.domid:
+            out[d.domid] = out.get(d.domid, 0) + (d.store_port is not None) + (d.console_port is not None)
+    for v in xs.devices.values():
+        if v.domid and v.backend_domid == 0 and v.connected:
+            out[v.domid] = out.get(v.domid, 0) + len(v.ports)
+    return out
+
+
 def guest_summaries(tables: list[Table]) -> list[GuestSummary]:
     """GuestSummary per table, computed per shared column store at once (thousands of tables)."""
     out: dict[int, GuestSummary] = {}
@@ -356,6 +374,6 @@ def guest_summaries(tables: list[Table]) -> list[GuestSummary]:
                 ports=len(t),
                 to_dom0=int(n_to0[k]),
                 waiting_dom0=int(n_wait0[k]),
-                dom0_ports=peer_ports[first[k] : last[k]],
+                dom0_ports=[p for p in peer_ports[first[k] : last[k]] if p >= 0],
             )
     return [out[i] for i in range(len(tables))]

@@ -15,16 +15,20 @@ import numpy as np
 
 from evtchn.inspect.cparse import strtol10
 from evtchn.inspect.domids import infer_domids
+from evtchn.inspect.findings import Evidence, Message
 from evtchn.inspect.looks import looks_like
 from evtchn.inspect.model import BadLine, Columns, Dump, IntArray, ParseError, Source, Table
 from evtchn.inspect.readers import edump, interrupts, lsevtchn, messages, xenstore_ls
 from evtchn.inspect.readers.base import Chunk, OpenTable, Sink, Verdict
-from evtchn.inspect.readers.edump_scan import FRAME_DOMAIN, FRAME_HEADER_NEW, FRAME_PRESSED
+from evtchn.inspect.readers.edump_scan import FRAME_DOMAIN, FRAME_HEADER_NEW, FRAME_PRESSED, FRAME_QUIET
 from evtchn.inspect.readers.lsevtchn import LS_COMMAND, LS_ERROR
 from evtchn.inspect.swar import Lines
 
 CONSOLE = re.compile(r"^\(XEN\) (?:\[[^\]]*\] )?")
 UNKNOWN_LINE = "not lsevtchn, 'e' dump, /proc/interrupts, xenstore-ls or a known error message"
+_CLAIMABLE = set(" '0123456789")  # first characters of lines the dump readers could take
+_FRAMING = re.compile(r"^(?:Event ch|Polling |Domain \d)")  # …and 'e' framing (see quiet.py)
+_CLAIMABLE_2ND = set(" 0123456789C")  # …and after one space (see quiet.py)
 Reader = Callable[[Sink, int, str], Verdict]
 # The per-line readers, asked in this order (an 'e' line is never an lsevtchn one, and so on).
 READERS: tuple[Reader, ...] = (edump.line, lsevtchn.line, interrupts.line, xenstore_ls.line, messages.line)
@@ -91,7 +95,10 @@ class Builder(Sink):
                     i = nxt
 
     def frame(self, i: int, code: int, domid: int) -> None:
-        """A framing line the scanner recognised (fastscan.FRAME_*)."""
+        """A framing line the scanner recognised (edump_scan.FRAME_*), or a quiet console line."""
+        if code == FRAME_QUIET:
+            self.dump.other += 1
+            return
         self.e_seen = True
         self.handled += 1
         if code == FRAME_PRESSED:
@@ -142,12 +149,35 @@ class Builder(Sink):
         n = len(lines)
         if not (codes == FRAME_DOMAIN).any():
             return False
-        framed = codes != 0
-        if not framed.all():
+        quiet = codes == FRAME_QUIET
+        framed = (codes != 0) & ~quiet
+        blank = np.zeros(events.shape[0], dtype=np.bool_)
+        told: list[tuple[int, str, Message | Evidence]] = []
+        log_lines = 0
+        if not (framed | quiet).all():
             width = lines.ends[events] - lines.starts[events]
-            blank = ~framed & ((width == 0) | ((width == 1) & (lines.buf[lines.starts[events]] == 13)))
-            if not (framed | blank).all():
+            blank = (
+                ~framed & ~quiet & ((width == 0) | ((width == 1) & (lines.buf[lines.starts[events]] == 13)))
+            )
+            rest = events[~(framed | quiet | blank)]
+            if rest.shape[0] > 4096:
                 return False
+            for i in rest.tolist():  # lines with a word a reader looks for: only messages may be here
+                text = lines.text(i)
+                m = CONSOLE.match(text)
+                body = text[m.end() :] if m else text
+                log = messages.is_log_line(body)
+                free = body[:1] not in _CLAIMABLE or (body[:1] == " " and body[1:2] not in _CLAIMABLE_2ND)
+                free = free and _FRAMING.match(body) is None
+                if ' = "' in body or "lsevtchn" in body or not (log or free):
+                    return False  # another reader may want it: the per-line walk decides
+                got = messages.classify(body)
+                if got is not None:
+                    told.append((i + 1, body, got))
+                elif log:
+                    log_lines += 1
+                else:
+                    return False
         gap_a = np.concatenate(([0], events + 1))
         gap_b = np.concatenate((events, [n]))
         if gap_a[0] < gap_b[0]:
@@ -184,8 +214,11 @@ class Builder(Sink):
             )
         ]
         self.e_seen = True
-        self.handled += int(framed.sum())
-        self.dump.blank += int((~framed).sum())
+        self.handled += int(framed.sum()) + len(told)
+        self.dump.blank += int(blank.sum())
+        self.dump.other += int(quiet.sum()) + log_lines
+        for lineno, body, got in told:
+            messages.record(self, lineno, body, got)
         if (codes == FRAME_HEADER_NEW).any():
             self.dump.layouts.add("4.4")
         return True
@@ -247,10 +280,23 @@ class Builder(Sink):
                     d.cut.append(BadLine(lineno, hit[0].text, "cut by a wrapped console ring", self.name))
         for t in self.tables:
             table = self._build(t)
+            if t.source is Source.INTERRUPTS and not len(table):
+                d.notes.append(
+                    f"{table.where}: a /proc/interrupts with no Xen event-channel IRQ (xen-dyn, xen-percpu, "
+                    "xen-pirq): not a Xen domain's, left out"
+                )
+                continue
             if len(table) or t.source is not Source.EDUMP or t.domid is not None:
                 if t.source is Source.INTERRUPTS:
                     interrupts.settle(table)
                 d.tables.append(table)
+        xs = d.xenstore
+        if xs is not None and not xs.useful:
+            # `key = "value"` lines under no path a domain or device lives at: TOML, INI, not xenstore.
+            d.xenstore = None
+            d.recognised -= len(xs.seen)
+            d.bad.extend(BadLine(n, text, UNKNOWN_LINE, self.name) for n, text in xs.seen)
+            d.bad.sort(key=lambda b: b.lineno)
         if not (d.tables or self.e_seen or d.messages or d.xenstore or d.evidence):
             raise ParseError(
                 f"{self.name or 'input'}: no lsevtchn, 'e' dump, /proc/interrupts, xenstore-ls or known "

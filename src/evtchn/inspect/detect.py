@@ -22,7 +22,8 @@ import numpy as np
 
 from evtchn.inspect.assemble import Builder
 from evtchn.inspect.model import NONE, Dump, ParseError
-from evtchn.inspect.readers.edump_scan import scan_edump_frames, scan_edump_ports
+from evtchn.inspect.quiet import quiet_lines
+from evtchn.inspect.readers.edump_scan import FRAME_QUIET, scan_edump_frames, scan_edump_ports
 from evtchn.inspect.readers.lsevtchn import scan_lsevtchn_ports
 from evtchn.inspect.swar import Lines, padded_size, split_lines
 from evtchn.inspect.unwrap import unwrap
@@ -98,6 +99,9 @@ def parse_lines(lines: Lines, *, name: str, fast: bool) -> Dump:
     # Per-line events (framing lines and lines for the per-line parser); between them, fast rows.
     events = slow[~ls_ok]
     codes, domids = scan_edump_frames(lines, events)
+    if fast:
+        zero = np.flatnonzero(codes == 0)
+        codes[zero[quiet_lines(lines, events[zero])]] = FRAME_QUIET
     if not fast:
         codes[:] = 0
     elif b.ls_lines.shape[0] == 0:

@@ -96,3 +96,9 @@ class XsTree:
     devices: dict[tuple[int | None, str, str], XsDevice] = field(default_factory=dict)
     domains: dict[int, XsDomain] = field(default_factory=dict)
     lines: int = 0
+    seen: list[tuple[int, str]] = field(default_factory=list)  # (line number, text) of every node line
+
+    @property
+    def useful(self) -> bool:
+        """Whether any line was under a path a device or domain lives at (else it was not xenstore)."""
+        return bool(self.devices or self.domains)

@@ -267,4 +267,5 @@ def _merge_xs(a: XsTree | None, b: XsTree | None) -> XsTree | None:
         devices={**a.devices, **b.devices},
         domains={**a.domains, **b.domains},
         lines=a.lines + b.lines,
+        seen=a.seen + b.seen,
     )

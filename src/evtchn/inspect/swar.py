@@ -153,21 +153,57 @@ def long_field(words: U64, pos: I64, val: I64, nd: I64, sel: I64 | None = None) 
         nd[long] = np.where(n2 >= 5, n2, 0)
 
 
+_ONES = np.uint64(0x0101010101010101)
+
+
+def no_byte(words: U64, pos: I64, n: int, byte: int) -> BOOL:
+    """Lines whose `n` bytes at `pos` hold no `byte` (eight at a time: the has-zero-byte trick)."""
+    ok: BOOL = np.ones(pos.shape[0], dtype=np.bool_)
+    fill = np.uint64(byte) * _ONES
+    for k in range(0, n, 8):
+        x = words[pos + k] ^ fill
+        m = min(8, n - k)
+        if m < 8:
+            x |= np.uint64(~((1 << (8 * m)) - 1) & 0xFFFF_FFFF_FFFF_FFFF)  # bytes past n: never zero
+        ok &= (((x - _ONES) & ~x) & HI) == 0
+    return ok
+
+
+def _stamp_ends(lines: Lines, at: I64, eol: I64) -> tuple[I64, BOOL]:
+    """For "[" at `at`: the first "]" after it and whether a space follows before the line ends."""
+    buf = lines.buf
+    lo, hi = int(at.min()), int(eol.max())
+    closes = np.flatnonzero(buf[lo:hi] == ord("]")).astype(np.int64) + lo
+    j = np.searchsorted(closes, at)
+    found = j < closes.shape[0]
+    end = closes[np.minimum(j, max(closes.shape[0] - 1, 0))] if closes.shape[0] else at
+    return end, found & (end < eol) & (buf[end + 1] == 32)
+
+
 def body_start(lines: Lines, starts: I64, eol: I64) -> I64:
     """Where each line's text starts after an optional "(XEN) " and, behind it, an optional console
-    timestamp "[...] " (the first "]" must be followed by a space, as the per-line parser reads it)."""
+    timestamp "[...] " (the first "]" must be followed by a space, as the per-line parser reads it).
+    Timestamps of one width (Xen's "[%5lu.%06lu]", or a date) are checked a word at a time; only the
+    lines of other widths look for their "]" the slow way."""
     buf, words = lines.buf, lines.words
     pre = (words[starts] & XEN[0]) == XEN[1]
     b: I64 = starts + pre * np.int64(6)
     stamped = np.flatnonzero(pre & (buf[b] == ord("[")))
-    if stamped.size:
-        lo, hi = int(starts[stamped[0]]), int(eol[stamped[-1]])
-        closes = np.flatnonzero(buf[lo:hi] == ord("]")).astype(np.int64) + lo
+    for _ in range(4):  # a log's timestamps come in a width or two ("[ 9999.1]", "[10000.1]")
+        if not stamped.size:
+            return b
         at = b[stamped]
-        j = np.searchsorted(closes, at)
-        found = j < closes.shape[0]
-        end = closes[np.minimum(j, max(closes.shape[0] - 1, 0))] if closes.shape[0] else at
-        good = found & (end < eol[stamped]) & (buf[end + 1] == 32)
+        end, good = _stamp_ends(lines, at[:1], eol[stamped[:1]])
+        if not good[0]:
+            break
+        w = int(end[0] - at[0])
+        fits = (buf[at + w] == ord("]")) & (buf[at + w + 1] == 32) & (at + w < eol[stamped])
+        fits &= no_byte(words, at + 1, w - 1, ord("]"))
+        b[stamped[fits]] = at[fits] + w + 2
+        stamped = stamped[~fits]
+    if stamped.size:
+        at = b[stamped]
+        end, good = _stamp_ends(lines, at, eol[stamped])
         b[stamped] = np.where(good, end + 2, at)
     return b
 

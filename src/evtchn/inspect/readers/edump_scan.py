@@ -204,6 +204,7 @@ def _scan_chunk(
 # ---------------------------------------------------------------- framing lines
 
 FRAME_NONE, FRAME_PRESSED, FRAME_DOMAIN, FRAME_POLLING, FRAME_HEADER_OLD, FRAME_HEADER_NEW = range(6)
+FRAME_QUIET = 6  # not 'e' framing: a console or log line of no dump (set by evtchn.inspect.quiet)
 
 
 def scan_edump_frames(lines: Lines, candidates: I64) -> tuple[I64, I64]:

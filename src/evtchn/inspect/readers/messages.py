@@ -25,14 +25,16 @@ from evtchn.inspect.findings import Cause, Evidence, Message
 from evtchn.inspect.readers.base import Sink, Verdict
 
 _ERRNO = {12: "ENOMEM", 22: "EINVAL", 28: "ENOSPC", 1: "EPERM", 3: "ESRCH", 17: "EEXIST", 16: "EBUSY"}
-_KEYWORDS = (
+# A line holds a message only if it holds one of these (the vectorised quiet-line filter uses them too).
+KEYWORDS = (
     "mapping",
     "allocating event channel",
     "bind_interdomain",
     "EVTCHNOP",
     "Ioemu_failed",
     "console tty",
-    "Using ",
+    "-based ABI",
+    "-level ABI",
     "Xen version",
     "FAILED_TO_START_EMULATOR",
     "ENOSPC",
@@ -244,18 +246,33 @@ _RULES: list[_Rule] = [
 ]
 
 
-def line(sink: Sink, lineno: int, text: str) -> Verdict:
-    if any(k in text for k in _KEYWORDS):
+def classify(text: str) -> Message | Evidence | None:
+    """The message or banner in a line (file and line number left blank), or None."""
+    if any(k in text for k in KEYWORDS):
         for rx, make in _RULES:
             m = rx.search(text)
-            if m is None:
-                continue
-            got = make(m)
-            if isinstance(got, Evidence):
-                sink.dump.evidence.append(replace(got, file=sink.name, lineno=lineno, text=text.strip()))
-            else:
-                sink.dump.messages.append(replace(got, file=sink.name, lineno=lineno, text=text.strip()))
-            return True
+            if m is not None:
+                return make(m)
+    return None
+
+
+def is_log_line(text: str) -> bool:
+    """A kernel log, syslog, xl or xensource line: other output, not an unrecognised line."""
+    return _LOG_LINE.match(text) is not None
+
+
+def record(sink: Sink, lineno: int, text: str, got: Message | Evidence) -> None:
+    if isinstance(got, Evidence):
+        sink.dump.evidence.append(replace(got, file=sink.name, lineno=lineno, text=text.strip()))
+    else:
+        sink.dump.messages.append(replace(got, file=sink.name, lineno=lineno, text=text.strip()))
+
+
+def line(sink: Sink, lineno: int, text: str) -> Verdict:
+    got = classify(text)
+    if got is not None:
+        record(sink, lineno, text, got)
+        return True
     if _LOG_LINE.match(text):
         return False
     return None

@@ -53,6 +53,7 @@ def line(sink: Sink, lineno: int, text: str) -> Verdict:
         parts = sink.xs_root + sink.xs_path
     tree = sink.xenstore()
     tree.lines += 1
+    tree.seen.append((lineno, text))
     _record(tree, parts, value, lineno)
     return True
 

@@ -1,0 +1,75 @@
+"""Vectorised recognition of console and log lines that belong to no dump ("quiet" lines).
+
+A serial console log is mostly such lines: Xen's own "(XEN) [ts] ..." boot messages and the dom0
+kernel's "[    1.234567] ..." log. Offering each to every reader costs microseconds a line; this finds
+them all at once instead, so only lines a reader could want are walked one by one:
+
+- a "(XEN) " line (after its optional timestamp) whose text cannot start an 'e' dump, lsevtchn or
+  /proc/interrupts line (not a quote or digit, nor a space before a space, digit or 'C', nor 'e'
+  framing: "Event ch…", "Polling …", "Domain …"), or a kernel log line;
+- that holds none of the words a reader looks for anywhere in a line (error messages and banners,
+  `lsevtchn` prompts, xenstore-ls's ` = "`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from evtchn.inspect.readers.messages import KEYWORDS
+from evtchn.inspect.swar import BOOL, I64, XEN, Lines, body_start, const
+
+_WORDS = tuple(k.encode() for k in (*KEYWORDS, "lsevtchn", ' = "'))
+_NOT_FIRST = np.zeros(256, dtype=np.bool_)
+for _c in b" '0123456789\r":
+    _NOT_FIRST[_c] = True
+# After one leading space, these could still start an indented dump, lsevtchn or interrupts line.
+_NOT_SECOND = np.zeros(256, dtype=np.bool_)
+for _c in b" 0123456789C\r\n":
+    _NOT_SECOND[_c] = True
+_KERNEL_SECOND = np.zeros(256, dtype=np.bool_)
+for _c in b" 0123456789":
+    _KERNEL_SECOND[_c] = True
+
+
+def quiet_lines(lines: Lines, idx: I64) -> BOOL:
+    """For each line index in `idx`: True when it is a quiet line (see the module doc)."""
+    out: BOOL = np.zeros(idx.shape[0], dtype=np.bool_)
+    if not idx.size:
+        return out
+    buf, words = lines.buf, lines.words
+    starts, ends = lines.starts[idx], lines.ends[idx]
+    pre = (words[starts] & XEN[0]) == XEN[1]
+    b = body_start(lines, starts, ends)
+    first = buf[b]
+    xen_ok = pre & (b < ends) & (~_NOT_FIRST[first] | ((first == 32) & ~_NOT_SECOND[buf[b + 1]]))
+    # 'e' framing a scanner left (odd domids, "Domain N polling vCPUs" of older Xens): the walk decides.
+    xen_ok &= ~const(words, b, b"Event ch") & ~const(words, b, b"Polling ")
+    xen_ok &= ~(const(words, b, b"Domain ") & ((buf[b + 7] - np.uint8(48)) < 10))
+    kernel = (buf[starts] == ord("[")) & _KERNEL_SECOND[buf[starts + 1]] & (ends > starts + 1)
+    cand = np.flatnonzero(xen_ok | kernel)
+    if not cand.size:
+        return out
+    out[cand] = True
+    # Look for the readers' words in the candidates' bytes, joined run by run of consecutive lines.
+    lines_c = idx[cand]
+    breaks = np.flatnonzero(np.diff(lines_c) != 1) + 1
+    run_first = np.concatenate(([0], breaks))
+    run_last = np.concatenate((breaks, [lines_c.shape[0]])) - 1
+    lo = lines.starts[lines_c[run_first]]
+    hi = lines.ends[lines_c[run_last]] + 1
+    data = lines.data
+    blob = b"".join(bytes(data[a:z]) for a, z in zip(lo.tolist(), hi.tolist(), strict=True))
+    offsets = np.concatenate(([0], np.cumsum(hi - lo)))
+    hits: list[int] = []
+    for word in _WORDS:
+        at = blob.find(word)
+        while at >= 0:
+            hits.append(at)
+            at = blob.find(word, at + 1)
+    if hits:
+        pos = np.array(hits, dtype=np.int64)
+        run = np.searchsorted(offsets, pos, side="right") - 1
+        byte = lo[run] + (pos - offsets[run])
+        line = np.searchsorted(lines.starts, byte, side="right") - 1
+        out[cand[np.isin(lines_c, line)]] = False
+    return out
