@@ -74,6 +74,37 @@ class BlockResult:
     error: str | None = None  # the shell itself failed or timed out
 
 
+def fenced(path: Path, text: str, language: str) -> list[tuple[int, list[str]]]:
+    """(line of the opening fence, body lines) of every block fenced as ```LANGUAGE in one Markdown file."""
+    lines = text.splitlines()
+    out: list[tuple[int, list[str]]] = []
+    i = 0
+    while i < len(lines):
+        m = FENCE.match(lines[i])
+        if not m:
+            i += 1
+            continue
+        end = _fence_end(path, lines, i, m["fence"])
+        if m["info"].strip().split(" ")[0] == language:
+            indent = m["indent"]
+            out.append((i + 1, [ln[len(indent):] if ln.startswith(indent) else ln.lstrip()
+                                for ln in lines[i + 1:end]]))
+        i = end + 1
+    return out
+
+
+def _fence_end(path: Path, lines: list[str], start: int, fence: str) -> int:
+    end = start + 1
+    while end < len(lines):
+        closing = lines[end].strip()
+        if closing.startswith(fence) and closing.strip("`") == "":
+            break
+        end += 1
+    if end == len(lines):
+        raise DocFormatError(f"{path}:{start + 1}: code fence is never closed")
+    return end
+
+
 def parse_blocks(path: Path, text: str | None = None) -> list[Block]:
     """Every ```console block of one Markdown file, with its commands and their expected output."""
     lines = (path.read_text(encoding="utf-8") if text is None else text).splitlines()
@@ -88,12 +119,7 @@ def parse_blocks(path: Path, text: str | None = None) -> list[Block]:
             i += 1
             continue
         indent, fence, info = m["indent"], m["fence"], m["info"].strip()
-        end = i + 1
-        while end < len(lines) and not (lines[end].strip().startswith(fence)
-                                        and lines[end].strip().strip("`") == ""):
-            end += 1
-        if end == len(lines):
-            raise DocFormatError(f"{path}:{i + 1}: code fence is never closed")
+        end = _fence_end(path, lines, i, fence)
         if info.split(" ")[0] == "console":
             body = [ln[len(indent):] if ln.startswith(indent) else ln.lstrip() for ln in lines[i + 1:end]]
             reason = None
