@@ -228,10 +228,9 @@ class Store(_Rows, Generic[H]):
     def _write(self) -> Iterator[sqlite3.Connection]:
         """Hold this process's lock for the file and SQLite's write lock (BEGIN IMMEDIATE)."""
         deadline = time.monotonic() + self.timeout
-        if not self._lock.acquire(blocking=False):
-            self._notify_wait()
-            if not self._lock.acquire(timeout=self.timeout):
-                raise self._gave_up()
+        # another thread of this process: not worth a "waiting for another process" line (issue 14)
+        if not self._lock.acquire(timeout=self.timeout):
+            raise self._gave_up()
         try:
             conn = self._db()
             try:
