@@ -114,3 +114,11 @@ def test_cli_spec_error_is_one_line_and_exit_2(tmp_path: Path) -> None:
     out = (r.stderr or r.output).strip()
     assert len(out.splitlines()) == 1 and f"{p}:2: a number with 4301 digits" in out
 
+
+
+def test_user_text_with_a_newline_stays_on_one_line() -> None:
+    # fuzz (cli args): `plan -p 'xenserv[[…1]]\n'` echoed the newline and split the error in two
+    r = CliRunner().invoke(main, ["plan", "-pxenserv[[1]]\n"])
+    assert r.exit_code == 2
+    out = r.stderr or r.output
+    assert out.count("\n") == 1 and "xenserv[[1]]\\n: no such profile" in out

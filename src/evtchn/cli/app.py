@@ -104,5 +104,8 @@ def main() -> None:
 
 def fail(message: str, code: int = EXIT_USAGE) -> None:
     """Print one clear line on stderr and exit non-zero: the only way a user error leaves the CLI."""
-    click.echo(f"evtchn: {message}", err=True)
+    click.echo(f"evtchn: {message.strip().translate(_ESCAPE_CONTROL)}", err=True)  # user text may hold \n
     sys.exit(code)
+
+
+_ESCAPE_CONTROL = {c: f"\\x{c:02x}" for c in (*range(32), 127) if c != 9} | {10: "\\n", 13: "\\r"}

@@ -58,13 +58,12 @@ def serve(
 ) -> None:  # fmt: skip
     """Serve the XenAPI (XML-RPC on / and /RPC2, JSON-RPC on /jsonrpc) for the host file."""
     from evtchn.api.app import build_dispatcher, start_servers, stop_servers
+    from evtchn.api.logsink import log_to_stderr
     from evtchn.api.server import SocketInUse
     from evtchn.api.sessions import Credentials, CredentialsError
     from evtchn.store import StoreError, open_store
 
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.WARNING, format="evtchn serve: %(message)s"
-    )
+    stop_log = log_to_stderr(verbose)  # a stalled stderr never blocks a request (issue 14)
     if no_tcp and unix_path is None:
         fail("--no-tcp needs --unix PATH: there would be nothing to listen on")
     try:
@@ -107,3 +106,4 @@ def serve(
     signal.signal(signal.SIGINT, _stop)
     stop.wait()
     stop_servers(servers)
+    stop_log()

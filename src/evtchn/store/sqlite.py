@@ -199,10 +199,9 @@ class Store(Rows, Generic[H]):
         if self.read_only or self._memory is not None:
             raise ReadOnlyHost(f"{self.path}: the host file is read-only here; this command changes the host")
         deadline = time.monotonic() + self.timeout
-        if not self._lock.acquire(blocking=False):
-            self._notify_wait()
-            if not self._lock.acquire(timeout=self.timeout):
-                raise self._gave_up()
+        # another thread of this process: not worth a "waiting for another process" line (issue 14)
+        if not self._lock.acquire(timeout=self.timeout):
+            raise self._gave_up()
         try:
             conn = self._db()
             try:
