@@ -122,7 +122,7 @@ def test_an_ambiguous_name_lists_the_uuids() -> None:
     with pytest.raises(CliError) as e:
         resolve("web", vms)
     assert e.value.code == EXIT_USAGE
-    assert e.value.message == "2 VMs are named 'web'; give one of their uuids: a-uuid, b-uuid"
+    assert e.value.message == "2 VMs are named 'web'; give a uuid: a-uuid, b-uuid"
     assert resolve("a-uuid", vms) is vms[1]  # a uuid always picks one
     assert resolve("db", vms) is vms[2]
     vms.append(SimpleNamespace(name="a-uuid", uuid="d-uuid"))

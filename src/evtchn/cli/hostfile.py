@@ -141,7 +141,7 @@ def resolve(arg: str, candidates: Iterable[N]) -> N:
         raise CliError(f"no VM named {arg!r}")
     if len(named) > 1:
         uuids = ", ".join(sorted(c.uuid for c in named))
-        raise CliError(f"{len(named)} VMs are named {arg!r}; give one of their uuids: {uuids}")
+        raise CliError(f"{len(named)} VMs are named {arg!r}; give a uuid: {uuids}")
     return named[0]
 
 
