@@ -39,7 +39,7 @@ def _targets(
     return resolve_rows(names, rows)
 
 
-def _lifecycle(
+def lifecycle(
     names: tuple[str, ...],
     all_: bool,
     all_states: tuple[str, ...] | None,
@@ -49,6 +49,8 @@ def _lifecycle(
     done: Callable[[Vm], list[str]],
     what: str,
 ) -> None:
+    """Run `op(host, key)` on each VM (or with --all, each VM in `all_states`), one transaction each;
+    print `done(vm)` after each commit. The shape of every `evtchn vm VERB VM…` command."""
     from evtchn.cli.bulk import Step, run_steps
 
     with errors():
@@ -64,7 +66,9 @@ def _lifecycle(
     run_steps(store, [step(r) for r in targets], what)
 
 
-def _names_options(all_help: str | None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def names_options(all_help: str | None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """VM… arguments, --all (when `all_help` says what it selects), --host and --wait."""
+
     def wrap(f: Callable[..., Any]) -> Callable[..., Any]:
         f = click.argument("names", metavar="VM...", nargs=-1)(f)
         if all_help is not None:
@@ -83,49 +87,49 @@ def _started(vm: Vm) -> list[str]:
 
 @click.command("start")
 @click.option("--paused", is_flag=True, help="Leave the domain paused (VM.start's start_paused).")
-@_names_options("Start every halted VM.")
+@names_options("Start every halted VM.")
 def vm_start(
     names: tuple[str, ...], all_: bool, paused: bool, host_file: str | None, wait: float | None
 ) -> None:
     """Start VMs: each all or nothing (a refused start leaves it Halted, frees what it took, exits 3)."""
-    _lifecycle(
+    lifecycle(
         names, all_, ("Halted",), host_file, wait,
         lambda h, k: h.start_vm(k, paused=paused), _started, "starting VMs",
     )  # fmt: skip
 
 
 @click.command("shutdown")
-@_names_options("Shut down every running or paused VM.")
+@names_options("Shut down every running or paused VM.")
 def vm_shutdown(names: tuple[str, ...], all_: bool, host_file: str | None, wait: float | None) -> None:
     """Clean shutdown: the domain goes and every event channel it held is closed."""
-    _lifecycle(
+    lifecycle(
         names, all_, ("Running", "Paused"), host_file, wait,
         lambda h, k: h.shutdown_vm(k), lambda vm: [f"shut down {vm.name}"], "shutting down VMs",
     )  # fmt: skip
 
 
 @click.command("destroy")
-@_names_options("Destroy the domain of every running or paused VM.")
+@names_options("Destroy the domain of every running or paused VM.")
 def vm_destroy(names: tuple[str, ...], all_: bool, host_file: str | None, wait: float | None) -> None:
     """Hard power-off (xl destroy / VM.hard_shutdown); the VMs stay defined, Halted."""
-    _lifecycle(
+    lifecycle(
         names, all_, ("Running", "Paused"), host_file, wait, lambda h, k: h.destroy_vm(k),
         lambda vm: [f"destroyed domain of {vm.name}; it is {vm.power_state.lower()}"], "destroying VMs",
     )  # fmt: skip
 
 
 @click.command("reboot")
-@_names_options(None)
+@names_options(None)
 def vm_reboot(names: tuple[str, ...], host_file: str | None, wait: float | None) -> None:
     """Reboot: a new domain, with every channel plumbed again (a refused start exits 3)."""
-    _lifecycle(
+    lifecycle(
         names, False, None, host_file, wait, lambda h, k: h.reboot_vm(k),
         lambda vm: [f"rebooted {vm.name}: domid {vm.domid}"], "rebooting VMs",
     )  # fmt: skip
 
 
 @click.command("remove")
-@_names_options(None)
+@names_options(None)
 def vm_remove(names: tuple[str, ...], host_file: str | None, wait: float | None) -> None:
     """Forget halted VMs (VM.destroy in XenAPI terms)."""
 
@@ -134,4 +138,4 @@ def vm_remove(names: tuple[str, ...], host_file: str | None, wait: float | None)
         host.remove_vm(key)
         return vm
 
-    _lifecycle(names, False, None, host_file, wait, remove, lambda vm: [f"removed {vm.name}"], "removing VMs")
+    lifecycle(names, False, None, host_file, wait, remove, lambda vm: [f"removed {vm.name}"], "removing VMs")
