@@ -68,6 +68,23 @@ def test_a_bad_spec_among_several_defines_nothing(hostfile: Path, spec: Path, tm
     assert open_store(hostfile).vms() == []
 
 
+def _name_max_length() -> int:
+    from evtchn.toolstack.spec import VmSpec
+
+    (limit,) = [m.max_length for m in VmSpec.model_fields["name"].metadata if hasattr(m, "max_length")]
+    return int(limit)
+
+
+def test_count_names_are_checked_like_a_spec_name(hostfile: Path, tmp_path: Path) -> None:
+    longest = "w" * _name_max_length()  # a valid name; its copies' names are one suffix too long
+    long = tmp_path / "long.yaml"
+    long.write_text(SPEC.replace("name: web", f"name: {longest}"))
+    code, out, err = _cli(hostfile, "vm", "create", str(long), "--count", "3")
+    assert code == EXIT_USAGE and out == ""  # nothing is defined
+    assert err.startswith(f"evtchn: {long}: --count copy name '{longest}-1': ") and err.count("\n") == 1
+    assert open_store(hostfile).vms() == []
+
+
 def test_bulk_failure_stops_at_that_vm_and_keeps_the_earlier_ones(
     hostfile: Path, spec: Path
 ) -> None:

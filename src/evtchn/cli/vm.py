@@ -43,6 +43,18 @@ def vm_group() -> None:
 # ---------------------------------------------------------------- create
 
 
+def _renamed(path: str, spec: Any, name: str) -> Any:
+    """The spec under another name, validated as a spec file's name is (length, characters)."""
+    from pydantic import ValidationError
+
+    from evtchn.cli.hostfile import CliError
+
+    try:
+        return type(spec).model_validate({**spec.model_dump(), "name": name})
+    except ValidationError as e:
+        raise CliError(f"{path}: --count copy name {name!r}: {e.errors()[0]['msg']}") from None
+
+
 @click.command("create")
 @click.argument("spec_files", metavar="SPEC...", nargs=-1, required=True)
 @click.option(
@@ -59,23 +71,24 @@ def vm_create(spec_files: tuple[str, ...], count: int, host_file: str | None, wa
     from evtchn.toolstack.spec import read_spec
 
     with errors():
-        specs = []
+        copies = []
         for path in spec_files:
             spec, notes = read_spec(path)
             for note in notes:
                 notice(note)
-            specs.append(spec)
+            if count == 1:
+                copies.append(spec)
+            else:
+                copies.extend(_renamed(path, spec, f"{spec.name}-{i}") for i in range(1, count + 1))
         store = open_host(host_file, wait)
     steps = []
-    for spec in specs:
-        for i in range(1, count + 1):
-            copy = spec if count == 1 else spec.model_copy(update={"name": f"{spec.name}-{i}"})
+    for copy in copies:
 
-            def define(host: Host, copy: Any = copy) -> list[str]:
-                vm = host.define_vm(copy)
-                return [f"created VM {vm.name} ({vm.uuid})"]
+        def define(host: Host, copy: Any = copy) -> list[str]:
+            vm = host.define_vm(copy)
+            return [f"created VM {vm.name} ({vm.uuid})"]
 
-            steps.append(Step(copy.name, define))
+        steps.append(Step(copy.name, define))
     run_steps(store, steps, "creating VMs")
 
 
