@@ -1,7 +1,7 @@
 """Start-up cost of the command line, as fresh processes, against a bare `python -c pass` in the same run.
 
     python bench/bench_cli.py            # prints each command's CPU time and ratio; exit 1 if one is over 8x
-    python bench/bench_cli.py --rounds 5
+    python bench/bench_cli.py --rounds 5 --importtime    # and each command's slowest imports
 
 Each command runs as a new process (what an administrator's shell loop pays), on a 500-VM host file
 (xenserver-8, every other VM running) built once in a temporary directory. The figure is the child's CPU
@@ -63,9 +63,23 @@ def _script(name: str) -> list[str]:
     return [sys.executable, "-c", f"import sys; from {module} import main; sys.exit(main())"]
 
 
+def _importtime(argv: list[str], env: dict[str, str], top: int = 5) -> list[tuple[int, str]]:
+    """The `top` slowest top-level imports (cumulative microseconds) of one run, from -X importtime."""
+    r = subprocess.run(argv, capture_output=True, text=True, env=dict(env, PYTHONPROFILEIMPORTTIME="1"))
+    found = []
+    for line in r.stderr.splitlines():
+        if not line.startswith("import time:") or "|" not in line:
+            continue
+        _, cumulative, name = line.split("|", 2)
+        if cumulative.strip().isdigit() and not name.startswith("  "):  # top level: no extra indent
+            found.append((int(cumulative), name.strip()))
+    return sorted(found, reverse=True)[:top]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=7, help="best of this many runs of each (default 7)")
+    ap.add_argument("--importtime", action="store_true", help="also list each command's slowest imports")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         hostfile = Path(tmp) / "host.db"
@@ -82,6 +96,9 @@ def main() -> int:
         for _ in range(args.rounds):
             for label, argv in commands.items():
                 best[label] = min(best[label], _cpu_seconds(argv, env))
+        slowest = {}
+        if args.importtime:
+            slowest = {label: _importtime(argv, env) for label, argv in commands.items()}
     base = best.pop("python -c pass")
     print(f"host: {VMS} VMs on xenserver-8, {running} running; CPU time, best of {args.rounds}")
     print(f"  {'python -c pass':<18} {base * 1000:7.1f} ms   (baseline)")
@@ -93,8 +110,11 @@ def main() -> int:
         print(f"  {label:<18} {t * 1000:7.1f} ms   {ratio:5.1f}x  (target <= {TARGET:g}x) {verdict}")
         if not ok:
             missed.append(label)
+        for us, name in slowest.get(label, []):
+            print(f"      {us / 1000:6.1f} ms  import {name}")
     if missed:
-        print(f"bench_cli: over {TARGET:g}x: {', '.join(missed)}", file=sys.stderr)
+        sys.stdout.flush()
+        print(f"bench_cli: over {TARGET:g}x: {', '.join(missed)}", file=sys.stderr, flush=True)
         return 1
     return 0
 

@@ -17,6 +17,7 @@ import pytest
 
 from evtchn.cli import COMMANDS
 from evtchn.cli.app import load_command
+from evtchn.cli.vm import VM_COMMANDS
 from evtchn.store import create_store
 from evtchn.toolstack import Host, seed_vm_spec
 
@@ -85,13 +86,16 @@ def test_lsevtchn_does_not_load_click_numpy_or_plotting(hostfile: Path) -> None:
     assert r.stdout == "False\n"
 
 
-def test_the_command_table_names_every_command_once() -> None:
-    for name, target in COMMANDS.items():
+@pytest.mark.parametrize(
+    ("group", "table"), [("evtchn.cli.app:main", COMMANDS), ("evtchn.cli.vm:vm_group", VM_COMMANDS)]
+)
+def test_the_command_tables_name_every_command_once(group: str, table: dict[str, str]) -> None:
+    for name, target in table.items():
         command = load_command(target)
         assert command.name == name, target
-    ctx = click.Context(load_command("evtchn.cli.app:main"))
-    listed = load_command("evtchn.cli.app:main")
-    assert isinstance(listed, click.Group) and listed.list_commands(ctx) == sorted(COMMANDS)
+    listed = load_command(group)
+    assert isinstance(listed, click.Group)
+    assert listed.list_commands(click.Context(listed)) == sorted(table)
 
 
 def test_a_wrong_table_entry_is_a_bug_not_a_silent_skip() -> None:

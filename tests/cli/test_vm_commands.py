@@ -68,6 +68,23 @@ def test_a_bad_spec_among_several_defines_nothing(hostfile: Path, spec: Path, tm
     assert open_store(hostfile).vms() == []
 
 
+def _name_max_length() -> int:
+    from evtchn.toolstack.spec import VmSpec
+
+    (limit,) = [m.max_length for m in VmSpec.model_fields["name"].metadata if hasattr(m, "max_length")]
+    return int(limit)
+
+
+def test_count_names_are_checked_like_a_spec_name(hostfile: Path, tmp_path: Path) -> None:
+    longest = "w" * _name_max_length()  # a valid name; its copies' names are one suffix too long
+    long = tmp_path / "long.yaml"
+    long.write_text(SPEC.replace("name: web", f"name: {longest}"))
+    code, out, err = _cli(hostfile, "vm", "create", str(long), "--count", "3")
+    assert code == EXIT_USAGE and out == ""  # nothing is defined
+    assert err.startswith(f"evtchn: {long}: --count copy name '{longest}-1': ") and err.count("\n") == 1
+    assert open_store(hostfile).vms() == []
+
+
 def test_bulk_failure_stops_at_that_vm_and_keeps_the_earlier_ones(
     hostfile: Path, spec: Path
 ) -> None:
@@ -122,7 +139,7 @@ def test_an_ambiguous_name_lists_the_uuids() -> None:
     with pytest.raises(CliError) as e:
         resolve("web", vms)
     assert e.value.code == EXIT_USAGE
-    assert e.value.message == "2 VMs are named 'web'; give one of their uuids: a-uuid, b-uuid"
+    assert e.value.message == "2 VMs are named 'web'; give a uuid: a-uuid, b-uuid"
     assert resolve("a-uuid", vms) is vms[1]  # a uuid always picks one
     assert resolve("db", vms) is vms[2]
     vms.append(SimpleNamespace(name="a-uuid", uuid="d-uuid"))

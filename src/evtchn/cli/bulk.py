@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import click
 
 from evtchn.cli.app import fail
-from evtchn.cli.hostfile import CliError, exit_code
+from evtchn.cli.hostfile import one_line
 
 if TYPE_CHECKING:
     from evtchn.store.sqlite import Store
@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 class Step:
     name: str  # how the user knows the VM (the error line names it)
     run: Callable[[Host], list[str]]  # mutate the host; the lines to print once it is committed
-    notes: Callable[[], list[str]] | None = None  # stderr lines after the commit, e.g. degraded devices
 
 
 @contextmanager
@@ -50,19 +49,19 @@ def _progress(total: int, what: str) -> Iterator[Callable[[], None]]:
 
 def run_steps(store: Store[Host], steps: list[Step], what: str) -> None:
     """Each step in its own transaction, in order; on the first failure: one line and its exit code."""
-    from evtchn.store import StoreError
-    from evtchn.toolstack.errors import ToolstackError
-
     with _progress(len(steps), what) as advance:
         for done, step in enumerate(steps):
             try:
                 with store.transaction() as host:
                     lines = step.run(host)
-            except (StoreError, ToolstackError, CliError) as e:
-                message = e.message
+            except Exception as e:
+                got = one_line(e)
+                if got is None:
+                    raise
+                message, code = got
                 if len(steps) > 1:
                     message = f"{step.name}: {message} (stopped: {done} of {len(steps)} done)"
-                fail(message, exit_code(e))
+                fail(message, code)
                 return
             for line in lines:
                 click.echo(line)

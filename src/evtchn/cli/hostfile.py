@@ -53,32 +53,35 @@ def notice(message: str) -> None:
     click.echo(f"evtchn: {message}", err=True)
 
 
-def exit_code(e: Exception) -> int:
-    """EXIT_REFUSED for a start the host refused (the request was fine), else EXIT_USAGE."""
-    from evtchn.toolstack.errors import StartError
+def one_line(e: BaseException) -> tuple[str, int] | None:
+    """(message, exit code) of an error the CLI reports as one line; None for anything else (a bug).
+
+    A start the host refused exits EXIT_REFUSED (the request was fine); every other store, toolstack or
+    CLI error is a usage or input error (cli/exits.py).
+    """
+    from evtchn.store import StoreError
 
     if isinstance(e, CliError):
-        return e.code
-    return EXIT_REFUSED if isinstance(e, StartError) else EXIT_USAGE
+        return e.message, e.code
+    if isinstance(e, StoreError):
+        return e.message, EXIT_USAGE
+    from evtchn.toolstack.errors import StartError, ToolstackError
+
+    if isinstance(e, ToolstackError):
+        return e.message, EXIT_REFUSED if isinstance(e, StartError) else EXIT_USAGE
+    return None
 
 
 @contextmanager
-def errors(prefix: str = "") -> Iterator[None]:
+def errors() -> Iterator[None]:
     """Store, toolstack and CLI errors leave as one line on stderr with their exit code (cli/exits.py)."""
-    from evtchn.store import StoreError
-
     try:
         yield
-    except StoreError as e:
-        fail(prefix + e.message)
-    except CliError as e:
-        fail(prefix + e.message, e.code)
     except Exception as e:
-        from evtchn.toolstack.errors import ToolstackError
-
-        if not isinstance(e, ToolstackError):
+        got = one_line(e)
+        if got is None:
             raise
-        fail(prefix + e.message, exit_code(e))
+        fail(*got)
 
 
 def open_host(host_file: str | None, wait: float | None) -> Store[Host]:
@@ -141,7 +144,7 @@ def resolve(arg: str, candidates: Iterable[N]) -> N:
         raise CliError(f"no VM named {arg!r}")
     if len(named) > 1:
         uuids = ", ".join(sorted(c.uuid for c in named))
-        raise CliError(f"{len(named)} VMs are named {arg!r}; give one of their uuids: {uuids}")
+        raise CliError(f"{len(named)} VMs are named {arg!r}; give a uuid: {uuids}")
     return named[0]
 
 
