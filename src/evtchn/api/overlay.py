@@ -33,6 +33,20 @@ def read_all(conn: sqlite3.Connection) -> dict[str, tuple[str, dict[str, Any]]]:
     return {ref: (cls, json.loads(fields)) for ref, cls, fields in rows}
 
 
+def read_refs(conn: sqlite3.Connection, refs: list[str]) -> dict[str, tuple[str, dict[str, Any]]]:
+    """The rows of just these refs (a targeted read for one object's record)."""
+    if not refs:
+        return {}
+    marks = ",".join("?" * len(refs))
+    try:
+        rows = conn.execute(f"SELECT ref, cls, fields FROM xapi_objects WHERE ref IN ({marks})", refs)
+    except sqlite3.OperationalError as e:
+        if "no such table" in str(e):
+            return {}
+        raise
+    return {ref: (cls, json.loads(fields)) for ref, cls, fields in rows}
+
+
 def get(conn: sqlite3.Connection, ref: str) -> dict[str, Any] | None:
     try:
         row = conn.execute("SELECT fields FROM xapi_objects WHERE ref = ?", (ref,)).fetchone()

@@ -21,7 +21,7 @@ from typing import Any
 from evtchn.api import overlay
 from evtchn.api.errors import ApiFailure
 from evtchn.api.tasks import TaskTable
-from evtchn.api.world import Inputs, World, build
+from evtchn.api.world import Inputs, World, build, build_vms
 from evtchn.store.errors import StoreError
 from evtchn.store.sqlite import Store, Txn
 from evtchn.toolstack.errors import ToolstackError
@@ -39,6 +39,7 @@ class Service:
         self.tasks = TaskTable(on_change=self._notify)
         self._world: World | None = None
         self._world_lock = threading.Lock()
+        self._custom_hardware: dict[str, Hardware] = {}
         self.after_commit: list[Callable[[], None]] = []
         self.unsupported = frozenset(op for op, fn in _OPTIONAL_OPS.items() if not hasattr(Host, fn))
 
@@ -79,12 +80,22 @@ class Service:
         except StoreError as e:
             raise ApiFailure("INTERNAL_ERROR", e.message) from None
 
-    def _inputs(self) -> Inputs:
+    def _inputs(self, vm_ref: str | None = None) -> Inputs:
+        """What a view is built from: the whole host, or (vm_ref) one toolstack VM with its devices."""
         st = self.store
         meta = st.host_meta()
         hw = self._hardware(meta.get("hardware", ""))
+        if vm_ref is None:
+            vms, devs, over = st.vms(), st.devices(), overlay.read_all(st._db())
+        else:
+            row = st.vm(ref=vm_ref)
+            vms = [row] if row is not None else []
+            devs = st.devices(vm_ref=vm_ref)
+            over = overlay.read_refs(st._db(), [vm_ref] + [d.ref for d in devs])
+            disks = [str(f["VDI"]) for _, f in over.values() if f.get("VDI")]
+            over.update(overlay.read_refs(st._db(), disks))
         return Inputs(
-            meta=meta, vms=st.vms(), devices=st.devices(), overlay=overlay.read_all(st._db()),
+            meta=meta, vms=vms, devices=devs, overlay=over,
             host_pcpus=hw.host_pcpus, host_memory_mib=hw.host_memory_mib, dom0_memory_mib=hw.dom0_memory_mib,
             tasks=self.tasks.records(), operations=self.tasks.operations(), unsupported=self.unsupported,
         )  # fmt: skip
@@ -93,13 +104,42 @@ class Service:
         try:
             return _builtin_hardware(name)
         except ToolstackError:  # a user's hardware file: the host carries it
-            return self.store.read().hardware
+            hw = self._custom_hardware.get(name)
+            if hw is None:
+                hw = self._custom_hardware[name] = self.store.read().hardware
+            return hw
 
     def record(self, cls: str, ref: Any) -> dict[str, Any]:
-        rec = self.world().objects[cls].get(ref) if isinstance(ref, str) else None
+        """One record. A VM's, VBD's or VIF's is read with targeted queries when the cached view is stale
+        (a client reading records between changes does not pay for a view of the whole host)."""
+        if not isinstance(ref, str):
+            raise ApiFailure("HANDLE_INVALID", cls, ref)
+        rec: dict[str, Any] | None
+        if cls in ("VM", "VBD", "VIF"):
+            rec = self._toolstack_record(cls, ref)
+        else:
+            rec = self.world().objects[cls].get(ref)
         if rec is None:
             raise ApiFailure("HANDLE_INVALID", cls, ref)
         return rec
+
+    def _toolstack_record(self, cls: str, ref: str) -> dict[str, Any] | None:
+        try:
+            with self.store.snapshot() as gen:
+                key = (gen, self.tasks.version)
+                w = self._world
+                if w is not None and w.key == key:
+                    return w.objects[cls].get(ref)
+                if cls == "VM":
+                    vm_ref: str | None = ref if self.store.vm(ref=ref) is not None else None
+                else:
+                    d = self.store.device(ref, cls.lower())
+                    vm_ref = d.vm_ref if d is not None else None
+                if vm_ref is None:  # a template, dom0, or no such object: the whole view answers
+                    return self.world().objects[cls].get(ref)
+                return build_vms(key, self._inputs(vm_ref)).objects[cls].get(ref)
+        except StoreError as e:
+            raise ApiFailure("INTERNAL_ERROR", e.message) from None
 
     # ----------------------------------------------------------------- writes
     @contextmanager

@@ -12,6 +12,7 @@ are stable across processes and restarts without being stored. Tasks come from t
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import uuid as uuidlib
 from collections.abc import Mapping, Sequence
@@ -42,6 +43,7 @@ VM_OPS = {
 TEMPLATE_OPS = ["clone", "copy", "export", "provision"]
 
 
+@functools.lru_cache(maxsize=65536)
 def derived(seed: str, key: str) -> tuple[str, str]:
     """(ref, uuid) of a derived object: name-based, so every process computes the same."""
     return (f"OpaqueRef:{uuidlib.uuid5(_NS, f'{seed}/{key}/ref')}", str(uuidlib.uuid5(_NS, f"{seed}/{key}")))
@@ -94,9 +96,6 @@ def build(key: Any, i: Inputs) -> World:
     first_net = next(iter(w.objects["network"]), NULL_REF)
 
     # ------------------------------------------------------------------ VMs
-    dev_by_vm: dict[str, list[DeviceRow]] = {}
-    for d in i.devices:
-        dev_by_vm.setdefault(d.vm_ref, []).append(d)
     dom0_vcpus = int(meta.get("dom0_vcpus", "1") or 1)
     dom0_mem = i.dom0_memory_mib * MIB
     dom0 = catalog.vm_defaults()
@@ -109,19 +108,7 @@ def build(key: Any, i: Inputs) -> World:
     _overlaid(dom0, over.get(meta["dom0_ref"]))
     _vm_extras(w, meta["dom0_ref"], dom0, host_ref)
     w.add("VM", meta["dom0_ref"], dom0)
-    used_memory = i.dom0_memory_mib * MIB
-    for row in i.vms:
-        devs = dev_by_vm.get(row.ref, [])
-        rec = _vm_record(row, devs, host_ref, over.get(row.ref), i)
-        if rec["power_state"] in ("Running", "Paused"):
-            used_memory += rec["memory_static_max"]
-        w.vm_names[row.ref] = row.name
-        _vm_extras(w, row.ref, rec, host_ref)
-        for d in devs:
-            _device(w, d, row, rec, over.get(d.ref), first_net, i)
-        if rec["power_state"] == "Running" and (row.vm_type != "hvm" or any(d.attached for d in devs)):
-            _guest_metrics(w, row, rec, devs)
-        w.add("VM", row.ref, rec)
+    used_memory = i.dom0_memory_mib * MIB + _toolstack_vms(w, i, over, first_net)
     for t in catalog.TEMPLATES:
         ref, uuid = derived(host_uuid, f"template/{t.name_label}")
         extra = over.get(ref)
@@ -143,16 +130,7 @@ def build(key: Any, i: Inputs) -> World:
         w.add("VM", ref, rec)
 
     # ----------------------------------------------------- storage (one local SR)
-    vdis = [(ref, f) for ref, (cls, f) in i.overlay.items() if cls == "VDI" and not f.get(DELETED)]
-    for ref, f in vdis:
-        rec = _overlaid(catalog.vdi_defaults(), f)
-        rec["SR"] = sr_ref
-        rec["VBDs"] = [v for v, r in w.objects["VBD"].items() if r["VDI"] == ref]
-        rec["physical_utilisation"] = rec["virtual_size"]
-        w.add("VDI", ref, rec)
-    for vbd in w.objects["VBD"].values():
-        if vbd["VDI"] not in w.objects["VDI"]:
-            vbd["VDI"] = NULL_REF
+    _vdis(w, i, sr_ref)
     used = sum(int(r["virtual_size"]) for r in w.objects["VDI"].values())
     sr = {
         "uuid": sr_uuid, "name_label": catalog.LOCAL_SR["name_label"], "name_description": "",
@@ -216,6 +194,55 @@ def build(key: Any, i: Inputs) -> World:
     for ref, rec in i.tasks.items():
         w.add("task", ref, {**rec, "resident_on": host_ref})
     return w
+
+
+def build_vms(key: Any, i: Inputs) -> World:
+    """Only the toolstack VMs in `i` (and their devices, metrics, consoles, VDIs): what one VM's, VBD's or
+    VIF's record needs, read with a few targeted queries instead of the whole host."""
+    w = World(key)
+    over = {ref: f for ref, (_, f) in i.overlay.items()}
+    _build_network(w, i.meta["host_ref"], i.meta["host_uuid"], over)
+    _toolstack_vms(w, i, over, next(iter(w.objects["network"]), NULL_REF))
+    _vdis(w, i, derived(i.meta["host_uuid"], "SR/local")[0])
+    return w
+
+
+def _toolstack_vms(w: World, i: Inputs, over: Mapping[str, dict[str, Any]], first_net: str) -> int:
+    """Add the toolstack's VMs and their devices; the memory the running ones hold."""
+    host_ref = i.meta["host_ref"]
+    dev_by_vm: dict[str, list[DeviceRow]] = {}
+    for d in i.devices:
+        dev_by_vm.setdefault(d.vm_ref, []).append(d)
+    used_memory = 0
+    for row in i.vms:
+        devs = dev_by_vm.get(row.ref, [])
+        rec = _vm_record(row, devs, host_ref, over.get(row.ref), i)
+        if rec["power_state"] in ("Running", "Paused"):
+            used_memory += rec["memory_static_max"]
+        w.vm_names[row.ref] = row.name
+        _vm_extras(w, row.ref, rec, host_ref)
+        for d in devs:
+            _device(w, d, row, rec, over.get(d.ref), first_net, i)
+        if rec["power_state"] == "Running" and (row.vm_type != "hvm" or any(d.attached for d in devs)):
+            _guest_metrics(w, row, rec, devs)
+        w.add("VM", row.ref, rec)
+    return used_memory
+
+
+def _vdis(w: World, i: Inputs, sr_ref: str) -> None:
+    vdis = [(ref, f) for ref, (cls, f) in i.overlay.items() if cls == "VDI" and not f.get(DELETED)]
+    users: dict[str, list[str]] = {}
+    for v, r in w.objects["VBD"].items():
+        users.setdefault(r["VDI"], []).append(v)
+    for ref, f in vdis:
+        rec = _overlaid(catalog.vdi_defaults(), f)
+        rec["SR"] = sr_ref
+        rec["VBDs"] = users.get(ref, [])
+        rec["physical_utilisation"] = rec["virtual_size"]
+        w.add("VDI", ref, rec)
+    for vbd in w.objects["VBD"].values():
+        if vbd["VDI"] not in w.objects["VDI"]:
+            vbd["VDI"] = NULL_REF
 
 
 def _build_network(w: World, host_ref: str, host_uuid: str, over: Mapping[str, dict[str, Any]]) -> None:
