@@ -9,6 +9,7 @@ made here gets a toolstack name derived from its label (made unique), and its la
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 from xml.etree import ElementTree
 
@@ -22,7 +23,8 @@ from evtchn.api.service import Service
 from evtchn.api.storage import new_vdi
 from evtchn.store.sqlite import Txn
 from evtchn.toolstack.errors import BadPowerState
-from evtchn.toolstack.host import DOM0_NAME, Host
+from evtchn.toolstack.host import Host
+from evtchn.toolstack.plumbing import DOM0_NAME
 from evtchn.toolstack.spec import DiskSpec, VmSpec
 
 _NAME_OK = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@+-]*")
@@ -35,20 +37,20 @@ _CARRIED = ("name_description", "other_config", "platform", "PV_bootloader", "PV
 _SPEC_FIELDS = {"vcpus": "VCPUs_at_startup", "max_vcpus": "VCPUs_max", "memory_mib": "memory_static_max"}
 
 
-def toolstack_name(label: str, taken: set[str] | dict[str, Any]) -> str:
+def toolstack_name(label: str, taken: Callable[[str], bool]) -> str:
     """A unique toolstack name for a free-text label: the label itself when it is a valid name."""
     base = re.sub(r"[^A-Za-z0-9_.@+-]+", "-", label).strip("-")[:56]
     if not base or not _NAME_OK.fullmatch(base):
         base = "vm" + (f"-{base}" if base else "")
     name, n = base, 1
-    while name in taken or name == DOM0_NAME:
+    while taken(name) or name == DOM0_NAME:
         n += 1
         name = f"{base}-{n}"
     return name
 
 
 def _define(tx: Txn[Host], spec_fields: dict[str, Any], label: str, extra: dict[str, Any]) -> tuple[str, str]:
-    name = toolstack_name(label, tx.host.vms)
+    name = toolstack_name(label, lambda n: bool(tx.host.vms.named(n)))
     try:
         spec = VmSpec.model_validate({**spec_fields, "name": name})
     except ValidationError as e:

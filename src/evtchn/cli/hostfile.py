@@ -94,17 +94,13 @@ class _RowsOnly:
     """A codec for reading the store's rows without the toolstack (the seam for a store read API).
 
     `vm list` prints rows only; building a Host would import the toolstack and decode every VM. Loading
-    or saving a host through this codec is a bug in the CLI, so it says so.
+    or saving a host through this codec is a bug in the CLI, so every host method says so.
     """
 
-    def dump(self, host: Any) -> dict[str, Any]:
-        raise TypeError("a rows-only store cannot save a host")
-
-    def load(self, state: dict[str, Any]) -> Any:
-        raise TypeError("a rows-only store cannot load a host")
-
-    def facts(self, host: Any) -> Any:
+    def _no_host(self, *_: Any) -> Any:
         raise TypeError("a rows-only store has no host")
+
+    parts = assemble = changes = vm_uuids = vm_facts = meta = load = _no_host
 
 
 def open_rows(host_file: str | None, wait: float | None) -> Store[Any]:

@@ -108,12 +108,17 @@ def _host_part(host: Host) -> dict[str, Any]:
     from evtchn.xen.snapshot import SNAPSHOT_VERSION
 
     hv = host.hv
+    plumbing = host.plumbing
     return {
         "version": STATE_VERSION,
         "profile": host.profile.model_dump(mode="json"),
         "hardware": host.hardware.model_dump(mode="json"),
-        "rover": host._rover,
-        "tty": host._tty,
+        "rover": plumbing.rover,
+        "tty": plumbing.tty,
+        "memory": {
+            "xen_reserved_mib": plumbing.memory.xen_reserved_mib,
+            "shadow": plumbing.memory.shadow_multiplier,
+        },
         "dom0_abi": host.kernel.abi,
         "xs_root": host.xenstore.read("/"),
         "hv": {
@@ -123,26 +128,27 @@ def _host_part(host: Host) -> dict[str, Any]:
                 "fifo_compiled": hv.settings.fifo_compiled,
             },
             "global_virq_handlers": [[k, v] for k, v in hv.global_virq_handlers.items()],
-            "xen_consumers": [[name, index] for name, index in hv._xen_consumers.items()],
+            "xen_consumers": [[name, index] for name, index in hv.xen_consumers().items()],
+            "domid_rover": hv.domid_rover,
         },
         "binders": _holds(host, None),
     }
 
 
 def _dom_part(host: Host, domid: int) -> dict[str, Any]:
-    from evtchn.xen.snapshot import _domain  # until the hypervisor exports one domain itself
+    from evtchn.xen.snapshot import domain_state
 
     return {
-        "domain": _domain(host.hv.domains[domid]),
-        "grefs": host._grefs.get(domid),
+        "domain": domain_state(host.hv.domains[domid]),
+        "grefs": host.plumbing.grefs.get(domid),
         "binders": _holds(host, domid),
     }
 
 
 def _vm_part(vm: Vm) -> dict[str, Any]:
-    from evtchn.toolstack.host import _vm_to_state
+    from evtchn.toolstack.records import vm_to_state
 
-    return _vm_to_state(vm)
+    return vm_to_state(vm)
 
 
 def _find_vm(host: Host, uuid: str) -> Vm | None:
@@ -212,13 +218,14 @@ class HostCodec:
             "xenstore": ["", {}],
             "rover": head["rover"],
             "tty": head["tty"],
+            "memory": head.get("memory", {}),
             "grefs": grefs,
             "binders": binders,
             "dom0_abi": head["dom0_abi"],
             "vms": vms,
         }
         host = Host.from_state(state)
-        host.xenstore = XenStore.from_nodes(str(head["xs_root"]), nodes)
+        host.plumbing.xenstore = XenStore.from_nodes(str(head["xs_root"]), nodes)
         self.changes(host)  # what was just loaded is what the file holds: nothing is dirty
         return host
 

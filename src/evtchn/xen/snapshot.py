@@ -129,7 +129,8 @@ def vcpu_state(v: Vcpu) -> State:
     }
 
 
-def _domain(d: Domain) -> State:
+def domain_state(d: Domain) -> State:
+    """One domain: its fields, ABI and port table."""
     assert isinstance(d.abi, TwoLevel | Fifo)
     return {**domain_fields(d), "abi": _abi(d.abi), "ports": _ports(d.ports)}
 
@@ -166,7 +167,7 @@ def to_state(hv: Hypervisor) -> State:
     return {
         "version": SNAPSHOT_VERSION,
         "settings": {"xen_version": list(s.xen_version), "fifo_compiled": s.fifo_compiled},
-        "domains": [_domain(d) for d in hv.domains.values()],
+        "domains": [domain_state(d) for d in hv.domains.values()],
         "global_virq_handlers": pairs(hv.global_virq_handlers),
         "xen_consumers": [[name, index] for name, index in hv.xen_consumers().items()],
         "domid_rover": hv.domid_rover,
