@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -13,6 +12,7 @@ from evtchn.store import create_store, open_store
 from evtchn.store.codec import HOST_CODEC, dom0_ports_by_domain
 from evtchn.toolstack import Host, seed_vm_spec
 from evtchn.toolstack.errors import StartError
+from tests.store.standins import install
 
 
 def _host(n: int = 6, profile: str = "xenserver-6.1") -> Host:
@@ -43,38 +43,9 @@ def test_parts_rebuild_the_host_exactly() -> None:
     assert list(again.xenstore.walk("/")) == list(host.xenstore.walk("/"))
 
 
-class _AllDirty:
-    """Stand-ins for the trackers the toolstack and hypervisor grow: every VM and domain, always (a
-    superset of the truth, so the partial write path runs on real hosts and must still be exact)."""
-
-    def __init__(self, host: Host, seen: set[int]) -> None:
-        self.host, self.seen = host, seen
-
-    def vms(self) -> set[str]:
-        return {vm.uuid for vm in self.host.vms.values()}
-
-    def domains(self) -> dict[str, Any]:
-        now = set(self.host.hv.domains)
-        out = {"changed": now | self.seen}
-        self.seen |= now
-        return out
-
-
 def _track(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Install the stand-in trackers on every Host; count the partial writes."""
-    calls: list[int] = []
-    real = HOST_CODEC.changes
-
-    def changes(host: Host) -> Any:
-        state = host.__dict__.setdefault("_test_dirty", _AllDirty(host, set()))
-        host.__dict__["take_dirty_vms"] = state.vms
-        host.hv.__dict__["take_dirty"] = state.domains
-        got = real(host)
-        calls.append(0 if got is None else 1)
-        return got
-
-    monkeypatch.setattr(HOST_CODEC, "changes", changes)
-    return calls
+    return install(HOST_CODEC, monkeypatch.setattr)
 
 
 def test_partial_writes_match_the_host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from evtchn.store import Store, create_store, open_store
 from evtchn.toolstack.host import Host
 from evtchn.toolstack.spec import seed_vm_spec
@@ -34,7 +36,9 @@ def _check(store: Store[Host]) -> None:
             assert all(d.connected for d in vm.devices), f"{vm.name} running with a device half plugged"
 
 
-def test_sigkill_during_starts_leaves_no_half_started_vm(tmp_path: Path) -> None:
+@pytest.mark.parametrize("path", ["as-is", "partial"])
+def test_sigkill_during_starts_leaves_no_half_started_vm(tmp_path: Path, path: str) -> None:
+    """as-is: the store as the models are; partial: stand-in trackers force the partial write path."""
     host = Host.create("xenserver-6.1")
     baseline = host.dom0_ports_used()
     for i in range(8):
@@ -47,7 +51,13 @@ def test_sigkill_during_starts_leaves_no_half_started_vm(tmp_path: Path) -> None
         gen_before = store.generation()
         env = dict(os.environ, PYTHONPATH=str(ROOT))
         child = subprocess.Popen(
-            [sys.executable, str(WORKER), str(store.path), str(seed)],
+            [
+                sys.executable,
+                str(WORKER),
+                str(store.path),
+                str(seed),
+                *(["partial"] if path == "partial" else []),
+            ],
             stdout=subprocess.PIPE,
             text=True,
             env=env,

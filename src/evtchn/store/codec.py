@@ -3,17 +3,21 @@
 store = Store(path, HOST_CODEC)     # what open_store() does
 
 Parts (kind, key) -> JSON value, each rewritten only when it changed:
-    ("host", "")          profile, hardware, rovers, the hypervisor's global fields, binders' global holds
-    ("dom", "<domid>")    one domain (port table, ABI, vCPUs), its grant counter, what binders hold for it
+    ("host", "")          profile, hardware, rovers, the hypervisor's global fields
+    ("dom", "<domid>")    one domain's record (fields, vCPUs, ABI; the whole domain before xen/delta.py)
+    ("bkt", "<domid>/<b>")  ports 64·b .. 64·b+63 of a domain (with xen/delta.py)
+    ("hold", "<binder>/<key>")  the dom0 ports a binder (blkback, qemu, …) holds for one key
     ("vm", "<uuid>")      one VM record (spec, power state, device statuses, messages)
     ("xs", "<path>")      one xenstore node: [value, is_directory]
-What changed comes from the models' own dirty trackers: `Hypervisor.take_dirty()` (domains),
-`Host.take_dirty_vms()` (VM uuids) and `XenStore.take_dirty()` (nodes). While a tracker is missing the
+What changed comes from the models' own dirty trackers: `Hypervisor.take_dirty()` (domains and
+buckets), `Host.take_dirty_vms()` (VM uuids), `XenStore.take_dirty()` (nodes), and the binders' `held`
+dicts, which the codec swaps for a recording dict (_TrackedHolds). While a tracker is missing the
 codec answers "unknown" and the store rewrites every part (correct, but its cost grows with the host).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from collections.abc import Hashable, Iterable, Iterator
@@ -80,75 +84,158 @@ def vm_facts(vm: Vm, dom0_ports: int = 0) -> VmFacts:
 # ------------------------------------------------------------------------------------------ parts
 
 
-def _key_domid(key: Hashable) -> int | None:
-    """The domain a binder's hold belongs to (its key is the domid, or a tuple starting with it)."""
-    if isinstance(key, int) and not isinstance(key, bool):
-        return key
-    if isinstance(key, tuple) and key and isinstance(key[0], int) and not isinstance(key[0], bool):
-        return key[0]
-    return None
+class _TrackedHolds(dict[Hashable, list[int]]):
+    """A binder's `held` that remembers which keys were set, popped or handed out for appending (in the
+    order they took their place), so the store writes back only those; the binder code is unchanged."""
+
+    touched: dict[Hashable, None]
+    removed: set[Hashable]
+
+    def _arrive(self, key: Hashable) -> None:
+        if key not in self:  # a new key goes last, here as in the file
+            self.touched.pop(key, None)
+        self.touched[key] = None
+
+    def _leave(self, key: Hashable) -> None:
+        self.touched[key] = None
+        self.removed.add(key)
+
+    def __setitem__(self, key: Hashable, value: list[int]) -> None:
+        self._arrive(key)
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: Hashable) -> None:
+        self._leave(key)
+        super().__delitem__(key)
+
+    def setdefault(self, key: Hashable, default: list[int] | None = None) -> list[int]:
+        self._arrive(key)
+        return super().setdefault(key, default if default is not None else [])
+
+    def pop(self, key: Hashable, *default: Any) -> Any:
+        self._leave(key)
+        return super().pop(key, *default)
+
+    def clear(self) -> None:
+        for key in self:
+            self._leave(key)
+        super().clear()
+
+    def take(self) -> tuple[dict[Hashable, None], set[Hashable]]:
+        out = self.touched, self.removed
+        self.touched, self.removed = {}, set()
+        return out
 
 
-def _holds(host: Host, domid: int | None) -> dict[str, list[list[Any]]]:
-    """What each binder holds for `domid`; None: the holds of no live domain (kept with the host part)."""
-    live = host.hv.domains
-    out: dict[str, list[list[Any]]] = {}
+def _track_holds(host: Host) -> bool:
+    """Put a tracking `held` on every binder; False if some were not tracked yet (changes unknown)."""
+    was = True
     for b in host.binders:
-        state = b.to_state()
-        if domid is None:
-            out[b.name] = [
-                e for e, k in zip(state, b.held, strict=True) if (d := _key_domid(k)) is None or d not in live
-            ]
-        else:
-            out[b.name] = [e for e, k in zip(state, b.held, strict=True) if _key_domid(k) == domid]
-    return out
+        if not isinstance(b.held, _TrackedHolds):
+            tracked = _TrackedHolds(b.held)
+            tracked.touched, tracked.removed = {}, set()
+            b.held = tracked
+            was = False
+    return was
+
+
+def _hold_key(binder: str, key: Hashable) -> str:
+    return f"{binder}/{json.dumps(list(key) if isinstance(key, tuple) else key)}"
+
+
+def _hold_from_key(text: str) -> tuple[str, Any]:
+    binder, _, key = text.partition("/")
+    return binder, json.loads(key)
+
+
+def _plumbing(host: Host) -> Any:
+    """Where the host keeps its dom0 counters (the toolstack moved them into `host.plumbing`)."""
+    return getattr(host, "plumbing", host)
+
+
+def _counter(host: Host, name: str) -> Any:
+    pl = _plumbing(host)
+    return getattr(pl, name) if pl is not host else getattr(host, f"_{name}")
+
+
+def _by_bucket(host: Host) -> bool:
+    """Whether the hypervisor exports one domain record and 64-port buckets (xen/delta.py)."""
+    return hasattr(host.hv, "export_dirty")
+
+
+def _hv_globals(host: Host) -> dict[str, Any]:
+    from evtchn.xen.snapshot import SNAPSHOT_VERSION
+
+    hv: Any = host.hv
+    consumers = hv.xen_consumers() if hasattr(hv, "xen_consumers") else hv._xen_consumers
+    return {
+        "version": SNAPSHOT_VERSION,
+        "settings": {
+            "xen_version": list(hv.settings.xen_version),
+            "fifo_compiled": hv.settings.fifo_compiled,
+        },
+        "global_virq_handlers": [[k, v] for k, v in hv.global_virq_handlers.items()],
+        "xen_consumers": [[name, index] for name, index in consumers.items()],
+    }
 
 
 def _host_part(host: Host) -> dict[str, Any]:
-    from evtchn.xen.snapshot import SNAPSHOT_VERSION
-
-    hv = host.hv
-    plumbing = host.plumbing
-    return {
+    part = {
         "version": STATE_VERSION,
         "profile": host.profile.model_dump(mode="json"),
         "hardware": host.hardware.model_dump(mode="json"),
-        "rover": plumbing.rover,
-        "tty": plumbing.tty,
-        "memory": {
-            "xen_reserved_mib": plumbing.memory.xen_reserved_mib,
-            "shadow": plumbing.memory.shadow_multiplier,
-        },
+        "rover": _counter(host, "rover"),
+        "tty": _counter(host, "tty"),
         "dom0_abi": host.kernel.abi,
         "xs_root": host.xenstore.read("/"),
-        "hv": {
-            "version": SNAPSHOT_VERSION,
-            "settings": {
-                "xen_version": list(hv.settings.xen_version),
-                "fifo_compiled": hv.settings.fifo_compiled,
-            },
-            "global_virq_handlers": [[k, v] for k, v in hv.global_virq_handlers.items()],
-            "xen_consumers": [[name, index] for name, index in hv.xen_consumers().items()],
-            "domid_rover": hv.domid_rover,
-        },
-        "binders": _holds(host, None),
+        "hv": _hv_globals(host),
+        "binder_names": [b.name for b in host.binders],
     }
+    memory = getattr(host, "memory", None)
+    if memory is not None:
+        part["memory"] = {"xen_reserved_mib": memory.xen_reserved_mib, "shadow": memory.shadow_multiplier}
+    return part
+
+
+def _delta() -> Any:
+    """xen/delta.py (export and restore by domain record and bucket), where the hypervisor has it."""
+    import importlib
+
+    return importlib.import_module("evtchn.xen.delta")
 
 
 def _dom_part(host: Host, domid: int) -> dict[str, Any]:
-    from evtchn.xen.snapshot import domain_state
+    part: dict[str, Any] = {"grefs": _counter(host, "grefs").get(domid)}
+    if _by_bucket(host):
+        part["record"] = _delta().export_domain(host.hv, domid)
+    else:
+        from evtchn.xen.snapshot import _domain
 
-    return {
-        "domain": domain_state(host.hv.domains[domid]),
-        "grefs": host.plumbing.grefs.get(domid),
-        "binders": _holds(host, domid),
-    }
+        part["domain"] = _domain(host.hv.domains[domid])
+    return part
 
 
 def _vm_part(vm: Vm) -> dict[str, Any]:
-    from evtchn.toolstack.records import vm_to_state
+    import importlib
 
-    return vm_to_state(vm)
+    try:
+        to_state = importlib.import_module("evtchn.toolstack.records").vm_to_state
+    except (ImportError, AttributeError):
+        to_state = importlib.import_module("evtchn.toolstack.host")._vm_to_state
+    state: dict[str, Any] = to_state(vm)
+    return state
+
+
+def _dom0_held(host: Host, vm: Vm) -> int:
+    """dom0 ports held for this VM (Host.vm_dom0_ports, without its lookup by name)."""
+    if vm.domid is None:
+        return 0
+    held = sum(len(b.ports_for(vm.domid)) for b in (host.xenstored, host.xenconsoled, host.qemu))
+    return held + sum(_count(d.dom0_ports) for d in vm.devices)
+
+
+def _part_domid(d: dict[str, Any]) -> int:
+    return int(d["record"]["domid"] if "record" in d else d["domain"]["domid"])
 
 
 def _find_vm(host: Host, uuid: str) -> Vm | None:
@@ -179,6 +266,16 @@ class HostCodec:
         yield "host", "", _host_part(host)
         for domid in host.hv.domains:
             yield "dom", str(domid), _dom_part(host, domid)
+        _track_holds(host)
+        for b in host.binders:
+            assert isinstance(b.held, _TrackedHolds)
+            b.held.take()
+            for k, v in b.held.items():
+                yield "hold", _hold_key(b.name, k), list(v)
+        if _by_bucket(host):
+            for dom in _delta().export_all(host.hv)["domains"]:
+                for b, data in dom["buckets"].items():
+                    yield "bkt", f"{dom['domid']}/{b}", data
         for vm in host.vms.values():
             yield "vm", vm.uuid, _vm_part(vm)
         for path, value, is_dir in host.xenstore.nodes():
@@ -190,6 +287,8 @@ class HostCodec:
         domains: list[dict[str, Any]] = []
         vms: list[Any] = []
         nodes: list[tuple[str, str, bool]] = []
+        buckets: dict[str, dict[str, Any]] = {}
+        holds: list[tuple[str, Any, Any]] = []
         for kind, key, value in parts:
             if kind == "host":
                 head = value
@@ -199,33 +298,53 @@ class HostCodec:
                 vms.append(value)
             elif kind == "xs":
                 nodes.append((key, str(value[0]), bool(value[1])))
+            elif kind == "hold":
+                holds.append((*_hold_from_key(key), value))
+            elif kind == "bkt":
+                domid, _, bucket = key.partition("/")
+                buckets.setdefault(domid, {})[bucket] = value
             else:
                 raise ValueError(f"unknown part kind {kind!r}")
         if head is None:
             raise ValueError("no host part")
-        binders: dict[str, list[Any]] = {name: list(v) for name, v in head["binders"].items()}
+        binders: dict[str, list[Any]] = {str(name): [] for name in head["binder_names"]}
+        for name, hold, value in holds:
+            binders[name].append([hold, value])
         grefs: dict[str, int] = {}
         for d in domains:
-            for name, entries in d["binders"].items():
-                binders.setdefault(name, []).extend(entries)
             if d["grefs"] is not None:
-                grefs[str(d["domain"]["domid"])] = int(d["grefs"])
+                grefs[str(_part_domid(d))] = int(d["grefs"])
+        by_bucket = any("record" in d for d in domains)
         state = {
             "version": head["version"],
             "profile": head["profile"],
             "hardware": head["hardware"],
-            "hypervisor": {**head["hv"], "domains": [d["domain"] for d in domains]},
+            "hypervisor": {**head["hv"], "domains": [] if by_bucket else [d["domain"] for d in domains]},
             "xenstore": ["", {}],
             "rover": head["rover"],
             "tty": head["tty"],
-            "memory": head.get("memory", {}),
             "grefs": grefs,
             "binders": binders,
             "dom0_abi": head["dom0_abi"],
             "vms": vms,
         }
+        if "memory" in head:
+            state["memory"] = head["memory"]
         host = Host.from_state(state)
-        host.plumbing.xenstore = XenStore.from_nodes(str(head["xs_root"]), nodes)
+        if by_bucket:
+            hv: Any = host.hv
+            hv.apply_export({
+                "version": _delta().DELTA_VERSION,
+                "globals": {k: v for k, v in head["hv"].items() if k != "version"},
+                "destroyed": [],
+                "domains": [
+                    {"domid": i, "record": d["record"], "buckets": buckets.get(str(i), {})}
+                    for d in domains
+                    for i in [_part_domid(d)]
+                ],
+            })  # fmt: skip
+        _plumbing(host).xenstore = XenStore.from_nodes(str(head["xs_root"]), nodes)
+        _track_holds(host)
         self.changes(host)  # what was just loaded is what the file holds: nothing is dirty
         return host
 
@@ -234,11 +353,34 @@ class HostCodec:
         xs_removed, xs_dirty = host.xenstore.take_dirty()
         take_vms = getattr(host, "take_dirty_vms", None)
         vm_uuids: set[str] | None = take_vms() if take_vms is not None else None
-        domids = _hv_dirty_domains(host)
-        if vm_uuids is None or domids is None:
-            return None
         put: dict[Part, Any] = {("host", ""): _host_part(host)}
         drop: list[Part] = []
+        trees: list[Part] = [("xs", p) for p in xs_removed]
+        if _by_bucket(host):
+            hv: Any = host.hv
+            exp = hv.export_dirty(hv.take_dirty())
+            domids: set[int] | None = set()
+            for domid in exp["destroyed"]:
+                trees.append(("bkt", str(domid)))
+                drop.append(("dom", str(domid)))
+            for dom in exp["domains"]:
+                domids.add(int(dom["domid"]))  # type: ignore[union-attr]
+                for b, data in dom["buckets"].items():
+                    put[("bkt", f"{dom['domid']}/{b}")] = data
+        else:
+            domids = _hv_dirty_domains(host)
+        holds_known = _track_holds(host)
+        for b in host.binders:
+            assert isinstance(b.held, _TrackedHolds)
+            touched, removed = b.held.take()
+            for k in touched:
+                part = ("hold", _hold_key(b.name, k))
+                if k in removed:
+                    drop.append(part)  # deleted, or deleted and set again: it goes last
+                if k in b.held:
+                    put[part] = list(b.held[k])
+        if vm_uuids is None or domids is None or not holds_known:
+            return None
         for uuid in vm_uuids:
             vm = _find_vm(host, uuid)
             if vm is None:
@@ -252,7 +394,6 @@ class HostCodec:
                 put[("dom", str(domid))] = _dom_part(host, domid)
             else:
                 drop.append(("dom", str(domid)))
-        trees: list[Part] = [("xs", p) for p in xs_removed]
         for path in xs_dirty:
             if path == "/":
                 continue
@@ -270,8 +411,7 @@ class HostCodec:
         vm = _find_vm(host, uuid)
         if vm is None:
             return None
-        held = sum(len(p) for p in host.vm_dom0_ports(vm.name).values()) if vm.domid is not None else 0
-        return vm_facts(vm, held)
+        return vm_facts(vm, _dom0_held(host, vm))
 
     def meta(self, host: Host) -> dict[str, str]:
         dom0 = host.hv.domains.get(0)

@@ -97,9 +97,38 @@ class Rows:
         if not got:
             return None
         try:
-            return _load_domain(decode(got[0][0])["domain"])
+            part = decode(got[0][0])
+            if "domain" in part:
+                return _load_domain(part["domain"])
+            return self._domain_by_bucket(domid, part["record"])
         except (SnapshotError, ValueError, KeyError, TypeError, IndexError) as e:
             raise CorruptHost(f"{self.path}: corrupt host file: domain {domid} cannot be read: {e}") from None
+
+    def _domain_by_bucket(self, domid: int, record: dict[str, Any]) -> Domain:
+        """Rebuild one domain from its record and its 64-port buckets (xen/delta.py's export)."""
+        import importlib
+
+        from evtchn.xen import Hypervisor, HypervisorSettings
+
+        head = decode(self._q("SELECT data FROM parts WHERE kind = 'host' AND key = ''")[0][0])["hv"]
+        st = head["settings"]
+        hv: Any = Hypervisor(
+            HypervisorSettings(
+                xen_version=(int(st["xen_version"][0]), int(st["xen_version"][1])),
+                fifo_compiled=bool(st["fifo_compiled"]),
+            )
+        )
+        lo, hi = f"{domid}/", f"{domid}0"
+        sql = "SELECT key, data FROM parts WHERE kind = 'bkt' AND key >= ? AND key < ?"
+        buckets = {str(k).partition("/")[2]: decode(v) for k, v in self._q(sql, (lo, hi))}
+        hv.apply_export({
+            "version": importlib.import_module("evtchn.xen.delta").DELTA_VERSION,
+            "globals": {k: v for k, v in head.items() if k != "version"},
+            "destroyed": [],
+            "domains": [{"domid": domid, "record": record, "buckets": buckets}],
+        })  # fmt: skip
+        domain: Domain = hv.domains[domid]
+        return domain
 
     def objects(self, cls: str | None = None) -> list[ObjectRow]:
         sql = (

@@ -17,6 +17,7 @@ error. See docs/store.md.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sqlite3
@@ -78,6 +79,10 @@ class Txn(Rows, Generic[H]):
     def delete_object(self, ref: str) -> bool:
         """Delete a generic object (an event "del"); False if there was none."""
         return writer.delete_object(self.conn, ref)
+
+
+class _Bad(Exception):
+    """A part that cannot be read while loading (becomes CorruptHost)."""
 
 
 def _is_busy(e: sqlite3.OperationalError) -> bool:
@@ -233,6 +238,9 @@ class Store(Rows, Generic[H]):
                 if isinstance(e, sqlite3.OperationalError) and _is_busy(e):
                     raise self._gave_up() from None
                 raise _write_error(self.path, e) from None
+            except OverflowError as e:  # an integer past SQLite's 64 bits (issue 15): rolled back above
+                text = f"{self.path}: a value is too large for the host file ({e}); nothing changed"
+                raise StoreError(text) from None
         finally:
             self._lock.release()
 
@@ -250,7 +258,6 @@ class Store(Rows, Generic[H]):
     def _load(self, conn: sqlite3.Connection) -> H:
         bad = f"{self.path}: corrupt host file"
         try:
-            rows = conn.execute("SELECT kind, key, data FROM parts ORDER BY rowid").fetchall()
             vm_rows = conn.execute("SELECT uuid, messages FROM vms").fetchall()
             dev_rows = conn.execute("SELECT ref, detail FROM devices").fetchall()
             listed = {str(r[0]) for r in vm_rows}
@@ -262,19 +269,32 @@ class Store(Rows, Generic[H]):
                     json.loads(text)
                 except (ValueError, TypeError) as e:
                     raise CorruptHost(f"{bad}: the {what} row {key} cannot be read: {e}") from None
-        if not rows:
-            raise CorruptHost(f"{bad}: it holds no host")
-        parts: list[tuple[str, str, Any]] = []
-        for kind, key, data in rows:
+        del vm_rows, dev_rows
+        seen = [0]
+
+        def parts() -> Iterator[tuple[str, str, Any]]:
+            """Decoded one at a time, so a large host is never held as bytes and objects at once."""
             try:
-                parts.append((str(kind), str(key), writer.decode(data)))
-            except (ValueError, TypeError, zlib.error) as e:
-                raise CorruptHost(f"{bad}: part {kind} {key} cannot be decoded: {e}") from None
+                cursor = conn.execute("SELECT kind, key, data FROM parts ORDER BY rowid")
+                for kind, key, data in cursor:
+                    seen[0] += 1
+                    try:
+                        yield str(kind), str(key), writer.decode(data)
+                    except (ValueError, TypeError, zlib.error) as e:
+                        raise _Bad(f"part {kind} {key} cannot be decoded: {e}") from None
+            except sqlite3.DatabaseError as e:
+                raise _Bad(str(e)) from None
+
         try:
-            host = self.codec.assemble(parts)
+            host = self.codec.assemble(parts())
+        except _Bad as e:
+            raise CorruptHost(f"{bad}: {e}") from None
         except Exception as e:  # the toolstack's, the hypervisor's and the codec's own checks
+            if not seen[0]:
+                raise CorruptHost(f"{bad}: it holds no host") from None
             text = getattr(e, "message", None) or f"{type(e).__name__}: {e}"
             raise CorruptHost(f"{bad}: the host cannot be rebuilt: {text}") from None
+        _give_back_memory()
         held = self.codec.vm_uuids(host)
         if held != listed:
             odd = sorted(held ^ listed)[0]
@@ -358,6 +378,21 @@ class Store(Rows, Generic[H]):
         """`with store.transaction() as host:` — saved on success, rolled back on exception."""
         with self.txn() as tx:
             yield tx.host
+
+
+def _give_back_memory() -> None:
+    """After a full load, hand the decoded parts' memory back to the OS (glibc keeps freed heap pages
+    otherwise): a server holding a large host stays near the size of the host itself."""
+    gc.collect()
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None)
+        trim = getattr(libc, "malloc_trim", None)
+        if trim is not None:
+            trim(0)
+    except OSError:
+        pass
 
 
 def init_file(conn: sqlite3.Connection) -> None:

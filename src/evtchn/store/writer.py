@@ -91,10 +91,10 @@ def write_changes(conn: sqlite3.Connection, codec: HostCodec[H], host: H) -> boo
         if key == "/":
             conn.execute("DELETE FROM parts WHERE kind = ?", (kind,))
         else:
-            conn.execute(
-                "DELETE FROM parts WHERE kind = ? AND (key = ? OR (key >= ? AND key < ?))",
-                (kind, key, key + "/", key + "0"),  # "0" sorts right after "/"
-            )
+            # two statements, so each is one range of the (kind, key) index ("0" sorts right after "/")
+            conn.execute("DELETE FROM parts WHERE kind = ? AND key = ?", (kind, key))
+            below = (kind, key + "/", key + "0")
+            conn.execute("DELETE FROM parts WHERE kind = ? AND key >= ? AND key < ?", below)
     conn.executemany("DELETE FROM parts WHERE kind = ? AND key = ?", changes.drop)
     conn.executemany(_UPSERT_PART, ((k, key, encode(v)) for (k, key), v in changes.put.items()))
     sync_vms(conn, codec, host, changes.vms)
