@@ -120,10 +120,23 @@ def serial_log(hv: Hypervisor, dumps: int) -> str:
         t += 0.000137
         return f"[{t:12.6f}] "
 
+    # A boot prints a few hundred Xen lines and over a thousand kernel lines (PCI, ACPI, drivers, …).
     for line in _XEN_BOOT:
         out.append(f"(XEN) {stamp()}{line}\n")
+    for cpu in range(64):
+        out.append(f"(XEN) {stamp()}CPU{cpu}: TSC: ratio: 100 / 1\n")
+        out.append(f"(XEN) {stamp()}PCI add device 0000:{cpu // 8:02x}:{cpu % 32:02x}.{cpu % 8}\n")
+        out.append(f"(XEN) {stamp()}Dom0 PIRQ {16 + cpu} -> vector {0x30 + cpu:#x}\n")
     for line in _KERNEL_BOOT:
         out.append(f"{stamp()}{line}\n")
+    for dev in range(320):
+        out.append(
+            f"{stamp()}pci 0000:{dev // 32:02x}:{dev % 32:02x}.0: [8086:{0x1000 + dev:04x}] type 00"
+            " class 0x020000\n"
+        )
+        out.append(f"{stamp()}ACPI: \\_SB_.PCI0.S{dev:02X}: Device [{dev:02X}] enabled\n")
+        out.append(f"{stamp()}xen: registering gsi {16 + dev % 64} triggering 0 polarity 1\n")
+        out.append(f"{stamp()}systemd[1]: Started unit-{dev}.service.\n")
     for _ in range(dumps):
         for line in format_edump(hv, prefix=False).splitlines():
             out.append(f"(XEN) {stamp()}{line}\n")

@@ -107,6 +107,12 @@ def test_guest_proc_interrupts_is_the_guests_own_table() -> None:
     assert (g.ports, g.to_dom0) == (20, 6)
     res = CliRunner().invoke(evtchn_main, ["analyze", "-"], input=_render(rows, "joined"))
     assert "a guest's" in res.stdout and "guest /proc/interrupts" in res.stdout
+    doc = json.loads(
+        CliRunner().invoke(evtchn_main, ["analyze", "-", "--json"], input=_render(rows, "joined")).stdout
+    )
+    (tj,) = doc["tables"]
+    assert tj["guest_file"] is True and tj["domain"] is None and tj["actions"]["blkif"] == 2
+    assert doc["limit"] is None and doc["headroom_by_abi"] == {}
 
 
 def test_netfront_queue_names_in_a_guest_are_frontends() -> None:

@@ -98,10 +98,10 @@ def parse_lines(lines: Lines, *, name: str, fast: bool) -> Dump:
     b.ls_fields["xen"] = np.full(b.ls_lines.shape[0], NONE, dtype=np.int64)
     # Per-line events (framing lines and lines for the per-line parser); between them, fast rows.
     events = slow[~ls_ok]
-    codes, domids = scan_edump_frames(lines, events)
+    codes, domids, body = scan_edump_frames(lines, events)
     if fast:
         zero = np.flatnonzero(codes == 0)
-        codes[zero[quiet_lines(lines, events[zero])]] = FRAME_QUIET
+        codes[zero[quiet_lines(lines, events[zero], body[zero])]] = FRAME_QUIET
     if not fast:
         codes[:] = 0
     elif b.ls_lines.shape[0] == 0:

@@ -31,15 +31,16 @@ for _c in b" 0123456789":
     _KERNEL_SECOND[_c] = True
 
 
-def quiet_lines(lines: Lines, idx: I64) -> BOOL:
-    """For each line index in `idx`: True when it is a quiet line (see the module doc)."""
+def quiet_lines(lines: Lines, idx: I64, body: I64 | None = None) -> BOOL:
+    """For each line index in `idx`: True when it is a quiet line (see the module doc). `body`: where
+    each line's text starts after "(XEN) [ts] ", when the caller has it (swar.body_start)."""
     out: BOOL = np.zeros(idx.shape[0], dtype=np.bool_)
     if not idx.size:
         return out
     buf, words = lines.buf, lines.words
     starts, ends = lines.starts[idx], lines.ends[idx]
     pre = (words[starts] & XEN[0]) == XEN[1]
-    b = body_start(lines, starts, ends)
+    b = body_start(lines, starts, ends) if body is None else body
     first = buf[b]
     xen_ok = pre & (b < ends) & (~_NOT_FIRST[first] | ((first == 32) & ~_NOT_SECOND[buf[b + 1]]))
     # 'e' framing a scanner left (odd domids, "Domain N polling vCPUs" of older Xens): the walk decides.

@@ -6,6 +6,7 @@ print_tables(dump, analysis)       # rich tables on stdout
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from evtchn.inspect.analyze import Analysis
@@ -34,6 +35,8 @@ def table_json(t: Table) -> dict[str, Any]:
         "by_kind": {k.label: counts.get(k, 0) for k in Kind if k is not Kind.UNKNOWN or counts.get(k)},
         "interdomain_by_remote": _domain_keys(t.remote_counts((Kind.INTERDOMAIN,))),
         "unbound_by_remote": _domain_keys(t.remote_counts((Kind.UNBOUND,))),
+        # /proc/interrupts: IRQs per action name (a guest's devices, queues and vCPU ports), else null
+        "actions": dict(sorted(Counter(t.names).items())) if t.names is not None else None,
     }
 
 

@@ -1,7 +1,7 @@
 """Vectorised recognition of the 'e' dump's lines (reference §9.2), every line at once.
 
     ok, cols, layouts = scan_edump_ports(lines)        # 'e' port lines; cols over all lines
-    codes, domids = scan_edump_frames(lines, others)   # 'e' framing lines among the rest
+    codes, domids, body = scan_edump_frames(lines, others)   # 'e' framing lines among the rest
 
 Only the common shapes are accepted: an optional "(XEN) " and console timestamp, a port of up to 6
 digits, single-digit p/m/s/x and an ABI field of 1 (2L) or 6 (FIFO) characters. Everything else goes to
@@ -207,9 +207,11 @@ FRAME_NONE, FRAME_PRESSED, FRAME_DOMAIN, FRAME_POLLING, FRAME_HEADER_OLD, FRAME_
 FRAME_QUIET = 6  # not 'e' framing: a console or log line of no dump (set by evtchn.inspect.quiet)
 
 
-def scan_edump_frames(lines: Lines, candidates: I64) -> tuple[I64, I64]:
-    """Classify the 'e' dump's framing lines among `candidates` (line indices): returns (frame code,
-    domid for FRAME_DOMAIN else -1) per candidate. Anything unusual is left to the per-line parser."""
+def scan_edump_frames(lines: Lines, candidates: I64) -> tuple[I64, I64, I64]:
+    """Classify the 'e' dump's framing lines among `candidates` (line indices): returns, per candidate,
+    the frame code, the domid for FRAME_DOMAIN (else -1) and where the text starts after "(XEN) [ts] ".
+    Anything unusual is left to the per-line parser. Each shape is checked only on the lines whose
+    first character fits (most lines fit none)."""
     buf, words = lines.buf, lines.words
     starts, ends = lines.starts[candidates], lines.ends[candidates]
     eol = ends - ((ends > starts) & (buf[np.maximum(ends - 1, 0)] == 13))
@@ -217,21 +219,32 @@ def scan_edump_frames(lines: Lines, candidates: I64) -> tuple[I64, I64]:
     code = np.zeros(candidates.shape[0], dtype=np.int64)
     domid = np.full(candidates.shape[0], -1, dtype=np.int64)
     first = buf[b]
-    pressed = (first == ord("'")) & (buf[b + 2] == ord("'"))
-    pressed &= const(words, b + 3, b" pressed -> dumping event-channel info") & (b + 41 == eol)
-    code[pressed] = FRAME_PRESSED
+    sel = np.flatnonzero((first == ord("'")) & (buf[b + 2] == ord("'")))
+    if sel.size:
+        bs = b[sel]
+        hit = const(words, bs + 3, b" pressed -> dumping event-channel info") & (bs + 41 == eol[sel])
+        code[sel[hit]] = FRAME_PRESSED
     head = b"Event channel information for domain "
-    dom = (first == ord("E")) & const(words, b, head)
-    val, nd = number(words, b + len(head))
-    dom &= (nd > 0) & (nd < 7) & (buf[b + len(head) + np.maximum(nd, 0)] == ord(":"))
-    dom &= b + len(head) + nd + 1 == eol
-    code[dom] = FRAME_DOMAIN
-    domid[dom] = val[dom]
-    poll = (
-        (first == ord("P")) & const(words, b, b"Polling vCPUs: {") & (buf[np.maximum(eol - 1, 0)] == ord("}"))
-    )
-    code[poll & (eol - b >= 17)] = FRAME_POLLING
-    port_hdr = (first == 32) & const(words, b, b"    port [p/m")
-    code[port_hdr & const(words, b + 13, b"]") & (b + 14 == eol)] = FRAME_HEADER_OLD
-    code[port_hdr & const(words, b + 13, b"/s]") & (b + 16 == eol)] = FRAME_HEADER_NEW
-    return code, domid
+    sel = np.flatnonzero(first == ord("E"))
+    if sel.size:
+        bs = b[sel]
+        val, nd = number(words, bs + len(head))
+        dom = const(words, bs, head) & (nd > 0) & (nd < 7)
+        dom &= buf[bs + len(head) + np.maximum(nd, 0)] == ord(":")
+        dom &= bs + len(head) + nd + 1 == eol[sel]
+        code[sel[dom]] = FRAME_DOMAIN
+        domid[sel[dom]] = val[dom]
+    sel = np.flatnonzero(first == ord("P"))
+    if sel.size:
+        bs, es = b[sel], eol[sel]
+        poll = (
+            const(words, bs, b"Polling vCPUs: {") & (buf[np.maximum(es - 1, 0)] == ord("}")) & (es - bs >= 17)
+        )
+        code[sel[poll]] = FRAME_POLLING
+    sel = np.flatnonzero((first == 32) & (buf[b + 4] == ord("p")))
+    if sel.size:
+        bs, es = b[sel], eol[sel]
+        port_hdr = const(words, bs, b"    port [p/m")
+        code[sel[port_hdr & const(words, bs + 13, b"]") & (bs + 14 == es)]] = FRAME_HEADER_OLD
+        code[sel[port_hdr & const(words, bs + 13, b"/s]") & (bs + 16 == es)]] = FRAME_HEADER_NEW
+    return code, domid, b

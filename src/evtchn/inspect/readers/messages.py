@@ -246,13 +246,23 @@ _RULES: list[_Rule] = [
 ]
 
 
+# Each keyword's rules: a line is tried only against the rules its keywords can start.
+_BY_KEYWORD = {
+    k: [
+        (rx, make) for rx, make in _RULES if (k if "ABI" not in k else " ABI") in rx.pattern.replace("\\", "")
+    ]
+    for k in KEYWORDS
+}
+
+
 def classify(text: str) -> Message | Evidence | None:
     """The message or banner in a line (file and line number left blank), or None."""
-    if any(k in text for k in KEYWORDS):
-        for rx, make in _RULES:
-            m = rx.search(text)
-            if m is not None:
-                return make(m)
+    for k in KEYWORDS:
+        if k in text:
+            for rx, make in _BY_KEYWORD[k]:
+                m = rx.search(text)
+                if m is not None:
+                    return make(m)
     return None
 
 
