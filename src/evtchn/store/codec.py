@@ -148,35 +148,16 @@ def _hold_from_key(text: str) -> tuple[str, Any]:
     return binder, json.loads(key)
 
 
-def _plumbing(host: Host) -> Any:
-    """Where the host keeps its dom0 counters (the toolstack moved them into `host.plumbing`)."""
-    return getattr(host, "plumbing", host)
-
-
 def _counter(host: Host, name: str) -> Any:
-    pl = _plumbing(host)
-    return getattr(pl, name) if pl is not host else getattr(host, f"_{name}")
-
-
-def _by_bucket(host: Host) -> bool:
-    """Whether the hypervisor exports one domain record and 64-port buckets (xen/delta.py)."""
-    return hasattr(host.hv, "export_dirty")
+    """One of dom0's counters the toolstack keeps in its plumbing (rover, tty, grefs)."""
+    return getattr(host.plumbing, name)
 
 
 def _hv_globals(host: Host) -> dict[str, Any]:
+    from evtchn.xen.delta import export_globals
     from evtchn.xen.snapshot import SNAPSHOT_VERSION
 
-    hv: Any = host.hv
-    consumers = hv.xen_consumers() if hasattr(hv, "xen_consumers") else hv._xen_consumers
-    return {
-        "version": SNAPSHOT_VERSION,
-        "settings": {
-            "xen_version": list(hv.settings.xen_version),
-            "fifo_compiled": hv.settings.fifo_compiled,
-        },
-        "global_virq_handlers": [[k, v] for k, v in hv.global_virq_handlers.items()],
-        "xen_consumers": [[name, index] for name, index in consumers.items()],
-    }
+    return {"version": SNAPSHOT_VERSION, **export_globals(host.hv)}
 
 
 def _host_part(host: Host) -> dict[str, Any]:
@@ -191,9 +172,8 @@ def _host_part(host: Host) -> dict[str, Any]:
         "hv": _hv_globals(host),
         "binder_names": [b.name for b in host.binders],
     }
-    memory = getattr(host, "memory", None)
-    if memory is not None:
-        part["memory"] = {"xen_reserved_mib": memory.xen_reserved_mib, "shadow": memory.shadow_multiplier}
+    memory = host.plumbing.memory
+    part["memory"] = {"xen_reserved_mib": memory.xen_reserved_mib, "shadow": memory.shadow_multiplier}
     return part
 
 
@@ -205,25 +185,13 @@ def _delta() -> Any:
 
 
 def _dom_part(host: Host, domid: int) -> dict[str, Any]:
-    part: dict[str, Any] = {"grefs": _counter(host, "grefs").get(domid)}
-    if _by_bucket(host):
-        part["record"] = _delta().export_domain(host.hv, domid)
-    else:
-        from evtchn.xen.snapshot import _domain
-
-        part["domain"] = _domain(host.hv.domains[domid])
-    return part
+    return {"grefs": _counter(host, "grefs").get(domid), "record": _delta().export_domain(host.hv, domid)}
 
 
 def _vm_part(vm: Vm) -> dict[str, Any]:
-    import importlib
+    from evtchn.toolstack.records import vm_to_state
 
-    try:
-        to_state = importlib.import_module("evtchn.toolstack.records").vm_to_state
-    except (ImportError, AttributeError):
-        to_state = importlib.import_module("evtchn.toolstack.host")._vm_to_state
-    state: dict[str, Any] = to_state(vm)
-    return state
+    return vm_to_state(vm)
 
 
 def _dom0_held(host: Host, vm: Vm) -> int:
@@ -245,22 +213,6 @@ def _find_vm(host: Host, uuid: str) -> Vm | None:
     return next((v for v in host.vms.values() if v.uuid == uuid), None)
 
 
-def _hv_dirty_domains(host: Host) -> set[int] | None:
-    """Domains created, destroyed or changed since the last call, from the hypervisor's tracker."""
-    take = getattr(host.hv, "take_dirty", None)
-    if take is None:
-        return None
-    dirty = take()
-    out: set[int] = set()
-    for name in ("created", "destroyed", "changed", "domains", "ports", "buckets"):
-        got = getattr(dirty, name, None)
-        if got is None and isinstance(dirty, dict):
-            got = dirty.get(name)
-        if got is not None:
-            out.update(int(d) for d in got)
-    return out
-
-
 class HostCodec:
     def parts(self, host: Host) -> Iterator[tuple[str, str, Any]]:
         yield "host", "", _host_part(host)
@@ -272,10 +224,9 @@ class HostCodec:
             b.held.take()
             for k, v in b.held.items():
                 yield "hold", _hold_key(b.name, k), list(v)
-        if _by_bucket(host):
-            for dom in _delta().export_all(host.hv)["domains"]:
-                for b, data in dom["buckets"].items():
-                    yield "bkt", f"{dom['domid']}/{b}", data
+        for dom in _delta().export_all(host.hv)["domains"]:
+            for b, data in dom["buckets"].items():
+                yield "bkt", f"{dom['domid']}/{b}", data
         for vm in host.vms.values():
             yield "vm", vm.uuid, _vm_part(vm)
         for path, value, is_dir in host.xenstore.nodes():
@@ -343,7 +294,7 @@ class HostCodec:
                     for i in [_part_domid(d)]
                 ],
             })  # fmt: skip
-        _plumbing(host).xenstore = XenStore.from_nodes(str(head["xs_root"]), nodes)
+        host.plumbing.xenstore = XenStore.from_nodes(str(head["xs_root"]), nodes)
         _track_holds(host)
         self.changes(host)  # what was just loaded is what the file holds: nothing is dirty
         return host
@@ -351,24 +302,20 @@ class HostCodec:
     def changes(self, host: Host) -> Changes | None:
         """The parts and VM rows changed since the last call (or load); None when a tracker is missing."""
         xs_removed, xs_dirty = host.xenstore.take_dirty()
-        take_vms = getattr(host, "take_dirty_vms", None)
-        vm_uuids: set[str] | None = take_vms() if take_vms is not None else None
+        vm_uuids = host.take_dirty_vms()
         put: dict[Part, Any] = {("host", ""): _host_part(host)}
         drop: list[Part] = []
         trees: list[Part] = [("xs", p) for p in xs_removed]
-        if _by_bucket(host):
-            hv: Any = host.hv
-            exp = hv.export_dirty(hv.take_dirty())
-            domids: set[int] | None = set()
-            for domid in exp["destroyed"]:
-                trees.append(("bkt", str(domid)))
-                drop.append(("dom", str(domid)))
-            for dom in exp["domains"]:
-                domids.add(int(dom["domid"]))  # type: ignore[union-attr]
-                for b, data in dom["buckets"].items():
-                    put[("bkt", f"{dom['domid']}/{b}")] = data
-        else:
-            domids = _hv_dirty_domains(host)
+        hv = host.hv
+        exp = hv.export_dirty(hv.take_dirty())
+        domids: set[int] = set()
+        for domid in exp["destroyed"]:
+            trees.append(("bkt", str(domid)))
+            drop.append(("dom", str(domid)))
+        for dom in exp["domains"]:
+            domids.add(int(dom["domid"]))
+            for b, data in dom["buckets"].items():
+                put[("bkt", f"{dom['domid']}/{b}")] = data
         holds_known = _track_holds(host)
         for b in host.binders:
             assert isinstance(b.held, _TrackedHolds)
@@ -379,7 +326,7 @@ class HostCodec:
                     drop.append(part)  # deleted, or deleted and set again: it goes last
                 if k in b.held:
                     put[part] = list(b.held[k])
-        if vm_uuids is None or domids is None or not holds_known:
+        if not holds_known:
             return None
         for uuid in vm_uuids:
             vm = _find_vm(host, uuid)
