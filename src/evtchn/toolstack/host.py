@@ -149,7 +149,7 @@ class Host:
     def update_vm(self, name: str, spec: VmSpec, *, unique_name: bool = True) -> Vm:
         vm = self.vm(name)
         if vm.power_state != HALTED:
-            raise BadPowerState(name, ["halted"], vm.power_state)
+            raise BadPowerState(vm.name, ["halted"], vm.power_state)
         self._check_name(spec.name, vm, unique_name)
         self.vms.rename(vm, spec.name)
         vm.spec = spec
@@ -163,7 +163,7 @@ class Host:
     def remove_vm(self, name: str) -> None:
         vm = self.vm(name)
         if vm.power_state != HALTED:
-            raise BadPowerState(name, ["halted"], vm.power_state)
+            raise BadPowerState(vm.name, ["halted"], vm.power_state)
         self.vms.remove(vm)
 
     def vm_by_domid(self, domid: int) -> Vm | None:
@@ -244,7 +244,7 @@ class Host:
         """The deferred guest boot: the kernel binds its VIRQs/IPIs, frontends publish, backends bind."""
         vm = self._in_state(name, RUNNING)
         if vm.booted:
-            raise ToolstackError(f"VM {name} has already booted")
+            raise ToolstackError(f"VM {vm.name} has already booted")
         self._boot(vm)
         return vm
 
@@ -308,7 +308,7 @@ class Host:
         xapi); binds nothing."""
         vm = self.vm(name)
         if vm.power_state != HALTED:
-            raise BadPowerState(name, ["halted"], vm.power_state)
+            raise BadPowerState(vm.name, ["halted"], vm.power_state)
         spec = vm.spec if new_name is None else vm.spec.model_copy(update={"name": new_name})
         return self.define_vm(VmSpec.model_validate(spec.model_dump()), unique_name=False)
 
@@ -330,7 +330,7 @@ class Host:
         """The VM, marked changed, if it is in one of `states`; BadPowerState otherwise."""
         vm = self.vm(name)
         if vm.power_state not in states:
-            raise BadPowerState(name, [s.lower() for s in states], vm.power_state)
+            raise BadPowerState(vm.name, [s.lower() for s in states], vm.power_state)
         self.vms.mark(vm)
         return vm
 
