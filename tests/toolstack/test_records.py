@@ -92,3 +92,13 @@ def test_every_mutating_path_marks_the_vm_dirty() -> None:
     assert short.take_dirty_vms() == {c.uuid} and c.last_error
     # A restored host starts clean.
     assert Host.from_state(host.to_state()).take_dirty_vms() == set()
+
+
+def test_errors_name_the_vm_whether_given_by_name_or_uuid() -> None:
+    host = Host.create("xen-xl")
+    vm = host.define_vm(seed_vm_spec("web1"))
+    host.start_vm(vm.uuid, paused=True)
+    with pytest.raises(Exception, match=r"^VM web1 is paused; this needs it halted$"):
+        host.start_vm(vm.uuid)
+    with pytest.raises(Exception, match=r"^VM web1 is paused; this needs it halted$"):
+        host.remove_vm(vm.uuid)

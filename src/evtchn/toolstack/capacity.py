@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from evtchn.toolstack import costs
 from evtchn.toolstack.devices.dom0_daemons import DOM0
 from evtchn.toolstack.plumbing import Plumbing
+from evtchn.toolstack.records import Vm
 from evtchn.toolstack.spec import VmSpec
 
 
@@ -30,6 +31,19 @@ def dom0_ports_used(p: Plumbing) -> int:
 
 def dom0_ports_usable(p: Plumbing) -> int:
     return p.hv.domains[DOM0].limit_port
+
+
+def vm_dom0_ports(p: Plumbing, vm: Vm) -> dict[str, list[int]]:
+    """The dom0 ports a VM holds now, by kind (the same keys as VmCost.by_kind)."""
+    out: dict[str, list[int]] = {row.kind: [] for row in costs.DEVICE_TABLE}
+    if vm.domid is None:
+        return out
+    out["xenstore"] = p.xenstored.ports_for(vm.domid)
+    out["console"] = p.xenconsoled.ports_for(vm.domid)
+    out["device_model"] = p.qemu.ports_for(vm.domid)
+    for dev in vm.devices:
+        out[dev.kind].extend(dev.dom0_ports)
+    return out
 
 
 def guest_port_limit(p: Plumbing, spec: VmSpec) -> int:

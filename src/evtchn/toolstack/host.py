@@ -55,6 +55,7 @@ from evtchn.xen import Hypervisor
 from evtchn.xenstore import XenStore
 
 STATE_VERSION = 2  # 2: xenstore kept as a tree
+_vm_to_state = vm_to_state  # the name store/codec.py imports
 
 
 class Host:
@@ -73,6 +74,23 @@ class Host:
     @property
     def xenstore(self) -> XenStore:
         return self.plumbing.xenstore
+
+    @xenstore.setter
+    def xenstore(self, tree: XenStore) -> None:
+        self.plumbing.xenstore = tree  # the persisted store loads the tree node by node
+
+    # The persisted store's codec reads these counters under their old names; they live in the plumbing.
+    @property
+    def _rover(self) -> int:
+        return self.plumbing.rover
+
+    @property
+    def _tty(self) -> int:
+        return self.plumbing.tty
+
+    @property
+    def _grefs(self) -> dict[int, int]:
+        return self.plumbing.grefs
 
     @property
     def kernel(self) -> Dom0Kernel:
@@ -169,16 +187,7 @@ class Host:
 
     def vm_dom0_ports(self, name: str) -> dict[str, list[int]]:
         """The dom0 ports a VM holds now, by kind (the same keys as VmCost.by_kind)."""
-        vm = self.vm(name)
-        out: dict[str, list[int]] = {row.kind: [] for row in costs.DEVICE_TABLE}
-        if vm.domid is None:
-            return out
-        out["xenstore"] = self.xenstored.ports_for(vm.domid)
-        out["console"] = self.xenconsoled.ports_for(vm.domid)
-        out["device_model"] = self.qemu.ports_for(vm.domid)
-        for dev in vm.devices:
-            out[dev.kind].extend(dev.dom0_ports)
-        return out
+        return capacity.vm_dom0_ports(self.plumbing, self.vm(name))
 
     @property
     def memory(self) -> MemoryModel:
@@ -235,7 +244,7 @@ class Host:
         """The deferred guest boot: the kernel binds its VIRQs/IPIs, frontends publish, backends bind."""
         vm = self._in_state(name, RUNNING)
         if vm.booted:
-            raise ToolstackError(f"VM {name} has already booted")
+            raise ToolstackError(f"VM {vm.name} has already booted")
         self._boot(vm)
         return vm
 
