@@ -8,8 +8,9 @@ from typing import Any
 from evtchn.store import Store
 from evtchn.toolstack import costs
 from evtchn.toolstack.host import Host
+from tests.api.harness import Endpoint
 from tests.api.hostkit import drain_fillers, fill_dom0
-from tests.api.sdk import fails, pv_vm
+from tests.api.sdk import fails, login, pv_vm
 
 
 def _dom0_used(store: Store[Host]) -> int:
@@ -100,7 +101,8 @@ def test_operations_the_toolstack_lacks_are_not_allowed(x: Any, store: Store[Hos
     assert fails(x.VBD.plug, vbd) == ["VM_BAD_POWER_STATE", vm, "running", "halted"]
 
 
-def test_vbd_autodetect_on_a_full_vm_is_invalid_device(x: Any) -> None:
+def test_vbd_autodetect_on_a_full_vm_is_invalid_device(ep: Endpoint) -> None:
+    x = login(ep)  # one transport: 255 creates are slow enough once
     vm = x.VM.create({"name_label": "full", "HVM_boot_policy": ""})
     for i in range(255):
         x.VBD.create({"VM": vm, "userdevice": str(i), "mode": "RO", "type": "CD"})

@@ -144,7 +144,10 @@ def destroy(svc: Service, cls: str, ref: Any) -> str:
 
 
 def plug(svc: Service, cls: str, ref: Any, plugging: bool) -> str:
-    """VBD/VIF.plug and .unplug on a running VM."""
+    """VBD/VIF.plug and .unplug on a running VM, through the toolstack's `plug_device(vm, device spec)` and
+    `unplug_device(vm, kind, devid)`. A plug whose backend fails is committed as it ended (the device
+    detached, with the backend's message in status_code/status_detail) and then reported as the error."""
+    failure: ApiFailure | None = None
     with svc.txn() as tx:
         d = _device_row(cls, ref, tx)
         vm = vm_row(svc, d.vm_ref, tx, "plug")
@@ -155,11 +158,25 @@ def plug(svc: Service, cls: str, ref: Any, plugging: bool) -> str:
         if not plugging and not d.attached:
             raise ApiFailure("DEVICE_ALREADY_DETACHED", d.ref)
         name = "plug_device" if plugging else "unplug_device"
-        call: Callable[[str, str, int], object] | None = getattr(tx.host, name, None)
+        call: Callable[..., object] | None = getattr(tx.host, name, None)
         if call is None:
             raise ApiFailure("OPERATION_NOT_ALLOWED", f"this toolstack has no hot-plug ({name})")
         try:
-            call(vm.name, d.kind, d.devid)
-        except ToolstackError as e:
-            raise ApiFailure("INTERNAL_ERROR", e.message) from None
+            if plugging:
+                call(vm.name, _spec_device(tx.host.vm(vm.name).spec, d))
+            else:
+                call(vm.name, d.kind, d.devid)
+        except BadPowerState as e:
+            raise ApiFailure("VM_BAD_POWER_STATE", vm.ref, ", ".join(e.expected), e.actual.lower()) from None
+        except ToolstackError as e:  # the device's failure: kept, then answered
+            code = str(getattr(e, "xenapi_code", "INTERNAL_ERROR"))
+            failure = ApiFailure(code, *getattr(e, "xenapi_params", [e.message]))
+    if failure is not None:
+        raise failure
     return ""
+
+
+def _spec_device(spec: VmSpec, d: DeviceRow) -> DiskSpec | NicSpec:
+    if d.kind == "vbd":
+        return next(x for x in spec.disks if x.vbd_devid == d.devid)
+    return next(x for x in spec.nics if x.devid == d.devid)
