@@ -106,8 +106,12 @@ class _RowsOnly:
 def open_rows(host_file: str | None, wait: float | None) -> Store[Any]:
     """The host file, for reading its VM/device rows and meta only (checked like `open_host`)."""
     from evtchn.store import Store, resolve_path
+    from evtchn.store.schema import SCHEMA_VERSION, check_host_file
 
-    return Store(resolve_path(host_file), _RowsOnly(), timeout=wait, on_wait=notice)
+    path = resolve_path(host_file)
+    if check_host_file(path) != SCHEMA_VERSION:  # an older file is upgraded first, which needs the host
+        return open_host(host_file, wait)
+    return Store(path, _RowsOnly(), timeout=wait, on_wait=notice)
 
 
 # ------------------------------------------------------------ names and uuids
