@@ -20,6 +20,11 @@ U32_MAX = 0xFFFF_FFFF
 TOO_BIG = "a number does not fit in 32 bits"
 
 
+def num(digits: str) -> int:
+    """A captured decimal field; past 20 digits it is only "too big" (int() refuses over 4 300 digits)."""
+    return int(digits) if len(digits) <= 20 else U32_MAX + 1
+
+
 @dataclass(slots=True)
 class Row:
     """One port from a line, in the common column set."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 
 from evtchn.inspect.model import NONE, Source
-from evtchn.inspect.readers.base import TOO_BIG, Row, Sink, Verdict
+from evtchn.inspect.readers.base import TOO_BIG, Row, Sink, Verdict, num
 
 _E_PRESSED = re.compile(r"^'(.)' pressed -> dumping event-channel info$")
 _E_DOMAIN = re.compile(r"^Event channel information for domain (\d+):$")
@@ -43,7 +43,7 @@ def port_line(body: str) -> tuple[Row, str, int] | str:
     if m is None:
         return "not a port line"
     port, _pend, _mask, abi, s_txt, n_txt, rest = m.groups()
-    s = int(s_txt)
+    s = num(s_txt)
     if s not in _E_SUFFIX:
         return f"unknown state s={s}"
     new = _E_REST_NEW[s].match(rest)
@@ -53,19 +53,19 @@ def port_line(body: str) -> tuple[Row, str, int] | str:
         return f"fields after s={s} do not match any layout"
     g = hit.groupdict()
 
-    def num(key: str) -> int:
+    def field(key: str) -> int:
         v = g.get(key)
-        return int(v) if v is not None else NONE
+        return num(v) if v is not None else NONE
 
-    number = num("v") if s == 5 else num("p") if s == 4 else NONE
+    number = field("v") if s == 5 else field("p") if s == 4 else NONE
     row = Row(
-        port=int(port),
+        port=num(port),
         kind=s - 1,
-        vcpu=int(n_txt),
-        rdom=num("d"),
-        rport=num("p") if s == 3 else NONE,
+        vcpu=num(n_txt),
+        rdom=field("d"),
+        rport=field("p") if s == 3 else NONE,
         number=number,
-        xen=int(g["x"]),
+        xen=num(g["x"]),
     )
     if row.too_big():
         return TOO_BIG
@@ -83,7 +83,7 @@ def line(sink: Sink, lineno: int, text: str) -> Verdict:
     m = _E_DOMAIN.match(text) if first == "E" else None
     if m:
         sink.e_seen = True
-        sink.edump = sink.new(Source.EDUMP, int(m.group(1)), lineno)
+        sink.edump = sink.new(Source.EDUMP, num(m.group(1)), lineno)
         return True
     if (first in "PD" and _E_POLL.match(text)) or (first == " " and _E_HEADER.match(text)):
         sink.e_seen = True

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from evtchn.inspect.model import NONE, Kind, Source, Table
-from evtchn.inspect.readers.base import TOO_BIG, Row, Sink, Verdict
+from evtchn.inspect.readers.base import TOO_BIG, Row, Sink, Verdict, num
 
 _IRQ_HEADER = re.compile(r"^\s*(?:CPU\d+\s*)+$")
 _IRQ_ROW = re.compile(r"^\s*(\d+):((?:\s+\d+)*)\s+(\S.*)$")
@@ -63,7 +63,7 @@ def irq_row(m: re.Match[str]) -> tuple[Row, str] | str | None:
         row.kind, row.number = int(Kind.VIRQ), _GLOBAL_VIRQ[base]
     else:
         vif = _VIF.match(name)
-        row.rdom = int(vif.group(1)) if vif else NONE
+        row.rdom = num(vif.group(1)) if vif else NONE
     return TOO_BIG if row.too_big() else (row, layout)
 
 

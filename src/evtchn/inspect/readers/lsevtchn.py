@@ -15,7 +15,7 @@ import numpy as np
 
 from evtchn.inspect.cparse import strtol10
 from evtchn.inspect.model import Kind, Source
-from evtchn.inspect.readers.base import TOO_BIG, Row, Sink, Verdict
+from evtchn.inspect.readers.base import TOO_BIG, Row, Sink, Verdict, num
 from evtchn.inspect.swar import ADD, BOOL, FIELD4, I64, LO7, Lines, const, number, swar
 
 CHUNK = 1 << 15  # lines per pass
@@ -34,18 +34,18 @@ LS_ERROR = re.compile(r"^(?:xc_evtchn_status: .*|lsevtchn: failed to open contro
 
 
 def port_line(m: re.Match[str]) -> Row | str:
-    port, vcpu, body = int(m.group(1)), int(m.group(2)), m.group(3)
+    port, vcpu, body = num(m.group(1)), num(m.group(2)), m.group(3)
     for rx, kind in _LS_BODY:
         b = rx.match(body)
         if b is None:
             continue
         row = Row(port=port, kind=int(kind), vcpu=vcpu)
         if kind == Kind.INTERDOMAIN:
-            row.rdom, row.rport = int(b.group(1)), int(b.group(2))
+            row.rdom, row.rport = num(b.group(1)), num(b.group(2))
         elif kind == Kind.UNBOUND:
-            row.rdom = int(b.group(1))
+            row.rdom = num(b.group(1))
         elif kind in (Kind.VIRQ, Kind.PIRQ):
-            row.number = int(b.group(1))
+            row.number = num(b.group(1))
         return TOO_BIG if row.too_big() else row
     return "unknown lsevtchn line body"
 

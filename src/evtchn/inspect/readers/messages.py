@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from evtchn.inspect.findings import Cause, Evidence, Message
-from evtchn.inspect.readers.base import Sink, Verdict
+from evtchn.inspect.readers.base import Sink, Verdict, num
 
 _ERRNO = {12: "ENOMEM", 22: "EINVAL", 28: "ENOSPC", 1: "EPERM", 3: "ESRCH", 17: "EEXIST", 16: "EBUSY"}
 # A line holds a message only if it holds one of these (the vectorised quiet-line filter uses them too).
@@ -70,7 +70,7 @@ _Rule = tuple[re.Pattern[str], Callable[[re.Match[str]], Message | Evidence]]
 
 
 def _blkback(m: re.Match[str]) -> Message:
-    dom, dev, e, port = int(m[1]), m[2], abs(int(m[3])), int(m[4])
+    dom, dev, e, port = num(m[1]), m[2], abs(num(m[3])), num(m[4])
     cause, why = _by_errno(
         e,
         Cause.DOM0_OUT,
@@ -92,7 +92,7 @@ def _blkback(m: re.Match[str]) -> Message:
 
 
 def _netback(m: re.Match[str]) -> Message:
-    dom, dev, e, tx = int(m[1]), m[2], abs(int(m[3])), int(m[6])
+    dom, dev, e, tx = num(m[1]), m[2], abs(num(m[3])), num(m[6])
     ports = f"ports tx {tx} rx {m[7]}" if m[7] else f"port {tx}"
     cause, why = _by_errno(
         e,
@@ -115,7 +115,7 @@ def _netback(m: re.Match[str]) -> Message:
 
 
 def _frontend(m: re.Match[str]) -> Message:
-    kind, name, e = m[1], m[2], abs(int(m[3]))
+    kind, name, e = m[1], m[2], abs(num(m[3]))
     cause, why = _by_errno(
         e,
         Cause.GUEST_OUT,
@@ -135,9 +135,9 @@ def _frontend(m: re.Match[str]) -> Message:
 
 
 def _evtchnop(m: re.Match[str]) -> Message:
-    caller = int(m[1]) if m[1] else None
+    caller = num(m[1]) if m[1] else None
     other = m[2] or m[3]
-    e = abs(int(m[4]))
+    e = abs(num(m[4]))
     who = "dom0" if caller == 0 else f"domain {caller}" if caller is not None else "the calling domain"
     out = Cause.DOM0_OUT if caller == 0 else Cause.GUEST_OUT
     cause, why = _by_errno(e, out, f"{who} has no free event channel (ENOSPC)")
@@ -154,13 +154,13 @@ def _evtchnop(m: re.Match[str]) -> Message:
         cause=cause,
         explanation=why,
         errno=e,
-        domid=int(other) if other else None,
+        domid=num(other) if other else None,
     )
 
 
 def _bind_failed(m: re.Match[str]) -> Message:
-    if m[1] is not None and abs(int(m[1])) != 28:
-        e = abs(int(m[1]))
+    if m[1] is not None and abs(num(m[1])) != 28:
+        e = abs(num(m[1]))
         cause, why = _by_errno(e, Cause.DOM0_OUT, "")
         return Message(
             "", 0, "", what="a bind_interdomain was refused", cause=cause, explanation=why, errno=e
@@ -186,7 +186,7 @@ def _ioemu(m: re.Match[str]) -> Message:
         cause=Cause.DEVICE_MODEL,
         explanation="xenopsd's Ioemu_failed becomes FAILED_TO_START_EMULATOR; qemu binds the VM's ioreq "
         "channels in dom0 (one per vCPU + 1), so check dom0's free ports before anything else (§8.3)",
-        domid=int(dom[1]) if dom else None,
+        domid=num(dom[1]) if dom else None,
     )
 
 
@@ -199,7 +199,7 @@ def _console_tty(m: re.Match[str]) -> Message:
         cause=Cause.DOM0_OUT,
         explanation="dom0 is out of event channels: xenstored could not bind the new domain's store port, "
         "so xl waited for the console tty in vain (reference §8.3a)",
-        domid=int(m[1]),
+        domid=num(m[1]),
     )
 
 

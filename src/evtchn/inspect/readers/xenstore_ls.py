@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 
 from evtchn.inspect.findings import XsDevice, XsDomain, XsTree
-from evtchn.inspect.readers.base import Sink, Verdict
+from evtchn.inspect.readers.base import Sink, Verdict, num
 
 # key = "value", with xenstore-ls -p's permissions "  . . . (n0,r5)" allowed after the value.
 _NODE = re.compile(r'^( *)([^ =][^=]*?) = "(.*?)"(?:\s+\.[ .]*\s*\([^)]*\))?$')
@@ -29,7 +29,7 @@ _ROOTS = {"tool": [], "local": [], "vm": [], "libxl": [], "vss": [], "xapi": [],
 
 
 def _int(value: str) -> int | None:
-    return int(value) if value.isdigit() else None
+    return num(value) if value.isdigit() else None
 
 
 def line(sink: Sink, lineno: int, text: str) -> Verdict:
@@ -102,7 +102,7 @@ def _record(tree: XsTree, parts: list[str], value: str, lineno: int) -> None:
         elif name == "multi-queue-num-queues":
             dev.queues = _int(value)
         elif leaf[-1].startswith("event-channel") and _int(value) is not None:
-            dev.ports[name] = int(value)
+            dev.ports[name] = num(value)
         return
     if head == "backend" and len(rest) >= 5:
         fdom, tail = _int(rest[2]), "/".join(rest[4:])
