@@ -12,7 +12,7 @@ The convention (also stated in docs/development.md, which is what authors read):
 - Every command must exit 0. To show a failure, show its status: `$ evtchn can-start big.yaml; echo $?`.
 - A block runs in one bash process, in a fresh temporary directory holding a copy of `examples/`, with
   the interpreter's bin directory first on PATH, `EVTCHN_HOST` pointing at `host.db` in that directory,
-  `COLUMNS=100`, `NO_COLOR=1` and `PYTHONUNBUFFERED=1` (stdout and stderr interleave as on a terminal).
+  `COLUMNS=130`, `NO_COLOR=1` and `PYTHONUNBUFFERED=1` (stdout and stderr interleave as on a terminal).
 - A block whose opening fence is directly preceded by `<!-- console: not-run (REASON) -->` is not run;
   the reason is required (a command that never returns, such as `evtchn serve`).
 """
@@ -33,7 +33,7 @@ from pathlib import Path
 FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,})(?P<info>[^`]*)$")
 NOT_RUN = re.compile(r"^\s*<!--\s*console:\s*not-run\s*\((?P<reason>[^)]*)\)\s*-->\s*$")
 MARKER_LIKE = re.compile(r"^\s*<!--\s*console:")
-COLUMNS = "100"
+COLUMNS = "130"
 BLOCK_TIMEOUT_S = 180.0
 
 
