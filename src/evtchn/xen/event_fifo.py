@@ -178,6 +178,10 @@ class Fifo:
     def is_busy(self, d: Domain, port: int) -> bool:
         return port < len(self.words) and bool(self.words[port] & FIFO_LINKED)
 
+    def attach_dirty(self, sink: set[int]) -> None:
+        """Where a tracked ABI (xen/dirty.py) records the buckets whose per-port state it changes."""
+        self._dirty = sink
+
     def reset(self, d: Domain) -> None:
         """EVTCHNOP_reset's ABI step: evtchn_fifo_destroy() then evtchn_2l_init() (reference §2.12).
 

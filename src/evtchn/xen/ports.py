@@ -222,6 +222,11 @@ class PortTable:
     def set_priority(self, port: int, priority: int) -> None:
         self.prio[port] = priority
 
+    def attach_dirty(self, sink: set[int], domid: int) -> None:
+        """Where a tracked table (xen/dirty.py) records the buckets it changes, keyed by domid."""
+        self._dirty = sink
+        self._key = domid << 16
+
     @property
     def high(self) -> int:
         """Ports below this have been handed out at least once (the high-water mark)."""
@@ -234,14 +239,6 @@ class PortTable:
     def free_ports(self) -> list[int]:
         """The free ports below the mark, ascending (what the heap holds)."""
         return sorted(self._free)
-
-    def resize(self, valid: int, high: int) -> None:
-        """Restore: grow (or keep) the columns to `valid` ports and set the mark; rebuild_free() follows."""
-        if valid < self.valid or valid % self.bucket_ports or not 0 < high <= valid:
-            raise ValueError(f"port table of {self.valid} ports cannot become {valid} (mark {high})")
-        while self.valid < valid:
-            self._grow()
-        self._high = high
 
     @classmethod
     def restore(
