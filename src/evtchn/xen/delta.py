@@ -10,6 +10,11 @@ changed (dirty.py says what did).
 An export is a dict {"version", "globals", "destroyed": [domid], "domains": [{"domid", "record",
 "buckets": {bucket: data}}]}, domains in the hypervisor's own order. A host rebuilt from every domain's
 record and all its buckets (export_all) is the host. Byte columns use the snapshot's encoding.
+
+A store that keeps rows (one per domain record, one per bucket) applies an export by deleting the rows
+of `destroyed` domains, writing each record and bucket, and deleting a domain's bucket rows from
+`record["buckets"]` up (a FIFO domain reset to 2-level has fewer). Rebuilding is apply_export() of all
+rows onto `Hypervisor(settings)`, domains in the order they were first written.
 """
 
 from __future__ import annotations
@@ -85,6 +90,8 @@ def export_domain(hv: Hypervisor, domid: int) -> State:
         **domain_fields(d),
         "abi": abi_state,
         "table": {"limit_port": t.limit_port, "valid": t.valid, "high": t.high, "busy": t.busy_ports()},
+        # Buckets 0 .. n-1 hold the domain's ports; a stored bucket ≥ n is stale (FIFO → 2-level reset).
+        "buckets": len(all_buckets(d)),
     }
 
 
@@ -222,6 +229,8 @@ def _apply_domain(hv: Hypervisor, rec: State) -> None:
     for name, col in columns.items():
         _grow_to(col, valid, FIFO_PRIORITY_DEFAULT if name == "prio" else 0)
     for key, b in rec["buckets"].items():
+        if int(key) >= int(s["buckets"]):
+            raise SnapshotError(f"domain {d.domid} has {s['buckets']} buckets, not bucket {key}")
         lo = int(key) << BUCKET_SHIFT
         for name, code in _COLUMNS:
             data = unb64(b[name]) if code == "B" else unarr(code, b[name])
