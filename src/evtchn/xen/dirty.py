@@ -44,7 +44,6 @@ class Dirty:
     created: frozenset[int] = frozenset()
     destroyed: frozenset[int] = frozenset()
     domains: dict[int, frozenset[int]] = field(default_factory=dict)
-    globals_changed: bool = True
 
     def __bool__(self) -> bool:
         return bool(self.created or self.destroyed or self.domains)
