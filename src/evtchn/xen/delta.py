@@ -12,9 +12,10 @@ An export is a dict {"version", "globals", "destroyed": [domid], "domains": [{"d
 record and all its buckets (export_all) is the host. Byte columns use the snapshot's encoding.
 
 A store that keeps rows (one per domain record, one per bucket) applies an export by deleting the rows
-of `destroyed` domains, writing each record and bucket, and deleting a domain's bucket rows from
-`record["buckets"]` up (a FIFO domain reset to 2-level has fewer). Rebuilding is apply_export() of all
-rows onto `Hypervisor(settings)`, domains in the order they were first written.
+of `destroyed` domains and writing each record and bucket; bucket rows from `record["buckets"]` up are
+stale (a FIFO domain reset to 2-level has fewer) and apply_export() skips them, so a store may delete
+them or not. Rebuilding is apply_export() of all rows onto `Hypervisor(settings)`, domains in the order
+they were first written, with export_globals() as the globals.
 """
 
 from __future__ import annotations
@@ -228,9 +229,10 @@ def _apply_domain(hv: Hypervisor, rec: State) -> None:
     columns = {name: col[:valid] for name, col in columns.items()}
     for name, col in columns.items():
         _grow_to(col, valid, FIFO_PRIORITY_DEFAULT if name == "prio" else 0)
+    nbuckets = s.get("buckets")  # absent in records written before it was kept
     for key, b in rec["buckets"].items():
-        if int(key) >= int(s["buckets"]):
-            raise SnapshotError(f"domain {d.domid} has {s['buckets']} buckets, not bucket {key}")
+        if nbuckets is not None and int(key) >= int(nbuckets):
+            continue  # a stale row: the domain had more buckets before a FIFO → 2-level reset
         lo = int(key) << BUCKET_SHIFT
         for name, code in _COLUMNS:
             data = unb64(b[name]) if code == "B" else unarr(code, b[name])
@@ -269,7 +271,8 @@ def apply_export(hv: Hypervisor, exp: State) -> None:
         for rec in exp["domains"]:
             _apply_domain(hv, rec)
         hv.global_virq_handlers = {int(k): int(v) for k, v in g["global_virq_handlers"]}
-        hv.domid_rover = int(g["domid_rover"])
+        rover = g.get("domid_rover")  # absent in globals written before the rover was modelled
+        hv.domid_rover = int(rover) if rover is not None else max(hv.domid_rover, max(hv.domains, default=0))
         for name, index in sorted(g["xen_consumers"], key=lambda pair: int(pair[1])):
             if hv.xen_consumer_index(str(name)) != int(index):
                 raise SnapshotError(f"Xen consumer {name!r} is not number {index}")
