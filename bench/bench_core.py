@@ -15,7 +15,8 @@
 
 Every time is this process's CPU time (time.process_time_ns), best of many short runs measured
 alternately with their baseline, so that other load on a shared machine neither inflates nor skews a
-ratio. With `--repeat N` the whole run is taken N times and each figure's best ratio is reported.
+ratio. The whole run is taken 3 times (`--repeat N` to change it) and each figure's best ratio is
+reported, since a loaded machine can spoil one whole run.
 """
 
 from __future__ import annotations
@@ -184,7 +185,7 @@ def measure() -> list[tuple[str, str, float, float, str]]:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    repeat = int(args[args.index("--repeat") + 1]) if "--repeat" in args else 1
+    repeat = int(args[args.index("--repeat") + 1]) if "--repeat" in args else 3
     best: dict[str, tuple[str, str, float, float, str]] = {}
     for _ in range(max(1, repeat)):
         for row in measure():

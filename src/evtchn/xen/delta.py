@@ -10,6 +10,12 @@ changed (dirty.py says what did).
 An export is a dict {"version", "globals", "destroyed": [domid], "domains": [{"domid", "record",
 "buckets": {bucket: data}}]}, domains in the hypervisor's own order. A host rebuilt from every domain's
 record and all its buckets (export_all) is the host. Byte columns use the snapshot's encoding.
+
+A store that keeps rows (one per domain record, one per bucket) applies an export by deleting the rows
+of `destroyed` domains and writing each record and bucket; bucket rows from `record["buckets"]` up are
+stale (a FIFO domain reset to 2-level has fewer) and apply_export() skips them, so a store may delete
+them or not. Rebuilding is apply_export() of all rows onto `Hypervisor(settings)`, domains in the order
+they were first written, with export_globals() as the globals.
 """
 
 from __future__ import annotations
@@ -85,6 +91,8 @@ def export_domain(hv: Hypervisor, domid: int) -> State:
         **domain_fields(d),
         "abi": abi_state,
         "table": {"limit_port": t.limit_port, "valid": t.valid, "high": t.high, "busy": t.busy_ports()},
+        # Buckets 0 .. n-1 hold the domain's ports; a stored bucket ≥ n is stale (FIFO → 2-level reset).
+        "buckets": len(all_buckets(d)),
     }
 
 
@@ -221,7 +229,10 @@ def _apply_domain(hv: Hypervisor, rec: State) -> None:
     columns = {name: col[:valid] for name, col in columns.items()}
     for name, col in columns.items():
         _grow_to(col, valid, FIFO_PRIORITY_DEFAULT if name == "prio" else 0)
+    nbuckets = s.get("buckets")  # absent in records written before it was kept
     for key, b in rec["buckets"].items():
+        if nbuckets is not None and int(key) >= int(nbuckets):
+            continue  # a stale row: the domain had more buckets before a FIFO → 2-level reset
         lo = int(key) << BUCKET_SHIFT
         for name, code in _COLUMNS:
             data = unb64(b[name]) if code == "B" else unarr(code, b[name])
@@ -260,7 +271,8 @@ def apply_export(hv: Hypervisor, exp: State) -> None:
         for rec in exp["domains"]:
             _apply_domain(hv, rec)
         hv.global_virq_handlers = {int(k): int(v) for k, v in g["global_virq_handlers"]}
-        hv.domid_rover = int(g["domid_rover"])
+        rover = g.get("domid_rover")  # absent in globals written before the rover was modelled
+        hv.domid_rover = int(rover) if rover is not None else max(hv.domid_rover, max(hv.domains, default=0))
         for name, index in sorted(g["xen_consumers"], key=lambda pair: int(pair[1])):
             if hv.xen_consumer_index(str(name)) != int(index):
                 raise SnapshotError(f"Xen consumer {name!r} is not number {index}")

@@ -44,7 +44,6 @@ class Dirty:
     created: frozenset[int] = frozenset()
     destroyed: frozenset[int] = frozenset()
     domains: dict[int, frozenset[int]] = field(default_factory=dict)
-    globals_changed: bool = True
 
     def __bool__(self) -> bool:
         return bool(self.created or self.destroyed or self.domains)
@@ -64,12 +63,11 @@ def track_domain(d: Domain, sink: set[int]) -> None:
     """Switch the domain's table and ABI to their recording subclasses and mark all of it dirty."""
     d.dirty = sink
     t = d.ports
-    t._dirty = sink
-    t._key = d.domid << 16
+    t.attach_dirty(sink, d.domid)
     t.__class__ = TrackedPortTable
     abi = d.abi
     assert isinstance(abi, TwoLevel | Fifo), f"unknown event ABI {type(abi).__name__}"
-    abi._dirty = sink
+    abi.attach_dirty(sink)
     abi.__class__ = _TRACKED[type(abi)]
     key = d.domid << 16
     sink.update(key | b for b in all_buckets(d))

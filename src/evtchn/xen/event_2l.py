@@ -84,6 +84,10 @@ class TwoLevel:
     def is_busy(self, d: Domain, port: int) -> bool:
         return False
 
+    def attach_dirty(self, sink: set[int]) -> None:
+        """Where a tracked ABI (xen/dirty.py) records the buckets whose per-port state it changes."""
+        self._dirty = sink
+
     def reset(self, d: Domain) -> None:
         """EVTCHNOP_reset's ABI step: the 2-level bitmaps live in shared_info and stay as they are."""
 

@@ -101,8 +101,9 @@ class Fifo:
         except IndexError:  # no event word yet: evtchn->pending (zero-cost try on the hot path)
             test_and_set(self.saved_pending, port)
             return
-        if w & FIFO_MASKED:  # the hot path of a send to a masked port: only P changes
-            if not w & FIFO_PENDING and self.vcpus[d.ports.notify[port]].control_gfn is not None:
+        flags = w >> 28  # P M L B as 8 4 2 1: small-int tests (the word itself is a two-digit int)
+        if flags & 4:  # MASKED, the hot path of a send to a masked port: only P changes
+            if flags < 8 and self.vcpus[d.ports.notify[port]].control_gfn is not None:
                 words[port] = w | FIFO_PENDING
             return
         vid = d.ports.notify[port]
@@ -113,7 +114,7 @@ class Fifo:
             # set PENDING first). Not pending, so a later unmask does not deliver it either.
             return
         words[port] = w | FIFO_PENDING
-        if w & FIFO_LINKED:
+        if flags & 2:  # already LINKED
             return
         prio = d.ports.prio[port]
         words[port] |= FIFO_LINKED
@@ -144,19 +145,17 @@ class Fifo:
             test_and_clear(self.saved_pending, port)
 
     def free(self, d: Domain, port: int) -> bool:
-        """A port being freed: clear P only; True if its word is still LINKED (busy, reference §3).
-
-        Its priority goes back to 7 here, which is what evtchn_fifo_init() sets at the next bind."""
-        d.ports.prio[port] = FIFO_PRIORITY_DEFAULT
+        """A port being freed: clear P only; True if its word is still LINKED (busy, reference §3)."""
         words = self.words
         try:
             w = words[port]
         except IndexError:
             test_and_clear(self.saved_pending, port)
             return False
-        if w & FIFO_PENDING:
-            words[port] = w = w & _P_CLEAR
-        return w & FIFO_LINKED != 0
+        flags = w >> 28  # P M L B as 8 4 2 1
+        if flags & 8:
+            words[port] = w & _P_CLEAR
+        return flags & 2 != 0  # LINKED: busy until the guest unlinks it
 
     def unmask(self, d: Domain, port: int) -> None:
         if port >= len(self.words):
@@ -177,6 +176,10 @@ class Fifo:
 
     def is_busy(self, d: Domain, port: int) -> bool:
         return port < len(self.words) and bool(self.words[port] & FIFO_LINKED)
+
+    def attach_dirty(self, sink: set[int]) -> None:
+        """Where a tracked ABI (xen/dirty.py) records the buckets whose per-port state it changes."""
+        self._dirty = sink
 
     def reset(self, d: Domain) -> None:
         """EVTCHNOP_reset's ABI step: evtchn_fifo_destroy() then evtchn_2l_init() (reference §2.12).

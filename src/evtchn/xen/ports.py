@@ -13,9 +13,8 @@ ports below the mark that are neither in the heap nor busy. The hypervisor's hot
 nothing: every write to a port goes through a method here or names the port it just allocated, so a
 tracked table (xen/dirty.py) sees each change. tests/properties checks it against a naive model.
 
-A FREE port holds no binding. Its FIFO priority is the ABI's: evtchn_fifo_init() sets priority 7 at
-every bind (reference §5); the FIFO ops restore it when the port is freed, which is the same, and the
-2-level ABI has no priorities (set_priority is ENOSYS; switching to FIFO resets them all).
+A FREE port holds no binding and the default FIFO priority: evtchn_fifo_init() sets priority 7 at every
+bind (reference §5), which is the same as restoring it when the port is freed.
 """
 
 from __future__ import annotations
@@ -166,6 +165,7 @@ class PortTable:
         self.notify[port] = 0
         self.rdom[port] = 0
         self.union[port] = 0
+        self.prio[port] = FIFO_PRIORITY_DEFAULT
         if self.consumer[port]:
             self.consumer[port] = 0
             self.xen_count -= 1
@@ -185,6 +185,7 @@ class PortTable:
         self.notify[port] = 0
         self.rdom[port] = 0
         self.union[port] = 0
+        self.prio[port] = FIFO_PRIORITY_DEFAULT
         if busy:
             self._busy.add(port)
         else:
@@ -222,6 +223,11 @@ class PortTable:
     def set_priority(self, port: int, priority: int) -> None:
         self.prio[port] = priority
 
+    def attach_dirty(self, sink: set[int], domid: int) -> None:
+        """Where a tracked table (xen/dirty.py) records the buckets it changes, keyed by domid."""
+        self._dirty = sink
+        self._key = domid << 16
+
     @property
     def high(self) -> int:
         """Ports below this have been handed out at least once (the high-water mark)."""
@@ -234,14 +240,6 @@ class PortTable:
     def free_ports(self) -> list[int]:
         """The free ports below the mark, ascending (what the heap holds)."""
         return sorted(self._free)
-
-    def resize(self, valid: int, high: int) -> None:
-        """Restore: grow (or keep) the columns to `valid` ports and set the mark; rebuild_free() follows."""
-        if valid < self.valid or valid % self.bucket_ports or not 0 < high <= valid:
-            raise ValueError(f"port table of {self.valid} ports cannot become {valid} (mark {high})")
-        while self.valid < valid:
-            self._grow()
-        self._high = high
 
     @classmethod
     def restore(
