@@ -122,3 +122,23 @@ def test_user_text_with_a_newline_stays_on_one_line() -> None:
     assert r.exit_code == 2
     out = r.stderr or r.output
     assert out.count("\n") == 1 and "xenserv[[1]]\\n: no such profile" in out
+
+
+def test_vbd_autodetect_on_a_full_vm_is_xapis_invalid_device(tmp_path: Path) -> None:
+    # issue 15: VBD.create with userdevice autodetect on a VM with 255 VBDs answered INTERNAL_ERROR
+    # ['StopIteration: ']; xapi answers INVALID_DEVICE [autodetect] (xen-api: ocaml/xapi/xapi_vbd.ml)
+    from evtchn.api.app import build_dispatcher
+    from evtchn.api.errors import ApiFailure
+    from evtchn.api.sessions import Credentials
+    from evtchn.store import create_store
+    from evtchn.toolstack import Host
+    from evtchn.toolstack.spec import DiskSpec, VmSpec
+
+    host = Host.create("xenserver-8")
+    host.define_vm(VmSpec(name="full", type="pv", disks=[DiskSpec(userdevice=i) for i in range(255)]))
+    d = build_dispatcher(create_store(host, tmp_path / "h.db"), Credentials.insecure())
+    s = d.call("session.login_with_password", ["root", "x"])
+    (vm,) = d.call("VM.get_by_name_label", [s, "full"])
+    with pytest.raises(ApiFailure) as e:
+        d.call("VBD.create", [s, {"VM": vm, "userdevice": "autodetect", "mode": "RW", "type": "Disk"}])
+    assert e.value.description == ["INVALID_DEVICE", "autodetect"]

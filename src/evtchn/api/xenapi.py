@@ -422,7 +422,10 @@ class XapiService:
         used = {d.userdevice for d in spec.disks}
         raw = rec.get("userdevice", "autodetect")
         if raw in ("autodetect", "", None):
-            userdevice = next(i for i in range(255) if i not in used)
+            free = next((i for i in range(255) if i not in used), None)
+            if free is None:  # xapi: INVALID_DEVICE [userdevice] when autodetect finds none (xapi_vbd.ml)
+                raise ApiFailure("INVALID_DEVICE", str(raw or "autodetect"))
+            userdevice = free
         else:
             userdevice = _int(raw, "userdevice")
             if userdevice in used:
