@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -142,3 +143,15 @@ def test_vbd_autodetect_on_a_full_vm_is_xapis_invalid_device(tmp_path: Path) -> 
     with pytest.raises(ApiFailure) as e:
         d.call("VBD.create", [s, {"VM": vm, "userdevice": "autodetect", "mode": "RW", "type": "Disk"}])
     assert e.value.description == ["INVALID_DEVICE", "autodetect"]
+
+
+def test_an_xl_value_python_warns_about_is_still_one_line(tmp_path: Path) -> None:
+    # fuzz (spec xl.cfg): `memory = 1in` printed "<unknown>:1: SyntaxWarning: invalid decimal literal"
+    # from ast.literal_eval before the one-line error
+    import subprocess
+
+    p = tmp_path / "a.cfg"
+    p.write_text('name = "a"\nmemory = 1in\n')
+    evtchn = str(Path(sys.executable).parent / "evtchn")
+    r = subprocess.run([evtchn, "vm-local", str(p)], capture_output=True, text=True, check=False)
+    assert r.returncode == 2 and r.stderr == f"evtchn: {p}:2: cannot read the value of memory: '1in'\n"
