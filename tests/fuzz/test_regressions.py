@@ -155,3 +155,11 @@ def test_an_xl_value_python_warns_about_is_still_one_line(tmp_path: Path) -> Non
     evtchn = str(Path(sys.executable).parent / "evtchn")
     r = subprocess.run([evtchn, "vm-local", str(p)], capture_output=True, text=True, check=False)
     assert r.returncode == 2 and r.stderr == f"evtchn: {p}:2: cannot read the value of memory: '1in'\n"
+
+
+def test_a_spec_path_with_a_nul_byte_is_one_line() -> None:
+    # fuzz (cli args): `vm-local '>\x00--coun'` raised ValueError: embedded null byte from open()
+    r = CliRunner().invoke(main, ["vm-local", "a\x00b.yaml"])
+    assert r.exit_code == 2 and not isinstance(r.exception, ValueError)
+    out = r.stderr or r.output
+    assert out == "evtchn: a\\x00b.yaml: cannot read spec: the file name holds a NUL byte\n"

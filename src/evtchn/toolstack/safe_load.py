@@ -41,6 +41,8 @@ def read_text(p: Path, what: str) -> str:
             raw = f.read(MAX_INPUT_BYTES + 1)
     except OSError as e:
         raise SpecError(f"{p}: cannot read {what}: {e.strerror or e}") from None
+    except ValueError:  # open() refuses a name with a NUL byte
+        raise SpecError(f"{p}: cannot read {what}: the file name holds a NUL byte") from None
     if len(raw) > MAX_INPUT_BYTES:
         raise SpecError(f"{p}: {what} file is over {MAX_INPUT_BYTES} bytes; not reading it")
     try:
