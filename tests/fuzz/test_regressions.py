@@ -116,7 +116,6 @@ def test_cli_spec_error_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert len(out.splitlines()) == 1 and f"{p}:2: a number with 4301 digits" in out
 
 
-
 def test_user_text_with_a_newline_stays_on_one_line() -> None:
     # fuzz (cli args): `plan -p 'xenserv[[…1]]\n'` echoed the newline and split the error in two
     r = CliRunner().invoke(main, ["plan", "-pxenserv[[1]]\n"])
@@ -163,3 +162,34 @@ def test_a_spec_path_with_a_nul_byte_is_one_line() -> None:
     assert r.exit_code == 2 and not isinstance(r.exception, ValueError)
     out = r.stderr or r.output
     assert out == "evtchn: a\\x00b.yaml: cannot read spec: the file name holds a NUL byte\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        # fuzz (profile): a JSON key with a newline split the field error in two
+        (
+            '{"base": "xenserver-8", "hvm_guest_kernel": {"blkfro\\nt_max_queues": 2}}',
+            "blkfro\\nt_max_queues",
+        ),
+        # fuzz (profile): a lone "\ud800" escape raised UnicodeEncodeError inside validation
+        (
+            '{"base": "xenserver-8", "store_failure": {"message": "x", "xenapi_code": "INTERNAL_ERROR", '
+            '"xenapi_params": ["{messag\\ud800e}"]}}',
+            "a string holds an unpaired surrogate",
+        ),
+    ],
+)
+def test_profile_text_fields_stay_one_line(tmp_path: Path, text: str, match: str) -> None:
+    p = tmp_path / "prof.json"
+    p.write_text(text)
+    with pytest.raises(SpecError) as e:
+        get_profile(str(p))
+    assert "\n" not in e.value.message and match in e.value.message, e.value.message
+
+
+def test_analyze_a_path_with_a_nul_byte_is_one_line() -> None:
+    # fuzz (cli args): `analyze '\x00'` raised ValueError: embedded null byte
+    r = CliRunner().invoke(main, ["analyze", "\x00"])
+    assert r.exit_code == 2 and not isinstance(r.exception, ValueError)
+    assert (r.stderr or r.output).count("\n") == 1

@@ -746,6 +746,8 @@ def parse_file(path: str | Path) -> Dump:
             got = f.readinto(memoryview(buf)[:size])
     except OSError as e:
         raise ParseError(f"{p}: cannot read: {e.strerror or e}") from None
+    except ValueError:  # open() refuses a name with a NUL byte
+        raise ParseError(f"{p}: cannot read: the file name holds a NUL byte") from None
     if got != size:
         raise ParseError(f"{p}: cannot read: the file changed while it was read")
     return _parse_lines(split_lines(buf, size), name=str(p), fast=True)

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from evtchn.toolstack import bounds as B
 from evtchn.toolstack._loading import toml_error
 from evtchn.toolstack.errors import SpecError
-from evtchn.toolstack.safe_load import guarded, read_text
+from evtchn.toolstack.safe_load import guarded, one_line, read_text
 
 VmType = Literal["pv", "hvm", "pvh"]
 
@@ -195,11 +195,13 @@ def _validate(source: str, data: Any, line_of: Any = None) -> VmSpec:
         raise SpecError(f"{source}: expected a mapping of VM fields at the top level")
     try:
         return VmSpec.model_validate(data)
+    except UnicodeEncodeError:  # a "\ud800" escape: text no file or terminal can hold
+        raise SpecError(f"{source}: a string holds an unpaired surrogate") from None
     except ValidationError as e:
         loc, msg = _first_error(e)
         line = line_of(loc) if line_of else None
         where = f"{source}:{line}" if line else source
-        raise SpecError(f"{where}: field {_loc_text(loc)}: {msg}") from None
+        raise SpecError(f"{where}: field {one_line(_loc_text(loc))}: {one_line(msg)}") from None
 
 
 def _yaml_line(root: yaml.Node | None, loc: Sequence[int | str]) -> int | None:
