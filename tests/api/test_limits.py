@@ -233,3 +233,16 @@ def test_local_root_login_is_trusted_only_on_the_owner_only_unix_socket() -> Non
         for s in (uds, tcp):
             s.shutdown()
             s.server_close()
+
+
+def test_the_connection_cap_fits_the_fd_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    import resource
+
+    from evtchn.api import server
+
+    limits = {"now": (256, 256)}
+    monkeypatch.setattr(resource, "getrlimit", lambda _r: limits["now"])
+    monkeypatch.setattr(resource, "setrlimit", lambda _r, v: limits.update(now=v))
+    assert server._fd_budget(4096) == 128  # hard limit 256: keep 128 for files and listeners
+    limits["now"] = (1024, 1 << 20)
+    assert server._fd_budget(4096) == 4096 and limits["now"] == (4096 + 128, 1 << 20)  # soft raised

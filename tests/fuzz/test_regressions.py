@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -115,10 +116,80 @@ def test_cli_spec_error_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert len(out.splitlines()) == 1 and f"{p}:2: a number with 4301 digits" in out
 
 
-
 def test_user_text_with_a_newline_stays_on_one_line() -> None:
     # fuzz (cli args): `plan -p 'xenserv[[…1]]\n'` echoed the newline and split the error in two
     r = CliRunner().invoke(main, ["plan", "-pxenserv[[1]]\n"])
     assert r.exit_code == 2
     out = r.stderr or r.output
     assert out.count("\n") == 1 and "xenserv[[1]]\\n: no such profile" in out
+
+
+def test_vbd_autodetect_on_a_full_vm_is_xapis_invalid_device(tmp_path: Path) -> None:
+    # issue 15: VBD.create with userdevice autodetect on a VM with 255 VBDs answered INTERNAL_ERROR
+    # ['StopIteration: ']; xapi answers INVALID_DEVICE [autodetect] (xen-api: ocaml/xapi/xapi_vbd.ml)
+    from evtchn.api.app import build_dispatcher
+    from evtchn.api.errors import ApiFailure
+    from evtchn.api.sessions import Credentials
+    from evtchn.store import create_store
+    from evtchn.toolstack import Host
+    from evtchn.toolstack.spec import DiskSpec, VmSpec
+
+    host = Host.create("xenserver-8")
+    host.define_vm(VmSpec(name="full", type="pv", disks=[DiskSpec(userdevice=i) for i in range(255)]))
+    d = build_dispatcher(create_store(host, tmp_path / "h.db"), Credentials.insecure())
+    s = d.call("session.login_with_password", ["root", "x"])
+    (vm,) = d.call("VM.get_by_name_label", [s, "full"])
+    with pytest.raises(ApiFailure) as e:
+        d.call("VBD.create", [s, {"VM": vm, "userdevice": "autodetect", "mode": "RW", "type": "Disk"}])
+    assert e.value.description == ["INVALID_DEVICE", "autodetect"]
+
+
+def test_an_xl_value_python_warns_about_is_still_one_line(tmp_path: Path) -> None:
+    # fuzz (spec xl.cfg): `memory = 1in` printed "<unknown>:1: SyntaxWarning: invalid decimal literal"
+    # from ast.literal_eval before the one-line error
+    import subprocess
+
+    p = tmp_path / "a.cfg"
+    p.write_text('name = "a"\nmemory = 1in\n')
+    evtchn = str(Path(sys.executable).parent / "evtchn")
+    r = subprocess.run([evtchn, "vm-local", str(p)], capture_output=True, text=True, check=False)
+    assert r.returncode == 2 and r.stderr == f"evtchn: {p}:2: cannot read the value of memory: '1in'\n"
+
+
+def test_a_spec_path_with_a_nul_byte_is_one_line() -> None:
+    # fuzz (cli args): `vm-local '>\x00--coun'` raised ValueError: embedded null byte from open()
+    r = CliRunner().invoke(main, ["vm-local", "a\x00b.yaml"])
+    assert r.exit_code == 2 and not isinstance(r.exception, ValueError)
+    out = r.stderr or r.output
+    assert out == "evtchn: a\\x00b.yaml: cannot read spec: the file name holds a NUL byte\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        # fuzz (profile): a JSON key with a newline split the field error in two
+        (
+            '{"base": "xenserver-8", "hvm_guest_kernel": {"blkfro\\nt_max_queues": 2}}',
+            "blkfro\\nt_max_queues",
+        ),
+        # fuzz (profile): a lone "\ud800" escape raised UnicodeEncodeError inside validation
+        (
+            '{"base": "xenserver-8", "store_failure": {"message": "x", "xenapi_code": "INTERNAL_ERROR", '
+            '"xenapi_params": ["{messag\\ud800e}"]}}',
+            "a string holds an unpaired surrogate",
+        ),
+    ],
+)
+def test_profile_text_fields_stay_one_line(tmp_path: Path, text: str, match: str) -> None:
+    p = tmp_path / "prof.json"
+    p.write_text(text)
+    with pytest.raises(SpecError) as e:
+        get_profile(str(p))
+    assert "\n" not in e.value.message and match in e.value.message, e.value.message
+
+
+def test_analyze_a_path_with_a_nul_byte_is_one_line() -> None:
+    # fuzz (cli args): `analyze '\x00'` raised ValueError: embedded null byte
+    r = CliRunner().invoke(main, ["analyze", "\x00"])
+    assert r.exit_code == 2 and not isinstance(r.exception, ValueError)
+    assert (r.stderr or r.output).count("\n") == 1

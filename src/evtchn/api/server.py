@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import resource
 import selectors
 import socket
 import stat
@@ -93,6 +94,19 @@ def _complete(buf: bytearray, limits: Limits) -> int | None:
     return total if len(buf) >= total else None
 
 
+def _fd_budget(wanted: int) -> int:
+    """Connections this process can hold: raise the soft fd limit toward the hard one if needed, and keep
+    128 descriptors for the host file, logs and the listeners."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    need = wanted + 128
+    if soft != resource.RLIM_INFINITY and soft < need:
+        target = need if hard == resource.RLIM_INFINITY else min(need, hard)
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    return wanted if soft == resource.RLIM_INFINITY else max(1, min(wanted, soft - 128))
+
+
 class XapiServer:
     """A selector-driven HTTP/1.1 server with a bounded worker pool (see the module docstring)."""
 
@@ -102,6 +116,7 @@ class XapiServer:
         self.dispatcher = dispatcher
         self.limits = limits
         self.local = local  # a Unix socket created owner-only (make_unix_server)
+        self.max_connections = _fd_budget(limits.max_connections)
         self.handler: type[XapiHandler] = type(
             "BoundXapiHandler", (XapiHandler,), {"dispatcher": dispatcher, "limits": limits}
         )
@@ -173,11 +188,12 @@ class XapiServer:
                 sock, addr = self.socket.accept()
             except (BlockingIOError, InterruptedError):
                 return
-            except OSError as e:  # EMFILE and friends: refuse, keep serving
+            except OSError as e:  # EMFILE and friends: keep serving, do not spin on the listener
                 log.warning("accept failed: %s", e)
+                time.sleep(0.05)
                 return
             with self._lock:
-                full = len(self._conns) >= self.limits.max_connections
+                full = len(self._conns) >= self.max_connections
             if full:
                 with contextlib.suppress(OSError):
                     sock.setblocking(False)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Any
 
 import click
 
@@ -96,13 +97,22 @@ def _profile_abi(profile: str) -> tuple[str, str]:
         raise
 
 
+class _FilePath(click.Path):
+    """click.Path that refuses a NUL byte itself: os.stat() raises ValueError, not OSError, for one."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and "\x00" in value:
+            self.fail("the file name holds a NUL byte", param, ctx)
+        return super().convert(value, param, ctx)
+
+
 @click.command("analyze")
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("files", nargs=-1, required=True, type=_FilePath(dir_okay=False))
 @click.option(
     "--abi", type=click.Choice(sorted(ABI_LIMITS)), help="dom0's ABI (default: from --profile or the input)."
 )
 @click.option("--vm-cost", type=click.IntRange(min=1), help="dom0 ports per VM of the shape to fit.")
-@click.option("--spec", type=click.Path(dir_okay=False), help="VM spec file giving the shape to fit.")
+@click.option("--spec", type=_FilePath(dir_okay=False), help="VM spec file giving the shape to fit.")
 @click.option(
     "--profile",
     default=None,

@@ -15,7 +15,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from evtchn.toolstack.errors import SpecError
-from evtchn.toolstack.safe_load import guarded, read_text
+from evtchn.toolstack.safe_load import guarded, one_line, read_text
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -55,11 +55,13 @@ def _parse_mapping(p: Path, what: str, text: str) -> dict[str, Any]:
 def validate_model(model: type[M], data: dict[str, Any], source: str) -> M:
     try:
         return model.model_validate(data)
+    except UnicodeEncodeError:  # a JSON "\ud800" escape: text no file or terminal can hold
+        raise SpecError(f"{source}: a string holds an unpaired surrogate") from None
     except ValidationError as e:
         err = e.errors()[0]
-        loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
+        loc = one_line(".".join(str(x) for x in err["loc"]) or "(top level)")
         msg = {"extra_forbidden": "unknown field", "missing": "field required"}.get(err["type"], err["msg"])
-        raise SpecError(f"{source}: field {loc}: {msg}") from None
+        raise SpecError(f"{source}: field {loc}: {one_line(msg)}") from None
 
 
 def toml_error(p: Path, text: str, e: tomllib.TOMLDecodeError) -> SpecError:

@@ -23,6 +23,14 @@ _BRACKETS = re.compile(r"[\[\]{}]")
 _HUGE = re.compile(rf"\d{{{MAX_INT_DIGITS + 1},}}")
 
 
+_ESCAPES = {c: f"\\x{c:02x}" for c in (*range(32), 127) if c != 9} | {10: "\\n", 13: "\\r"}
+
+
+def one_line(text: str) -> str:
+    """User text (a key, a value) made safe to put inside a one-line message: control characters escaped."""
+    return text.translate(_ESCAPES)
+
+
 def exists(p: Path) -> bool:
     """Path.exists() that says False, not OSError, for a name the OS refuses (too long, NUL)."""
     try:
@@ -41,6 +49,8 @@ def read_text(p: Path, what: str) -> str:
             raw = f.read(MAX_INPUT_BYTES + 1)
     except OSError as e:
         raise SpecError(f"{p}: cannot read {what}: {e.strerror or e}") from None
+    except ValueError:  # open() refuses a name with a NUL byte
+        raise SpecError(f"{p}: cannot read {what}: the file name holds a NUL byte") from None
     if len(raw) > MAX_INPUT_BYTES:
         raise SpecError(f"{p}: {what} file is over {MAX_INPUT_BYTES} bytes; not reading it")
     try:

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from evtchn.toolstack import bounds as B
 from evtchn.toolstack.errors import SpecError
+from evtchn.toolstack.safe_load import one_line
 
 VmType = Literal["pv", "hvm", "pvh"]
 
@@ -165,11 +166,13 @@ def validate_spec(
         raise SpecError(f"{source}: expected a mapping of VM fields at the top level")
     try:
         return VmSpec.model_validate(data)
+    except UnicodeEncodeError:  # a "\ud800" escape: text no file or terminal can hold
+        raise SpecError(f"{source}: a string holds an unpaired surrogate") from None
     except ValidationError as e:
         loc, msg = first_error(e)
         line = line_of(loc) if line_of else None
         where = f"{source}:{line}" if line else source
-        raise SpecError(f"{where}: field {_loc_text(loc)}: {msg}") from None
+        raise SpecError(f"{where}: field {one_line(_loc_text(loc))}: {one_line(msg)}") from None
 
 
 def vdev_name(devid: int) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import json
 import re
+import warnings
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -113,7 +114,9 @@ def _strip_comment(line: str) -> str:
 
 def _xl_value(value: str, source: str, line: int, key: str) -> Any:
     try:
-        return ast.literal_eval(value)
+        with warnings.catch_warnings():  # "1abc" would print a SyntaxWarning before the one-line error
+            warnings.simplefilter("ignore")
+            return ast.literal_eval(value)
     except (ValueError, SyntaxError):
         raise SpecError(f"{source}:{line}: cannot read the value of {key}: {value!r}") from None
 
