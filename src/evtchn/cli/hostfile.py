@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 import click
 
@@ -22,7 +22,7 @@ from evtchn.cli.app import fail
 from evtchn.cli.exits import EXIT_REFUSED, EXIT_USAGE
 
 if TYPE_CHECKING:
-    from evtchn.store.rows import VmRow
+    from evtchn.store.rows import HostCodec, VmRow
     from evtchn.store.sqlite import Store
     from evtchn.toolstack.host import Host
 
@@ -84,34 +84,27 @@ def errors() -> Iterator[None]:
         fail(*got)
 
 
-def open_host(host_file: str | None, wait: float | None) -> Store[Host]:
-    from evtchn.store import open_store
+class _LazyHostCodec:
+    """The store's host codec, imported on first use.
 
-    return open_store(host_file, timeout=wait, on_wait=notice)
-
-
-class _RowsOnly:
-    """A codec for reading the store's rows without the toolstack (the seam for a store read API).
-
-    `vm list` prints rows only; building a Host would import the toolstack and decode every VM. Loading
-    or saving a host through this codec is a bug in the CLI, so every host method says so.
+    Opening a host file with the real codec imports the whole toolstack (pydantic, profiles, devices)
+    before a single row is read; `vm list` and `host show` print rows and never need it. Anything that
+    builds or saves a host (a transaction, `read()`, upgrading an old file) reaches the real codec here.
     """
 
-    def _no_host(self, *_: Any) -> Any:
-        raise TypeError("a rows-only store has no host")
+    def __getattr__(self, name: str) -> Any:
+        from evtchn.store.codec import HOST_CODEC
 
-    parts = assemble = changes = vm_uuids = vm_facts = meta = load = _no_host
+        return getattr(HOST_CODEC, name)
 
 
-def open_rows(host_file: str | None, wait: float | None) -> Store[Any]:
-    """The host file, for reading its VM/device rows and meta only (checked like `open_host`)."""
+def open_host(host_file: str | None, wait: float | None) -> Store[Host]:
+    """The host file (`--host`, else $EVTCHN_HOST, else the default), checked; the toolstack is imported
+    only when the command builds the host."""
     from evtchn.store import Store, resolve_path
-    from evtchn.store.schema import SCHEMA_VERSION, check_host_file
 
-    path = resolve_path(host_file)
-    if check_host_file(path) != SCHEMA_VERSION:  # an older file is upgraded first, which needs the host
-        return open_host(host_file, wait)
-    return Store(path, _RowsOnly(), timeout=wait, on_wait=notice)
+    codec = cast("HostCodec[Host]", _LazyHostCodec())
+    return Store(resolve_path(host_file), codec, timeout=wait, on_wait=notice)
 
 
 # ------------------------------------------------------------ names and uuids

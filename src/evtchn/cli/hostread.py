@@ -1,6 +1,6 @@
 """What the read-only commands print, read as thinly as the store allows (the seam to the store's read API).
 
-    vms = vm_listing(store)          # from the store's VM and device rows: no host is built (open_rows)
+    vms = vm_listing(store)          # from the store's VM and device rows: no host is built
     doms = domain_listing(store)     # per-domain event channels (today: from the loaded hypervisor)
 
 Each returns plain dicts whose keys are the documented `--json` fields (docs/cli.md), so the table and the
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 DOM0_NAME = "Domain-0"
 
 
-def vm_listing(store: Store[Any]) -> list[dict[str, Any]]:
+def vm_listing(store: Store[Host]) -> list[dict[str, Any]]:
     """Every VM, ordered by name then uuid: the `vm list --json` records."""
     with store.snapshot():  # the VM and device rows of one committed state
         rows = store.vms()

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from evtchn.cli.app import LazyGroup
-from evtchn.cli.hostfile import errors, host_key, notice, open_host, open_rows, resolve, store_options
+from evtchn.cli.hostfile import errors, host_key, notice, open_host, resolve, store_options
 
 if TYPE_CHECKING:
     from evtchn.toolstack.host import Host
@@ -104,7 +104,7 @@ def vm_list(as_json: bool, host_file: str | None, wait: float | None) -> None:
     from evtchn.cli.hostread import vm_listing
 
     with errors():
-        vms = vm_listing(open_rows(host_file, wait))
+        vms = vm_listing(open_host(host_file, wait))
     if as_json:
         import json
 
