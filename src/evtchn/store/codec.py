@@ -11,32 +11,40 @@ Parts (kind, key) -> JSON value, each rewritten only when it changed:
     ("xs", "<path>")      one xenstore node: [value, is_directory]
 What changed comes from the models' own dirty trackers: `Hypervisor.take_dirty()` (domains and
 buckets), `Host.take_dirty_vms()` (VM uuids), `XenStore.take_dirty()` (nodes), and the binders' `held`
-dicts, which the codec swaps for a recording dict (_TrackedHolds). While a tracker is missing the
+dicts, which the codec swaps for a recording dict (TrackedHolds). While a tracker is missing the
 codec answers "unknown" and the store rewrites every part (correct, but its cost grows with the host).
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
-from collections.abc import Hashable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
+from evtchn.store.hostparts import (
+    TrackedHolds,
+    by_bucket,
+    delta,
+    dom0_held,
+    dom_part,
+    find_vm,
+    hold_from_key,
+    hold_key,
+    host_part,
+    hv_dirty_domains,
+    part_domid,
+    plumbing,
+    track_holds,
+    vm_part,
+)
+from evtchn.store.hostparts import count as _count
 from evtchn.store.rows import Changes, DeviceFacts, HostFacts, Part, VmFacts
-from evtchn.toolstack.host import STATE_VERSION, DeviceStatus, Host, Vm
+from evtchn.toolstack.host import DeviceStatus, Host, Vm
 from evtchn.xen import ECS
 from evtchn.xenstore import XenStore
 
 _ERRNO = re.compile(r"^\s*(?:error\s+)?(\d+)\b")
-
-
-def _count(ports: int | Iterable[int] | None) -> int:
-    if ports is None:
-        return 0
-    if isinstance(ports, int):
-        return ports
-    return len(list(ports))
 
 
 def status_code(error: str | None) -> int:
@@ -84,200 +92,23 @@ def vm_facts(vm: Vm, dom0_ports: int = 0) -> VmFacts:
 # ------------------------------------------------------------------------------------------ parts
 
 
-class _TrackedHolds(dict[Hashable, list[int]]):
-    """A binder's `held` that remembers which keys were set, popped or handed out for appending (in the
-    order they took their place), so the store writes back only those; the binder code is unchanged."""
-
-    touched: dict[Hashable, None]
-    removed: set[Hashable]
-
-    def _arrive(self, key: Hashable) -> None:
-        if key not in self:  # a new key goes last, here as in the file
-            self.touched.pop(key, None)
-        self.touched[key] = None
-
-    def _leave(self, key: Hashable) -> None:
-        self.touched[key] = None
-        self.removed.add(key)
-
-    def __setitem__(self, key: Hashable, value: list[int]) -> None:
-        self._arrive(key)
-        super().__setitem__(key, value)
-
-    def __delitem__(self, key: Hashable) -> None:
-        self._leave(key)
-        super().__delitem__(key)
-
-    def setdefault(self, key: Hashable, default: list[int] | None = None) -> list[int]:
-        self._arrive(key)
-        return super().setdefault(key, default if default is not None else [])
-
-    def pop(self, key: Hashable, *default: Any) -> Any:
-        self._leave(key)
-        return super().pop(key, *default)
-
-    def clear(self) -> None:
-        for key in self:
-            self._leave(key)
-        super().clear()
-
-    def take(self) -> tuple[dict[Hashable, None], set[Hashable]]:
-        out = self.touched, self.removed
-        self.touched, self.removed = {}, set()
-        return out
-
-
-def _track_holds(host: Host) -> bool:
-    """Put a tracking `held` on every binder; False if some were not tracked yet (changes unknown)."""
-    was = True
-    for b in host.binders:
-        if not isinstance(b.held, _TrackedHolds):
-            tracked = _TrackedHolds(b.held)
-            tracked.touched, tracked.removed = {}, set()
-            b.held = tracked
-            was = False
-    return was
-
-
-def _hold_key(binder: str, key: Hashable) -> str:
-    return f"{binder}/{json.dumps(list(key) if isinstance(key, tuple) else key)}"
-
-
-def _hold_from_key(text: str) -> tuple[str, Any]:
-    binder, _, key = text.partition("/")
-    return binder, json.loads(key)
-
-
-def _plumbing(host: Host) -> Any:
-    """Where the host keeps its dom0 counters (the toolstack moved them into `host.plumbing`)."""
-    return getattr(host, "plumbing", host)
-
-
-def _counter(host: Host, name: str) -> Any:
-    pl = _plumbing(host)
-    return getattr(pl, name) if pl is not host else getattr(host, f"_{name}")
-
-
-def _by_bucket(host: Host) -> bool:
-    """Whether the hypervisor exports one domain record and 64-port buckets (xen/delta.py)."""
-    return hasattr(host.hv, "export_dirty")
-
-
-def _hv_globals(host: Host) -> dict[str, Any]:
-    from evtchn.xen.snapshot import SNAPSHOT_VERSION
-
-    hv: Any = host.hv
-    consumers = hv.xen_consumers() if hasattr(hv, "xen_consumers") else hv._xen_consumers
-    return {
-        "version": SNAPSHOT_VERSION,
-        "settings": {
-            "xen_version": list(hv.settings.xen_version),
-            "fifo_compiled": hv.settings.fifo_compiled,
-        },
-        "global_virq_handlers": [[k, v] for k, v in hv.global_virq_handlers.items()],
-        "xen_consumers": [[name, index] for name, index in consumers.items()],
-    }
-
-
-def _host_part(host: Host) -> dict[str, Any]:
-    part = {
-        "version": STATE_VERSION,
-        "profile": host.profile.model_dump(mode="json"),
-        "hardware": host.hardware.model_dump(mode="json"),
-        "rover": _counter(host, "rover"),
-        "tty": _counter(host, "tty"),
-        "dom0_abi": host.kernel.abi,
-        "xs_root": host.xenstore.read("/"),
-        "hv": _hv_globals(host),
-        "binder_names": [b.name for b in host.binders],
-    }
-    memory = getattr(host, "memory", None)
-    if memory is not None:
-        part["memory"] = {"xen_reserved_mib": memory.xen_reserved_mib, "shadow": memory.shadow_multiplier}
-    return part
-
-
-def _delta() -> Any:
-    """xen/delta.py (export and restore by domain record and bucket), where the hypervisor has it."""
-    import importlib
-
-    return importlib.import_module("evtchn.xen.delta")
-
-
-def _dom_part(host: Host, domid: int) -> dict[str, Any]:
-    part: dict[str, Any] = {"grefs": _counter(host, "grefs").get(domid)}
-    if _by_bucket(host):
-        part["record"] = _delta().export_domain(host.hv, domid)
-    else:
-        from evtchn.xen.snapshot import _domain
-
-        part["domain"] = _domain(host.hv.domains[domid])
-    return part
-
-
-def _vm_part(vm: Vm) -> dict[str, Any]:
-    import importlib
-
-    try:
-        to_state = importlib.import_module("evtchn.toolstack.records").vm_to_state
-    except (ImportError, AttributeError):
-        to_state = importlib.import_module("evtchn.toolstack.host")._vm_to_state
-    state: dict[str, Any] = to_state(vm)
-    return state
-
-
-def _dom0_held(host: Host, vm: Vm) -> int:
-    """dom0 ports held for this VM (Host.vm_dom0_ports, without its lookup by name)."""
-    if vm.domid is None:
-        return 0
-    held = sum(len(b.ports_for(vm.domid)) for b in (host.xenstored, host.xenconsoled, host.qemu))
-    return held + sum(_count(d.dom0_ports) for d in vm.devices)
-
-
-def _part_domid(d: dict[str, Any]) -> int:
-    return int(d["record"]["domid"] if "record" in d else d["domain"]["domid"])
-
-
-def _find_vm(host: Host, uuid: str) -> Vm | None:
-    vm = host.vms.get(uuid)
-    if vm is not None and vm.uuid == uuid:
-        return vm
-    return next((v for v in host.vms.values() if v.uuid == uuid), None)
-
-
-def _hv_dirty_domains(host: Host) -> set[int] | None:
-    """Domains created, destroyed or changed since the last call, from the hypervisor's tracker."""
-    take = getattr(host.hv, "take_dirty", None)
-    if take is None:
-        return None
-    dirty = take()
-    out: set[int] = set()
-    for name in ("created", "destroyed", "changed", "domains", "ports", "buckets"):
-        got = getattr(dirty, name, None)
-        if got is None and isinstance(dirty, dict):
-            got = dirty.get(name)
-        if got is not None:
-            out.update(int(d) for d in got)
-    return out
-
-
 class HostCodec:
     def parts(self, host: Host) -> Iterator[tuple[str, str, Any]]:
-        yield "host", "", _host_part(host)
+        yield "host", "", host_part(host)
         for domid in host.hv.domains:
-            yield "dom", str(domid), _dom_part(host, domid)
-        _track_holds(host)
+            yield "dom", str(domid), dom_part(host, domid)
+        track_holds(host)
         for b in host.binders:
-            assert isinstance(b.held, _TrackedHolds)
+            assert isinstance(b.held, TrackedHolds)
             b.held.take()
             for k, v in b.held.items():
-                yield "hold", _hold_key(b.name, k), list(v)
-        if _by_bucket(host):
-            for dom in _delta().export_all(host.hv)["domains"]:
+                yield "hold", hold_key(b.name, k), list(v)
+        if by_bucket(host):
+            for dom in delta().export_all(host.hv)["domains"]:
                 for b, data in dom["buckets"].items():
                     yield "bkt", f"{dom['domid']}/{b}", data
         for vm in host.vms.values():
-            yield "vm", vm.uuid, _vm_part(vm)
+            yield "vm", vm.uuid, vm_part(vm)
         for path, value, is_dir in host.xenstore.nodes():
             yield "xs", path, [value, is_dir]
 
@@ -299,7 +130,7 @@ class HostCodec:
             elif kind == "xs":
                 nodes.append((key, str(value[0]), bool(value[1])))
             elif kind == "hold":
-                holds.append((*_hold_from_key(key), value))
+                holds.append((*hold_from_key(key), value))
             elif kind == "bkt":
                 domid, _, bucket = key.partition("/")
                 buckets.setdefault(domid, {})[bucket] = value
@@ -313,7 +144,7 @@ class HostCodec:
         grefs: dict[str, int] = {}
         for d in domains:
             if d["grefs"] is not None:
-                grefs[str(_part_domid(d))] = int(d["grefs"])
+                grefs[str(part_domid(d))] = int(d["grefs"])
         by_bucket = any("record" in d for d in domains)
         state = {
             "version": head["version"],
@@ -334,17 +165,17 @@ class HostCodec:
         if by_bucket:
             hv: Any = host.hv
             hv.apply_export({
-                "version": _delta().DELTA_VERSION,
+                "version": delta().DELTA_VERSION,
                 "globals": {k: v for k, v in head["hv"].items() if k != "version"},
                 "destroyed": [],
                 "domains": [
                     {"domid": i, "record": d["record"], "buckets": buckets.get(str(i), {})}
                     for d in domains
-                    for i in [_part_domid(d)]
+                    for i in [part_domid(d)]
                 ],
             })  # fmt: skip
-        _plumbing(host).xenstore = XenStore.from_nodes(str(head["xs_root"]), nodes)
-        _track_holds(host)
+        plumbing(host).xenstore = XenStore.from_nodes(str(head["xs_root"]), nodes)
+        track_holds(host)
         self.changes(host)  # what was just loaded is what the file holds: nothing is dirty
         return host
 
@@ -353,10 +184,10 @@ class HostCodec:
         xs_removed, xs_dirty = host.xenstore.take_dirty()
         take_vms = getattr(host, "take_dirty_vms", None)
         vm_uuids: set[str] | None = take_vms() if take_vms is not None else None
-        put: dict[Part, Any] = {("host", ""): _host_part(host)}
+        put: dict[Part, Any] = {("host", ""): host_part(host)}
         drop: list[Part] = []
         trees: list[Part] = [("xs", p) for p in xs_removed]
-        if _by_bucket(host):
+        if by_bucket(host):
             hv: Any = host.hv
             exp = hv.export_dirty(hv.take_dirty())
             domids: set[int] | None = set()
@@ -368,13 +199,13 @@ class HostCodec:
                 for b, data in dom["buckets"].items():
                     put[("bkt", f"{dom['domid']}/{b}")] = data
         else:
-            domids = _hv_dirty_domains(host)
-        holds_known = _track_holds(host)
+            domids = hv_dirty_domains(host)
+        holds_known = track_holds(host)
         for b in host.binders:
-            assert isinstance(b.held, _TrackedHolds)
+            assert isinstance(b.held, TrackedHolds)
             touched, removed = b.held.take()
             for k in touched:
-                part = ("hold", _hold_key(b.name, k))
+                part = ("hold", hold_key(b.name, k))
                 if k in removed:
                     drop.append(part)  # deleted, or deleted and set again: it goes last
                 if k in b.held:
@@ -382,16 +213,16 @@ class HostCodec:
         if vm_uuids is None or domids is None or not holds_known:
             return None
         for uuid in vm_uuids:
-            vm = _find_vm(host, uuid)
+            vm = find_vm(host, uuid)
             if vm is None:
                 drop.append(("vm", uuid))
                 continue
-            put[("vm", uuid)] = _vm_part(vm)
+            put[("vm", uuid)] = vm_part(vm)
             if vm.domid is not None:
                 domids.add(vm.domid)
         for domid in domids:
             if domid in host.hv.domains:
-                put[("dom", str(domid))] = _dom_part(host, domid)
+                put[("dom", str(domid))] = dom_part(host, domid)
             else:
                 drop.append(("dom", str(domid)))
         for path in xs_dirty:
@@ -408,10 +239,10 @@ class HostCodec:
         return {vm.uuid for vm in host.vms.values()}
 
     def vm_facts(self, host: Host, uuid: str) -> VmFacts | None:
-        vm = _find_vm(host, uuid)
+        vm = find_vm(host, uuid)
         if vm is None:
             return None
-        return vm_facts(vm, _dom0_held(host, vm))
+        return vm_facts(vm, dom0_held(host, vm))
 
     def meta(self, host: Host) -> dict[str, str]:
         dom0 = host.hv.domains.get(0)
