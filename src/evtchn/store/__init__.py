@@ -4,6 +4,8 @@ store = open_store(None)          # --host FILE, else $EVTCHN_HOST, else default
 host = store.read()               # read-only snapshot (lsevtchn, can-start)
 with store.transaction() as host: # saved on success, rolled back on exception
     host.start_vm("web1")
+store.vms(); store.domain(3)      # reads from rows, no host built (docs/store.md)
+store.events_since(token, ["VM"]) # what changed since a token (event.from)
 """
 
 from __future__ import annotations
@@ -14,10 +16,13 @@ from typing import TYPE_CHECKING
 
 from evtchn.store.errors import (
     CorruptHost,
+    EventsLost,
     HostBusy,
     HostExists,
     NoHostFile,
+    NoSpace,
     NotAHostFile,
+    ReadOnlyHost,
     StoreError,
     UnknownSchema,
 )
@@ -58,10 +63,13 @@ def create_store(
 
 __all__ = [
     "CorruptHost",
+    "EventsLost",
     "HostBusy",
     "HostExists",
     "NoHostFile",
+    "NoSpace",
     "NotAHostFile",
+    "ReadOnlyHost",
     "Store",
     "StoreError",
     "Txn",

@@ -11,32 +11,36 @@ Parts (kind, key) -> JSON value, each rewritten only when it changed:
     ("xs", "<path>")      one xenstore node: [value, is_directory]
 What changed comes from the models' own dirty trackers: `Hypervisor.take_dirty()` (domains and
 buckets), `Host.take_dirty_vms()` (VM uuids), `XenStore.take_dirty()` (nodes), and the binders' `held`
-dicts, which the codec swaps for a recording dict (_TrackedHolds). While a tracker is missing the
+dicts, which the codec swaps for a recording dict (TrackedHolds). While a tracker is missing the
 codec answers "unknown" and the store rewrites every part (correct, but its cost grows with the host).
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
-from collections.abc import Hashable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
+from evtchn.store.hostparts import (
+    TrackedHolds,
+    dom0_held,
+    dom_part,
+    find_vm,
+    hold_from_key,
+    hold_key,
+    host_part,
+    part_domid,
+    track_holds,
+    vm_part,
+)
+from evtchn.store.hostparts import count as _count
 from evtchn.store.rows import Changes, DeviceFacts, HostFacts, Part, VmFacts
-from evtchn.toolstack.host import STATE_VERSION, DeviceStatus, Host, Vm
-from evtchn.xen import ECS
+from evtchn.toolstack.host import DeviceStatus, Host, Vm
+from evtchn.xen import ECS, delta
 from evtchn.xenstore import XenStore
 
 _ERRNO = re.compile(r"^\s*(?:error\s+)?(\d+)\b")
-
-
-def _count(ports: int | Iterable[int] | None) -> int:
-    if ports is None:
-        return 0
-    if isinstance(ports, int):
-        return ports
-    return len(list(ports))
 
 
 def status_code(error: str | None) -> int:
@@ -84,151 +88,22 @@ def vm_facts(vm: Vm, dom0_ports: int = 0) -> VmFacts:
 # ------------------------------------------------------------------------------------------ parts
 
 
-class _TrackedHolds(dict[Hashable, list[int]]):
-    """A binder's `held` that remembers which keys were set, popped or handed out for appending (in the
-    order they took their place), so the store writes back only those; the binder code is unchanged."""
-
-    touched: dict[Hashable, None]
-    removed: set[Hashable]
-
-    def _arrive(self, key: Hashable) -> None:
-        if key not in self:  # a new key goes last, here as in the file
-            self.touched.pop(key, None)
-        self.touched[key] = None
-
-    def _leave(self, key: Hashable) -> None:
-        self.touched[key] = None
-        self.removed.add(key)
-
-    def __setitem__(self, key: Hashable, value: list[int]) -> None:
-        self._arrive(key)
-        super().__setitem__(key, value)
-
-    def __delitem__(self, key: Hashable) -> None:
-        self._leave(key)
-        super().__delitem__(key)
-
-    def setdefault(self, key: Hashable, default: list[int] | None = None) -> list[int]:
-        self._arrive(key)
-        return super().setdefault(key, default if default is not None else [])
-
-    def pop(self, key: Hashable, *default: Any) -> Any:
-        self._leave(key)
-        return super().pop(key, *default)
-
-    def clear(self) -> None:
-        for key in self:
-            self._leave(key)
-        super().clear()
-
-    def take(self) -> tuple[dict[Hashable, None], set[Hashable]]:
-        out = self.touched, self.removed
-        self.touched, self.removed = {}, set()
-        return out
-
-
-def _track_holds(host: Host) -> bool:
-    """Put a tracking `held` on every binder; False if some were not tracked yet (changes unknown)."""
-    was = True
-    for b in host.binders:
-        if not isinstance(b.held, _TrackedHolds):
-            tracked = _TrackedHolds(b.held)
-            tracked.touched, tracked.removed = {}, set()
-            b.held = tracked
-            was = False
-    return was
-
-
-def _hold_key(binder: str, key: Hashable) -> str:
-    return f"{binder}/{json.dumps(list(key) if isinstance(key, tuple) else key)}"
-
-
-def _hold_from_key(text: str) -> tuple[str, Any]:
-    binder, _, key = text.partition("/")
-    return binder, json.loads(key)
-
-
-def _counter(host: Host, name: str) -> Any:
-    """One of dom0's counters the toolstack keeps in its plumbing (rover, tty, grefs)."""
-    return getattr(host.plumbing, name)
-
-
-def _hv_globals(host: Host) -> dict[str, Any]:
-    from evtchn.xen.delta import export_globals
-    from evtchn.xen.snapshot import SNAPSHOT_VERSION
-
-    return {"version": SNAPSHOT_VERSION, **export_globals(host.hv)}
-
-
-def _host_part(host: Host) -> dict[str, Any]:
-    part = {
-        "version": STATE_VERSION,
-        "profile": host.profile.model_dump(mode="json"),
-        "hardware": host.hardware.model_dump(mode="json"),
-        "rover": _counter(host, "rover"),
-        "tty": _counter(host, "tty"),
-        "dom0_abi": host.kernel.abi,
-        "xs_root": host.xenstore.read("/"),
-        "hv": _hv_globals(host),
-        "binder_names": [b.name for b in host.binders],
-    }
-    memory = host.plumbing.memory
-    part["memory"] = {"xen_reserved_mib": memory.xen_reserved_mib, "shadow": memory.shadow_multiplier}
-    return part
-
-
-def _delta() -> Any:
-    """xen/delta.py (export and restore by domain record and bucket), where the hypervisor has it."""
-    import importlib
-
-    return importlib.import_module("evtchn.xen.delta")
-
-
-def _dom_part(host: Host, domid: int) -> dict[str, Any]:
-    return {"grefs": _counter(host, "grefs").get(domid), "record": _delta().export_domain(host.hv, domid)}
-
-
-def _vm_part(vm: Vm) -> dict[str, Any]:
-    from evtchn.toolstack.records import vm_to_state
-
-    return vm_to_state(vm)
-
-
-def _dom0_held(host: Host, vm: Vm) -> int:
-    """dom0 ports held for this VM (Host.vm_dom0_ports, without its lookup by name)."""
-    if vm.domid is None:
-        return 0
-    held = sum(len(b.ports_for(vm.domid)) for b in (host.xenstored, host.xenconsoled, host.qemu))
-    return held + sum(_count(d.dom0_ports) for d in vm.devices)
-
-
-def _part_domid(d: dict[str, Any]) -> int:
-    return int(d["record"]["domid"] if "record" in d else d["domain"]["domid"])
-
-
-def _find_vm(host: Host, uuid: str) -> Vm | None:
-    vm = host.vms.get(uuid)
-    if vm is not None and vm.uuid == uuid:
-        return vm
-    return next((v for v in host.vms.values() if v.uuid == uuid), None)
-
-
 class HostCodec:
     def parts(self, host: Host) -> Iterator[tuple[str, str, Any]]:
-        yield "host", "", _host_part(host)
+        yield "host", "", host_part(host)
         for domid in host.hv.domains:
-            yield "dom", str(domid), _dom_part(host, domid)
-        _track_holds(host)
+            yield "dom", str(domid), dom_part(host, domid)
+        track_holds(host)
         for b in host.binders:
-            assert isinstance(b.held, _TrackedHolds)
+            assert isinstance(b.held, TrackedHolds)
             b.held.take()
             for k, v in b.held.items():
-                yield "hold", _hold_key(b.name, k), list(v)
-        for dom in _delta().export_all(host.hv)["domains"]:
+                yield "hold", hold_key(b.name, k), list(v)
+        for dom in delta.export_all(host.hv)["domains"]:
             for b, data in dom["buckets"].items():
                 yield "bkt", f"{dom['domid']}/{b}", data
         for vm in host.vms.values():
-            yield "vm", vm.uuid, _vm_part(vm)
+            yield "vm", vm.uuid, vm_part(vm)
         for path, value, is_dir in host.xenstore.nodes():
             yield "xs", path, [value, is_dir]
 
@@ -250,7 +125,7 @@ class HostCodec:
             elif kind == "xs":
                 nodes.append((key, str(value[0]), bool(value[1])))
             elif kind == "hold":
-                holds.append((*_hold_from_key(key), value))
+                holds.append((*hold_from_key(key), value))
             elif kind == "bkt":
                 domid, _, bucket = key.partition("/")
                 buckets.setdefault(domid, {})[bucket] = value
@@ -264,13 +139,12 @@ class HostCodec:
         grefs: dict[str, int] = {}
         for d in domains:
             if d["grefs"] is not None:
-                grefs[str(_part_domid(d))] = int(d["grefs"])
-        by_bucket = any("record" in d for d in domains)
+                grefs[str(part_domid(d))] = int(d["grefs"])
         state = {
             "version": head["version"],
             "profile": head["profile"],
             "hardware": head["hardware"],
-            "hypervisor": {**head["hv"], "domains": [] if by_bucket else [d["domain"] for d in domains]},
+            "hypervisor": {**head["hv"], "domains": []},
             "xenstore": ["", {}],
             "rover": head["rover"],
             "tty": head["tty"],
@@ -282,20 +156,18 @@ class HostCodec:
         if "memory" in head:
             state["memory"] = head["memory"]
         host = Host.from_state(state)
-        if by_bucket:
-            hv: Any = host.hv
-            hv.apply_export({
-                "version": _delta().DELTA_VERSION,
-                "globals": {k: v for k, v in head["hv"].items() if k != "version"},
-                "destroyed": [],
-                "domains": [
-                    {"domid": i, "record": d["record"], "buckets": buckets.get(str(i), {})}
-                    for d in domains
-                    for i in [_part_domid(d)]
-                ],
-            })  # fmt: skip
+        host.hv.apply_export({
+            "version": delta.DELTA_VERSION,
+            "globals": {k: v for k, v in head["hv"].items() if k != "version"},
+            "destroyed": [],
+            "domains": [
+                {"domid": i, "record": d["record"], "buckets": buckets.get(str(i), {})}
+                for d in domains
+                for i in [part_domid(d)]
+            ],
+        })  # fmt: skip
         host.plumbing.xenstore = XenStore.from_nodes(str(head["xs_root"]), nodes)
-        _track_holds(host)
+        track_holds(host)
         self.changes(host)  # what was just loaded is what the file holds: nothing is dirty
         return host
 
@@ -303,7 +175,7 @@ class HostCodec:
         """The parts and VM rows changed since the last call (or load); None when a tracker is missing."""
         xs_removed, xs_dirty = host.xenstore.take_dirty()
         vm_uuids = host.take_dirty_vms()
-        put: dict[Part, Any] = {("host", ""): _host_part(host)}
+        put: dict[Part, Any] = {("host", ""): host_part(host)}
         drop: list[Part] = []
         trees: list[Part] = [("xs", p) for p in xs_removed]
         hv = host.hv
@@ -316,12 +188,12 @@ class HostCodec:
             domids.add(int(dom["domid"]))
             for b, data in dom["buckets"].items():
                 put[("bkt", f"{dom['domid']}/{b}")] = data
-        holds_known = _track_holds(host)
+        holds_known = track_holds(host)
         for b in host.binders:
-            assert isinstance(b.held, _TrackedHolds)
+            assert isinstance(b.held, TrackedHolds)
             touched, removed = b.held.take()
             for k in touched:
-                part = ("hold", _hold_key(b.name, k))
+                part = ("hold", hold_key(b.name, k))
                 if k in removed:
                     drop.append(part)  # deleted, or deleted and set again: it goes last
                 if k in b.held:
@@ -329,16 +201,16 @@ class HostCodec:
         if not holds_known:
             return None
         for uuid in vm_uuids:
-            vm = _find_vm(host, uuid)
+            vm = find_vm(host, uuid)
             if vm is None:
                 drop.append(("vm", uuid))
                 continue
-            put[("vm", uuid)] = _vm_part(vm)
+            put[("vm", uuid)] = vm_part(vm)
             if vm.domid is not None:
                 domids.add(vm.domid)
         for domid in domids:
             if domid in host.hv.domains:
-                put[("dom", str(domid))] = _dom_part(host, domid)
+                put[("dom", str(domid))] = dom_part(host, domid)
             else:
                 drop.append(("dom", str(domid)))
         for path in xs_dirty:
@@ -355,10 +227,10 @@ class HostCodec:
         return {vm.uuid for vm in host.vms.values()}
 
     def vm_facts(self, host: Host, uuid: str) -> VmFacts | None:
-        vm = _find_vm(host, uuid)
+        vm = find_vm(host, uuid)
         if vm is None:
             return None
-        return vm_facts(vm, _dom0_held(host, vm))
+        return vm_facts(vm, dom0_held(host, vm))
 
     def meta(self, host: Host) -> dict[str, str]:
         dom0 = host.hv.domains.get(0)

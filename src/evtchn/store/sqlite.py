@@ -17,7 +17,6 @@ error. See docs/store.md.
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 import sqlite3
@@ -31,11 +30,12 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from evtchn.store import writer
-from evtchn.store.errors import CorruptHost, HostBusy, HostExists, NoSpace, ReadOnlyHost, StoreError
+from evtchn.store.connect import give_back_memory, init_file, is_busy, open_read_only, write_error
+from evtchn.store.errors import CorruptHost, HostBusy, HostExists, ReadOnlyHost, StoreError
 from evtchn.store.paths import lock_timeout
 from evtchn.store.queries import Rows
 from evtchn.store.rows import Event, HostCodec
-from evtchn.store.schema import APPLICATION_ID, DDL, SCHEMA_VERSION, check_host_file
+from evtchn.store.schema import SCHEMA_VERSION, check_host_file
 from evtchn.store.writer import new_ref
 
 H = TypeVar("H")
@@ -83,15 +83,6 @@ class Txn(Rows, Generic[H]):
 
 class _Bad(Exception):
     """A part that cannot be read while loading (becomes CorruptHost)."""
-
-
-def _is_busy(e: sqlite3.OperationalError) -> bool:
-    text = str(e)
-    return "locked" in text or "busy" in text
-
-
-def _statements(ddl: str) -> list[str]:
-    return [s.strip() for s in ddl.split(";") if s.strip()]
 
 
 class Store(Rows, Generic[H]):
@@ -166,7 +157,7 @@ class Store(Rows, Generic[H]):
                 f"{path}: a file already exists here (use --force to replace a host file)"
             ) from None
         except sqlite3.DatabaseError as e:
-            raise _write_error(path, e) from None
+            raise write_error(path, e) from None
         except OSError as e:
             raise StoreError(f"{path}: cannot create host file: {e.strerror}") from None
         finally:
@@ -182,7 +173,7 @@ class Store(Rows, Generic[H]):
         if conn is None:
             try:
                 if self.read_only:
-                    conn = _open_read_only(self.path, self.timeout)
+                    conn = open_read_only(self.path, self.timeout)
                 else:
                     conn = sqlite3.connect(self.path, isolation_level=None, timeout=self.timeout)
                     conn.execute("PRAGMA synchronous = FULL")
@@ -214,7 +205,7 @@ class Store(Rows, Generic[H]):
                 try:
                     conn.execute("BEGIN IMMEDIATE")
                 except sqlite3.OperationalError as e:
-                    if not _is_busy(e):
+                    if not is_busy(e):
                         raise
                     self._notify_wait()
                     remaining = max(0.0, deadline - time.monotonic())
@@ -222,7 +213,7 @@ class Store(Rows, Generic[H]):
                     try:
                         conn.execute("BEGIN IMMEDIATE")
                     except sqlite3.OperationalError as e2:
-                        if _is_busy(e2):
+                        if is_busy(e2):
                             raise self._gave_up() from None
                         raise
                 finally:
@@ -235,9 +226,9 @@ class Store(Rows, Generic[H]):
                         conn.execute("ROLLBACK")
                     raise
             except sqlite3.DatabaseError as e:
-                if isinstance(e, sqlite3.OperationalError) and _is_busy(e):
+                if isinstance(e, sqlite3.OperationalError) and is_busy(e):
                     raise self._gave_up() from None
-                raise _write_error(self.path, e) from None
+                raise write_error(self.path, e) from None
             except OverflowError as e:  # an integer past SQLite's 64 bits (issue 15): rolled back above
                 text = f"{self.path}: a value is too large for the host file ({e}); nothing changed"
                 raise StoreError(text) from None
@@ -294,7 +285,7 @@ class Store(Rows, Generic[H]):
                 raise CorruptHost(f"{bad}: it holds no host") from None
             text = getattr(e, "message", None) or f"{type(e).__name__}: {e}"
             raise CorruptHost(f"{bad}: the host cannot be rebuilt: {text}") from None
-        _give_back_memory()
+        give_back_memory()
         held = self.codec.vm_uuids(host)
         if held != listed:
             odd = sorted(held ^ listed)[0]
@@ -378,51 +369,3 @@ class Store(Rows, Generic[H]):
         """`with store.transaction() as host:` — saved on success, rolled back on exception."""
         with self.txn() as tx:
             yield tx.host
-
-
-def _give_back_memory() -> None:
-    """After a full load, hand the decoded parts' memory back to the OS (glibc keeps freed heap pages
-    otherwise): a server holding a large host stays near the size of the host itself."""
-    gc.collect()
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None)
-        trim = getattr(libc, "malloc_trim", None)
-        if trim is not None:
-            trim(0)
-    except OSError:
-        pass
-
-
-def init_file(conn: sqlite3.Connection) -> None:
-    """Mark a new, empty database as a host file of this schema and create the tables."""
-    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("BEGIN")
-    for statement in _statements(DDL):
-        conn.execute(statement)
-    conn.execute("COMMIT")
-
-
-def _open_read_only(path: Path, timeout: float) -> sqlite3.Connection:
-    """A connection that never writes: mode=ro, or immutable=1 where SQLite cannot even make its WAL index
-    (a read-only directory or mount, where no other process can be writing either)."""
-    uri = f"file:{path.resolve().as_posix()}"
-    conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None, timeout=timeout)
-    try:
-        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        return conn
-    except sqlite3.OperationalError:
-        conn.close()
-    return sqlite3.connect(f"{uri}?immutable=1", uri=True, isolation_level=None, timeout=timeout)
-
-
-def _write_error(path: Path, e: sqlite3.DatabaseError) -> StoreError:
-    text = str(e)
-    if "full" in text:
-        return NoSpace(f"{path}: no space left on device; the host file still holds the previous host")
-    if "readonly" in text or "read-only" in text:
-        return ReadOnlyHost(f"{path}: the host file is read-only here; this command changes the host")
-    return CorruptHost(f"{path}: corrupt host file: {text}")

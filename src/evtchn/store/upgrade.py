@@ -60,12 +60,12 @@ def migrate(conn: sqlite3.Connection, codec: HostCodec[H], where: str) -> None:
 
 def upgrade(store: Store[Any], version: int) -> sqlite3.Connection | None:
     """Upgrade `store`'s file from `version`; for a read-only file, an upgraded copy in memory."""
-    from evtchn.store.sqlite import _open_read_only, _write_error
+    from evtchn.store.connect import open_read_only, write_error
 
     path = store.path
     if store.read_only:
         try:
-            src = _open_read_only(path, store.timeout)
+            src = open_read_only(path, store.timeout)
             mem = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
             src.backup(mem)
             src.close()
@@ -94,7 +94,7 @@ def upgrade(store: Store[Any], version: int) -> sqlite3.Connection | None:
                 conn.execute("ROLLBACK")
             raise
     except sqlite3.DatabaseError as e:
-        raise _write_error(path, e) from None
+        raise write_error(path, e) from None
     except StoreError:
         raise
     finally:

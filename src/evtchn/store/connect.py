@@ -1,0 +1,72 @@
+"""Opening and preparing host-file connections, and what SQLite's errors mean to a user.
+
+init_file(conn)                 # a new file: application_id, user_version, WAL, the tables
+open_read_only(path, timeout)   # never writes, even its WAL index (read-only directory or mount)
+write_error(path, e)            # "no space left on device" / "read-only" / "corrupt host file"
+"""
+
+from __future__ import annotations
+
+import gc
+import sqlite3
+from pathlib import Path
+
+from evtchn.store.errors import CorruptHost, NoSpace, ReadOnlyHost, StoreError
+from evtchn.store.schema import APPLICATION_ID, DDL, SCHEMA_VERSION
+
+
+def is_busy(e: sqlite3.OperationalError) -> bool:
+    text = str(e)
+    return "locked" in text or "busy" in text
+
+
+def statements(ddl: str) -> list[str]:
+    return [s.strip() for s in ddl.split(";") if s.strip()]
+
+
+def give_back_memory() -> None:
+    """After a full load, hand the decoded parts' memory back to the OS (glibc keeps freed heap pages
+    otherwise): a server holding a large host stays near the size of the host itself."""
+    gc.collect()
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None)
+        trim = getattr(libc, "malloc_trim", None)
+        if trim is not None:
+            trim(0)
+    except OSError:
+        pass
+
+
+def init_file(conn: sqlite3.Connection) -> None:
+    """Mark a new, empty database as a host file of this schema and create the tables."""
+    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("BEGIN")
+    for statement in statements(DDL):
+        conn.execute(statement)
+    conn.execute("COMMIT")
+
+
+def open_read_only(path: Path, timeout: float) -> sqlite3.Connection:
+    """A connection that never writes: mode=ro, or immutable=1 where SQLite cannot even make its WAL index
+    (a read-only directory or mount, where no other process can be writing either)."""
+    uri = f"file:{path.resolve().as_posix()}"
+    conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None, timeout=timeout)
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return conn
+    except sqlite3.OperationalError:
+        conn.close()
+    return sqlite3.connect(f"{uri}?immutable=1", uri=True, isolation_level=None, timeout=timeout)
+
+
+def write_error(path: Path, e: sqlite3.DatabaseError) -> StoreError:
+    text = str(e)
+    if "full" in text:
+        return NoSpace(f"{path}: no space left on device; the host file still holds the previous host")
+    if "readonly" in text or "read-only" in text:
+        return ReadOnlyHost(f"{path}: the host file is read-only here; this command changes the host")
+    return CorruptHost(f"{path}: corrupt host file: {text}")
