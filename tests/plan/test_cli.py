@@ -65,7 +65,9 @@ def test_compare_table_tells_the_story(tmp_path: Path) -> None:
     r = run("plan", "--compare", "--plot", str(png))
     assert r.exit_code == 0, r.output
     rows = {line.split("│")[1].strip(): line for line in r.stdout.splitlines() if line.startswith("│")}
-    assert set(rows) == {"xenserver-6.1", "xenserver-6.2", "xenserver-6.5", "xenserver-8", "xen-xl"}
+    assert set(rows) == {
+        "xenserver-6.1", "xenserver-6.2", "xenserver-6.5", "xenserver-8", "xen-xl", "xen-4.17",
+    }
     assert " 155 │ dom0 evtchn" in rows["xenserver-6.1"] and " 572 │ dom0 evtchn" in rows["xenserver-6.2"]
     assert "│ memory" in rows["xenserver-8"]  # FIFO: dom0 outlasts the host's memory
     assert f"plot written to {png}" in r.stdout.replace("\n", "")

@@ -21,9 +21,12 @@ _GFN_ARRAY = 0x2000
 
 
 def kernel_binds(kernel: KernelFlavour, vcpus: int) -> list[tuple[int, str]]:
-    """(vCPU, "virq:<n>" | "ipi:<name>") in the order a booting Linux binds them, CPU by CPU."""
-    per = kernel.per_vcpu + (kernel.smp_only if vcpus > 1 else [])
-    return [(v, b) for v in range(vcpus) for b in per]
+    """(vCPU, "virq:<n>" | "ipi:<name>") in the order a booting Linux binds them, CPU by CPU; vCPU 0 uses
+    the kernel's boot_order when it has one (linux: arch/x86/xen/smp_pv.c xen_pv_smp_prepare_cpus)."""
+    smp = kernel.smp_only if vcpus > 1 else []
+    per = kernel.per_vcpu + smp
+    boot = per if kernel.boot_order is None else [b for b in kernel.boot_order if b in per]
+    return [(v, b) for v in range(vcpus) for b in (boot if v == 0 else per)]
 
 
 def dom0_binds(profile: Profile, hardware: Hardware) -> list[tuple[str, int, int]]:

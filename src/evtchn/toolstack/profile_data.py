@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from evtchn.toolstack.profile_data_xen417 import XEN_417
 from evtchn.toolstack.profile_model import XL_ORDER, Failure, KernelFlavour, Profile
 
 # ------------------------------------------------------------------ kernel flavours
@@ -346,7 +347,7 @@ XEN_XL = Profile(
 )
 
 BUILTIN_PROFILES: dict[str, Profile] = {
-    p.name: p for p in (XENSERVER_61, XENSERVER_62, XENSERVER_65, XENSERVER_8, XEN_XL)
+    p.name: p for p in (XENSERVER_61, XENSERVER_62, XENSERVER_65, XENSERVER_8, XEN_XL, XEN_417)
 }
 DEFAULT_PROFILE = "xenserver-6.2"
 

@@ -58,6 +58,10 @@ class KernelFlavour(_Model):
     # Per vCPU, in bind order: "virq:<n>" or "ipi:<name>"; `smp_only` binds happen only with >1 vCPU.
     per_vcpu: list[str] = Field(default_factory=list)
     smp_only: list[str] = Field(default_factory=list)
+    # vCPU 0's own order when it differs (a permutation of per_vcpu + smp_only; the smp_only entries drop
+    # out on a 1-vCPU domain). Linux ≥ 4.12 binds the PV spinlock IPI on CPU 0 in smp_prepare_cpus, before
+    # xen_smp_intr_init(0), but on the others from the cpuhp "online" step, after the per-CPU IPIs.
+    boot_order: list[str] | None = None
     global_virqs: list[int] = Field(default_factory=list)  # dom0 only (console, pcpu, mcelog)
     fifo: bool = False  # tries EVTCHNOP_init_control at boot (reference §12)
     blkfront_max_queues: int = Field(default=1, ge=1, le=B.BACKEND_QUEUES.hi)  # capped at the guest's vCPUs
@@ -76,6 +80,12 @@ class KernelFlavour(_Model):
             if b.startswith("virq:") and int(b[5:]) >= NR_VIRQS:
                 raise ValueError(f"bind {b!r}: VIRQs are numbered 0..{NR_VIRQS - 1}")
         return v
+
+    @model_validator(mode="after")
+    def _boot_order(self) -> KernelFlavour:
+        if self.boot_order is not None and sorted(self.boot_order) != sorted(self.per_vcpu + self.smp_only):
+            raise ValueError("boot_order must list exactly the per_vcpu and smp_only binds, reordered")
+        return self
 
     @field_validator("global_virqs")
     @classmethod
