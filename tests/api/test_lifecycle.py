@@ -85,22 +85,6 @@ def test_localhost_migration_needs_the_ports_twice(x: Any, store: Store[Host]) -
     ]  # fmt: skip
 
 
-def test_operations_the_toolstack_lacks_are_not_allowed(x: Any, store: Store[Host]) -> None:
-    vm = pv_vm(x, "plugme")
-    x.VM.start(vm, False, True)
-    ops = x.VM.get_allowed_operations(vm)
-    (vbd,) = x.VM.get_VBDs(vm)
-    if not hasattr(Host, "pause_vm"):
-        assert "pause" not in ops
-        assert fails(x.VM.pause, vm) == ["OPERATION_NOT_ALLOWED", "this toolstack cannot pause a VM"]
-    if not hasattr(Host, "unplug_device"):
-        assert x.VBD.get_allowed_operations(vbd) == []
-        assert fails(x.VBD.unplug, vbd)[0] == "OPERATION_NOT_ALLOWED"
-    assert fails(x.VBD.plug, vbd) == ["DEVICE_ALREADY_ATTACHED", vbd]
-    x.VM.hard_shutdown(vm)
-    assert fails(x.VBD.plug, vbd) == ["VM_BAD_POWER_STATE", vm, "running", "halted"]
-
-
 def test_vbd_autodetect_on_a_full_vm_is_invalid_device(ep: Endpoint) -> None:
     x = login(ep)  # one transport: 255 creates are slow enough once
     vm = x.VM.create({"name_label": "full", "HVM_boot_policy": ""})

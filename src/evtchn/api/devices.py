@@ -10,19 +10,18 @@ a taken one is DEVICE_ALREADY_EXISTS [device]; "autodetect" with none left is IN
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from typing import Any
 
 from pydantic import ValidationError
 
-from evtchn.api import overlay
+from evtchn.api import messages, overlay
 from evtchn.api.coerce import NULL_REF, as_int, as_record
 from evtchn.api.errors import ApiFailure
 from evtchn.api.lifecycle import vm_row
 from evtchn.api.service import Service
-from evtchn.store.rows import DeviceRow
+from evtchn.store.rows import DeviceRow, VmRow
 from evtchn.store.sqlite import Txn
-from evtchn.toolstack.errors import BadPowerState, ToolstackError
+from evtchn.toolstack.errors import BadPowerState, DeviceError, ToolstackError
 from evtchn.toolstack.host import Host
 from evtchn.toolstack.spec import DiskSpec, NicSpec, VmSpec
 
@@ -146,8 +145,10 @@ def destroy(svc: Service, cls: str, ref: Any) -> str:
 def plug(svc: Service, cls: str, ref: Any, plugging: bool) -> str:
     """VBD/VIF.plug and .unplug on a running VM, through the toolstack's `plug_device(vm, device spec)` and
     `unplug_device(vm, kind, devid)`. A plug whose backend fails is committed as it ended (the device
-    detached, with the backend's message in status_code/status_detail) and then reported as the error."""
-    failure: ApiFailure | None = None
+    detached, with the backend's message in status_code/status_detail), posts a VBD/VIF_PLUG_FAILED
+    message, and is then answered as xapi answers it: the backend's text as INTERNAL_ERROR (xenopsd's
+    device errors reach the client through xapi_xenops.ml's generic Internal_error mapping)."""
+    failure: tuple[ApiFailure, str, DeviceRow, VmRow] | None = None
     with svc.txn() as tx:
         d = _device_row(cls, ref, tx)
         vm = vm_row(svc, d.vm_ref, tx, "plug")
@@ -157,22 +158,23 @@ def plug(svc: Service, cls: str, ref: Any, plugging: bool) -> str:
             raise ApiFailure("DEVICE_ALREADY_ATTACHED", d.ref)
         if not plugging and not d.attached:
             raise ApiFailure("DEVICE_ALREADY_DETACHED", d.ref)
-        name = "plug_device" if plugging else "unplug_device"
-        call: Callable[..., object] | None = getattr(tx.host, name, None)
-        if call is None:
-            raise ApiFailure("OPERATION_NOT_ALLOWED", f"this toolstack has no hot-plug ({name})")
         try:
             if plugging:
-                call(vm.name, _spec_device(tx.host.vm(vm.name).spec, d))
+                tx.host.plug_device(vm.uuid, _spec_device(tx.host.vm(vm.uuid).spec, d))
             else:
-                call(vm.name, d.kind, d.devid)
+                tx.host.unplug_device(vm.uuid, d.kind, d.devid)
         except BadPowerState as e:
             raise ApiFailure("VM_BAD_POWER_STATE", vm.ref, ", ".join(e.expected), e.actual.lower()) from None
-        except ToolstackError as e:  # the device's failure: kept, then answered
-            code = str(getattr(e, "xenapi_code", "INTERNAL_ERROR"))
-            failure = ApiFailure(code, *getattr(e, "xenapi_params", [e.message]))
+        except DeviceError as e:  # the device's failure: kept (detached, with its status), then answered
+            if e.xenapi_code in ("DEVICE_ALREADY_ATTACHED", "DEVICE_ALREADY_DETACHED"):
+                raise ApiFailure(e.xenapi_code, d.ref) from None
+            failure = (ApiFailure(e.xenapi_code, *e.xenapi_params), e.message, d, vm)
+        except ToolstackError as e:
+            raise ApiFailure("INTERNAL_ERROR", e.message) from None
     if failure is not None:
-        raise failure
+        error, text, d, vm = failure
+        messages.device_failed(svc, cls, vm, d.uuid, text)
+        raise error
     return ""
 
 

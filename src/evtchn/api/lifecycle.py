@@ -1,15 +1,12 @@
 """VM power operations through the toolstack, with xapi's errors (xen-api: ocaml/xapi/xapi_vm.ml).
 
-Every operation runs in one store transaction: the toolstack binds or frees event channels, and on a failure
-the transaction is dropped, so the host is exactly as before (a failed resume or migrate leaves the VM where
-it was, nothing leaks).
+Every operation runs in one store transaction and is the toolstack's own call (`start_vm`, `pause_vm`,
+`suspend_vm`, `resume_vm`, `reboot_vm`, `migrate_vm`, ...), so it binds or frees event channels exactly as
+the toolstack does; on a failure the transaction is dropped and the host is exactly as before (a failed
+resume leaves the VM Suspended, a failed localhost migration leaves it running on its old domain).
 
-Suspend, resume and localhost migration use the toolstack's own calls when it has them (`suspend_vm`,
-`resume_vm`, `migrate_vm`, `pause_vm`). Until then they are composed from the calls it has, with the same
-event-channel effect: suspend tears the domain down (every port on both sides released) and the VM shows
-Suspended; resume starts it again, binding everything, so it fails exactly like a start; a localhost
-migration builds a second domain with the VM's devices while the first still holds its ports (so a short dom0
-refuses it), then the first is torn down and the VM runs on the new domain.
+A start, resume or migration the host refuses also leaves a xapi-style `message` (api/messages.py),
+committed on its own after the failed operation was dropped.
 """
 
 from __future__ import annotations
@@ -17,15 +14,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from evtchn.api import overlay
+from evtchn.api import messages
 from evtchn.api.coerce import as_bool
 from evtchn.api.errors import ApiFailure
 from evtchn.api.service import Service
-from evtchn.api.world import SUSPENDED
 from evtchn.store.rows import VmRow
 from evtchn.store.sqlite import Txn
-from evtchn.toolstack.errors import BadPowerState, NoSuchVm, StartError, ToolstackError
+from evtchn.toolstack.errors import AmbiguousVm, BadPowerState, NoSuchVm, StartError, ToolstackError
 from evtchn.toolstack.host import Host
+from evtchn.toolstack.records import HALTED, SUSPENDED
 
 
 def start_failure(e: StartError, row: VmRow) -> ApiFailure:
@@ -46,132 +43,72 @@ def vm_row(svc: Service, ref: Any, tx: Txn[Host], op: str = "start") -> VmRow:
     raise ApiFailure("HANDLE_INVALID", "VM", ref)
 
 
-def _bad_power(row: VmRow, expected: list[str], actual: str) -> ApiFailure:
-    return ApiFailure("VM_BAD_POWER_STATE", row.ref, ", ".join(expected), actual.lower())
-
-
-def _suspended(tx: Txn[Host], row: VmRow) -> bool:
-    return row.power_state == "Halted" and bool((overlay.get(tx.conn, row.ref) or {}).get(SUSPENDED))
-
-
-def _set_suspended(tx: Txn[Host], row: VmRow, value: bool) -> None:
-    overlay.update(tx.conn, row.ref, "VM", **{SUSPENDED: value})
-
-
 def run(svc: Service, ref: Any, op: str, *args: Any) -> str:
     """One power operation on a VM; `args` as the XenAPI call has them after the VM."""
-    with svc.txn() as tx:
-        row = vm_row(svc, ref, tx, op)
-        h = tx.host
-        suspended = _suspended(tx, row)
-        if suspended and op not in ("resume", "hard_shutdown"):
-            raise _bad_power(row, _EXPECTED.get(op, ["halted"]), "suspended")
-        try:
-            _OPS[op](tx, h, row, suspended, *args)
-        except BadPowerState as e:
-            raise _bad_power(row, e.expected, e.actual) from None
-        except StartError as e:  # raised inside the transaction: nothing of the operation is kept
-            raise start_failure(e, row) from None
-        except NoSuchVm:
-            raise ApiFailure("HANDLE_INVALID", "VM", ref) from None
-        except ToolstackError as e:
-            raise ApiFailure("INTERNAL_ERROR", e.message) from None
+    refused: tuple[StartError, VmRow] | None = None
+    try:
+        with svc.txn() as tx:
+            row = vm_row(svc, ref, tx, op)
+            try:
+                _OPS[op](tx, row, *args)
+            except BadPowerState as e:
+                raise ApiFailure("VM_BAD_POWER_STATE", row.ref, ", ".join(e.expected), e.actual) from None
+            except StartError as e:  # raised inside the transaction: nothing of the operation is kept
+                refused = (e, row)
+                raise start_failure(e, row) from None
+            except (NoSuchVm, AmbiguousVm):
+                raise ApiFailure("HANDLE_INVALID", "VM", ref) from None
+            except ToolstackError as e:
+                raise ApiFailure("INTERNAL_ERROR", e.message) from None
+    except ApiFailure:
+        if refused is not None:
+            messages.vm_refused(svc, refused[1], op, refused[0])
+        raise
     return ""
 
 
-_EXPECTED = {"start": ["halted"], "resume": ["suspended"]}
-
-
-def _start(tx: Txn[Host], h: Host, row: VmRow, suspended: bool, start_paused: Any, force: Any) -> None:
+def _start(tx: Txn[Host], row: VmRow, start_paused: Any, force: Any) -> None:
     paused = as_bool(start_paused, "start_paused")
     as_bool(force, "force")
-    h.start_vm(row.name, paused=paused)
+    tx.host.start_vm(row.uuid, paused=paused)
 
 
-def _shutdown(tx: Txn[Host], h: Host, row: VmRow, suspended: bool) -> None:
-    h.shutdown_vm(row.name)
-
-
-def _hard_shutdown(tx: Txn[Host], h: Host, row: VmRow, suspended: bool) -> None:
-    if suspended:  # a suspended VM's image is discarded: it becomes Halted
-        _set_suspended(tx, row, False)
-        return
-    h.destroy_vm(row.name)
-
-
-def _reboot(tx: Txn[Host], h: Host, row: VmRow, suspended: bool) -> None:
-    h.reboot_vm(row.name)
-
-
-def _unpause(tx: Txn[Host], h: Host, row: VmRow, suspended: bool) -> None:
-    h.unpause_vm(row.name)
-
-
-def _pause(tx: Txn[Host], h: Host, row: VmRow, suspended: bool) -> None:
-    pause: Callable[[str], object] | None = getattr(h, "pause_vm", None)
-    if pause is None:
-        raise ApiFailure("OPERATION_NOT_ALLOWED", "this toolstack cannot pause a VM")
-    pause(row.name)
-
-
-def _suspend(tx: Txn[Host], h: Host, row: VmRow, suspended: bool) -> None:
-    own: Callable[[str], object] | None = getattr(h, "suspend_vm", None)
-    if own is not None:
-        own(row.name)
-        return
-    if row.power_state != "Running":
-        raise BadPowerState(row.name, ["running"], row.power_state)
-    h.shutdown_vm(row.name)  # the domain goes; every port on both sides is released
-    _set_suspended(tx, row, True)
-
-
-def _resume(tx: Txn[Host], h: Host, row: VmRow, suspended: bool, start_paused: Any, force: Any) -> None:
+def _resume(tx: Txn[Host], row: VmRow, start_paused: Any, force: Any) -> None:
     paused = as_bool(start_paused, "start_paused")
     as_bool(force, "force")
-    own: Callable[..., object] | None = getattr(h, "resume_vm", None)
-    if own is not None:
-        own(row.name, paused=paused)
+    tx.host.resume_vm(row.uuid, paused=paused)
+
+
+def _hard_shutdown(tx: Txn[Host], row: VmRow) -> None:
+    vm = tx.host.vm(row.uuid)
+    if vm.power_state == SUSPENDED:  # xapi discards the suspend image: the VM is Halted, nothing to free
+        vm.power_state = HALTED
+        tx.host.vms.mark(vm)
         return
-    if not suspended:
-        raise BadPowerState(row.name, ["suspended"], row.power_state)
-    h.start_vm(row.name, paused=paused)  # binds everything again: fails exactly like a start
-    _set_suspended(tx, row, False)
+    tx.host.destroy_vm(row.uuid)
 
 
-def _pool_migrate(tx: Txn[Host], h: Host, row: VmRow, suspended: bool, host: Any, options: Any) -> None:
+def _pool_migrate(tx: Txn[Host], row: VmRow, host: Any, options: Any) -> None:
     if host != tx.host_meta()["host_ref"]:
         raise ApiFailure("HANDLE_INVALID", "host", host)
-    own: Callable[[str], object] | None = getattr(h, "migrate_vm", None)
-    if own is not None:
-        own(row.name)
-        return
-    vm = h.vm(row.name)
-    if vm.power_state != "Running":
-        raise BadPowerState(row.name, ["running"], vm.power_state)
-    # the receiving domain: the VM's devices bound while the sending one still holds its ports
-    twin = vm.spec.model_copy(update={"name": _twin_name(h, row.name)})
-    h.define_vm(twin)
-    received = h.start_vm(twin.name)
-    failed = next((d for d in received.devices if d.error or d.frontend_error), None)
-    if failed is not None:  # the receiving side's devices could not connect: the migration fails
-        raise ApiFailure("INTERNAL_ERROR", f"xenopsd internal error: {failed.error or failed.frontend_error}")
-    h.shutdown_vm(twin.name)
-    h.remove_vm(twin.name)
-    h.reboot_vm(row.name)  # the VM now runs on a fresh domain, as after the switch-over
+    if not isinstance(options, dict):
+        raise ApiFailure("FIELD_TYPE_ERROR", "options")
+    tx.host.migrate_vm(row.uuid)
 
 
-def _twin_name(h: Host, name: str) -> str:
-    n = 0
-    while f"{name[:56]}.mig{n}" in h.vms:
-        n += 1
-    return f"{name[:56]}.mig{n}"
-
-
-_OPS: dict[str, Callable[..., None]] = {
-    "start": _start, "clean_shutdown": _shutdown, "hard_shutdown": _hard_shutdown, "shutdown": _shutdown,
-    "clean_reboot": _reboot, "hard_reboot": _reboot, "unpause": _unpause, "pause": _pause,
-    "suspend": _suspend, "resume": _resume, "pool_migrate": _pool_migrate,
-}  # fmt: skip
+_OPS: dict[str, Callable[..., object]] = {
+    "start": _start,
+    "clean_shutdown": lambda tx, row: tx.host.shutdown_vm(row.uuid),
+    "shutdown": lambda tx, row: tx.host.shutdown_vm(row.uuid),
+    "hard_shutdown": _hard_shutdown,
+    "clean_reboot": lambda tx, row: tx.host.reboot_vm(row.uuid),
+    "hard_reboot": lambda tx, row: tx.host.reboot_vm(row.uuid, hard=True),
+    "pause": lambda tx, row: tx.host.pause_vm(row.uuid),
+    "unpause": lambda tx, row: tx.host.unpause_vm(row.uuid),
+    "suspend": lambda tx, row: tx.host.suspend_vm(row.uuid),
+    "resume": _resume,
+    "pool_migrate": _pool_migrate,
+}
 ARGS: dict[str, list[str]] = {
     "start": ["vm", "start_paused", "force"], "resume": ["vm", "start_paused", "force"],
     "pool_migrate": ["vm", "host", "options"],

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from evtchn.api import overlay
+from evtchn.api import messages, overlay
 from evtchn.api.errors import ApiFailure
 from evtchn.api.tasks import TaskTable
 from evtchn.api.world import Inputs, World, build, build_vms
@@ -27,9 +27,6 @@ from evtchn.store.sqlite import Store, Txn
 from evtchn.toolstack.errors import ToolstackError
 from evtchn.toolstack.hardware import Hardware, get_hardware
 from evtchn.toolstack.host import Host
-
-# VM operations whose toolstack call is not there yet (see lifecycle.py): not in allowed_operations.
-_OPTIONAL_OPS = {"pause": "pause_vm", "plug": "plug_device", "pool_migrate": "migrate_vm"}
 
 
 class Service:
@@ -41,7 +38,6 @@ class Service:
         self._world_lock = threading.Lock()
         self._custom_hardware: dict[str, Hardware] = {}
         self.after_commit: list[Callable[[], None]] = []
-        self.unsupported = frozenset(op for op, fn in _OPTIONAL_OPS.items() if not hasattr(Host, fn))
 
     def _notify(self) -> None:
         with self.changed:
@@ -97,7 +93,8 @@ class Service:
         return Inputs(
             meta=meta, vms=vms, devices=devs, overlay=over,
             host_pcpus=hw.host_pcpus, host_memory_mib=hw.host_memory_mib, dom0_memory_mib=hw.dom0_memory_mib,
-            tasks=self.tasks.records(), operations=self.tasks.operations(), unsupported=self.unsupported,
+            tasks=self.tasks.records(), operations=self.tasks.operations(),
+            messages=messages.world_records(st.objects("message")) if vm_ref is None else {},
         )  # fmt: skip
 
     def _hardware(self, name: str) -> Hardware:

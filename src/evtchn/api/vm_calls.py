@@ -100,9 +100,8 @@ def destroy(svc: Service, ref: Any) -> str:
             overlay.put(tx.conn, ref, "VM", {overlay.DELETED: True})
             return ""
         row = vm_row(svc, ref, tx, "destroy")
-        if row.power_state != "Halted" or (overlay.get(tx.conn, row.ref) or {}).get("__suspended__"):
-            state = "suspended" if row.power_state == "Halted" else row.power_state.lower()
-            raise ApiFailure("VM_BAD_POWER_STATE", row.ref, "halted", state)
+        if row.power_state != "Halted":
+            raise ApiFailure("VM_BAD_POWER_STATE", row.ref, "halted", row.power_state.lower())
         tx.host.remove_vm(row.name)
         overlay.delete(tx.conn, row.ref)
     return ""

@@ -29,7 +29,6 @@ CLASSES = (
     "PBD", "VDI", "VBD", "VIF", "network", "PIF", "task", "message",
 )  # fmt: skip
 _NS = uuidlib.UUID("6b1d3c52-7e0a-4d3b-9c39-2f8e5a0b7c11")
-SUSPENDED = "__suspended__"  # overlay flag: the toolstack holds no domain, XenAPI shows Suspended
 
 # What xapi allows per power state (xen-api: ocaml/xapi/xapi_vm_lifecycle.ml, allowed_operations).
 VM_OPS = {
@@ -60,7 +59,7 @@ class Inputs:
     dom0_memory_mib: int
     tasks: Mapping[str, dict[str, Any]] = field(default_factory=dict)
     operations: Mapping[str, dict[str, str]] = field(default_factory=dict)  # object ref -> {task: op}
-    unsupported: frozenset[str] = frozenset()  # VM operations the toolstack cannot do (not allowed)
+    messages: Mapping[str, dict[str, Any]] = field(default_factory=dict)  # ref -> message record
 
 
 @dataclass
@@ -193,6 +192,8 @@ def build(key: Any, i: Inputs) -> World:
 
     for ref, rec in i.tasks.items():
         w.add("task", ref, {**rec, "resident_on": host_ref})
+    for ref, rec in i.messages.items():
+        w.add("message", ref, dict(rec))
     return w
 
 
@@ -274,8 +275,6 @@ def _vm_record(
     hvm = row.vm_type == "hvm"
     mem = row.memory_mib * MIB
     power = row.power_state
-    if power == "Halted" and extra and extra.get(SUSPENDED):
-        power = "Suspended"
     rec.update(
         uuid=row.uuid, name_label=row.name, power_state=power,
         domid=-1 if row.domid is None else row.domid, VCPUs_max=row.vcpus, VCPUs_at_startup=row.vcpus,
@@ -297,7 +296,7 @@ def _vm_record(
             rec["other_config"].pop(k, None)
     ops = i.operations.get(row.ref, {})
     rec["current_operations"] = dict(ops)
-    rec["allowed_operations"] = [] if ops else [o for o in VM_OPS[power] if o not in i.unsupported]
+    rec["allowed_operations"] = [] if ops else list(VM_OPS[power])
     return rec
 
 
@@ -371,7 +370,7 @@ def _device(
     _overlaid(rec, extra)
     ops = i.operations.get(d.ref, {})
     rec["current_operations"] = dict(ops)
-    if ops or not running or "plug" in i.unsupported:
+    if ops or not running:
         rec["allowed_operations"] = []
     else:
         rec["allowed_operations"] = unplug if d.attached else ["plug"]

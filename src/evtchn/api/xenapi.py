@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from evtchn.api import catalog, devices, lifecycle, storage, vm_calls
+from evtchn.api import catalog, devices, lifecycle, messages, storage, vm_calls
 from evtchn.api.dispatch import Dispatcher
 from evtchn.api.errors import ApiFailure
 from evtchn.api.events import EventFeed, WorldDiffSource
@@ -85,6 +85,7 @@ class XapiService:
         fields.setdefault("VM_guest_metrics", ["uuid", "os_version", "networks", "PV_drivers_detected",
                           "PV_drivers_up_to_date", "PV_drivers_version", "live", "memory", "disks", "other",
                           "last_updated", "other_config", "can_use_hotplug_vbd", "can_use_hotplug_vif"])
+        fields.setdefault("message", list(messages.FIELDS))
         fields.setdefault("console", ["uuid", "VM", "protocol", "location", "other_config"])
         fields.setdefault("VBD", list(catalog.vbd_defaults()))
         fields.setdefault("VIF", list(catalog.vif_defaults()))

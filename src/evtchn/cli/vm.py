@@ -24,14 +24,23 @@ MAX_COUNT = 10_000
 
 # name -> "module:attribute": each verb is imported only when it runs (as evtchn's own COMMANDS).
 VM_COMMANDS: dict[str, str] = {
+    "clone": "evtchn.cli.vm_lifecycle:vm_clone",
     "create": "evtchn.cli.vm:vm_create",
     "destroy": "evtchn.cli.vm_power:vm_destroy",
     "list": "evtchn.cli.vm:vm_list",
+    "migrate": "evtchn.cli.vm_lifecycle:vm_migrate",
+    "pause": "evtchn.cli.vm_lifecycle:vm_pause",
+    "plug-disk": "evtchn.cli.vm_lifecycle:vm_plug_disk",
+    "plug-nic": "evtchn.cli.vm_lifecycle:vm_plug_nic",
     "reboot": "evtchn.cli.vm_power:vm_reboot",
     "remove": "evtchn.cli.vm_power:vm_remove",
+    "resume": "evtchn.cli.vm_lifecycle:vm_resume",
     "show": "evtchn.cli.vm:vm_show",
     "shutdown": "evtchn.cli.vm_power:vm_shutdown",
     "start": "evtchn.cli.vm_power:vm_start",
+    "suspend": "evtchn.cli.vm_lifecycle:vm_suspend",
+    "unpause": "evtchn.cli.vm_lifecycle:vm_unpause",
+    "unplug": "evtchn.cli.vm_lifecycle:vm_unplug",
 }
 
 
