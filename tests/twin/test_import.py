@@ -187,3 +187,32 @@ def test_an_e_dump_is_a_dom0_capture_too_and_what_it_does_not_prove_is_said(tmp_
     assert any("not prove dom0's ABI (plausible: 2l-32, 2l-64)" in a for a in r.assumed), r.assumed
     assert [d.twin_ports for d in r.domains] == [ports(real, n) for n in ("web1", "db1", "win10")]
     assert r.dom0_twin == real.dom0_ports_used()
+
+
+def test_xenstore_ls_gives_each_vms_devices_even_those_that_failed(tmp_path: Path) -> None:
+    real = Host.create("xenserver-6.1")
+    sim = simulate_on(real, Mix((Shape("seed", seed_vm_spec()),)))
+    assert sim.failure is not None and sim.failure.outcome == "runs degraded"
+    last = real.vm(sim.failure.vm)
+    assert any(d.state == "failed" for d in last.devices)
+    xs = tmp_path / "xenstore-ls.txt"
+    xs.write_text(real.xenstore.dump("/local"))  # `xenstore-ls -f /local` layout
+    r = import_host([capture(real, tmp_path / "ls0.txt")], xenstore_ls=str(xs))
+    assert {d.shape_from for d in r.domains} == {"xenstore-ls"}
+    assert [d.name for d in r.domains] == [
+        v.name for v in sorted(real.vms.values(), key=lambda v: v.domid or 0)
+    ]
+    assert r.domains[-1].state == "degraded" and r.domains[-1].real_ports < ports(real, r.domains[0].name)
+    assert [d.twin_ports for d in r.domains] == [d.real_ports for d in r.domains]
+    assert len(r.host.vm(last.name).spec.disks) == len(last.spec.disks)  # the failed disk is in the shape
+    assert r.host.dom0_ports_free() == real.dom0_ports_free()
+    assert not any("no toolstack record" in a for a in r.assumed)
+
+
+def test_xenstore_ls_that_is_not_one_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "xs.txt").write_text("hello\n")
+    dump = capture(real_host(), tmp_path / "ls0.txt")
+    r = run(
+        "host", "import", dump, "--xenstore-ls", str(tmp_path / "xs.txt"), "--host", str(tmp_path / "t.db")
+    )
+    assert r.exit_code == 2 and r.stderr.count("\n") == 1, r.output

@@ -28,6 +28,9 @@ COLUMNS = [
 @click.option("--xl-list", "xl_list", metavar="FILE", help="`xl list -l` output (libxl's JSON).")
 @click.option("--xe-vm-list", "xe_list", metavar="FILE", help="`xe vm-list params=all` output.")
 @click.option("--xl-info", "xl_info", metavar="FILE", help="`xl info` output (host CPUs and memory).")
+@click.option(
+    "--xenstore-ls", "xenstore_ls", metavar="FILE", help="`xenstore-ls -f` output (each VM's devices)."
+)
 @click.option("--profile", "profile", metavar="P", help="Profile of the real host (default: from the dump).")
 @click.option("--force", is_flag=True, help="Replace an existing host file (only ever a host file).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
@@ -37,6 +40,7 @@ def host_import(
     xl_list: str | None,
     xe_list: str | None,
     xl_info: str | None,
+    xenstore_ls: str | None,
     profile: str | None,
     force: bool,
     as_json: bool,
@@ -52,7 +56,12 @@ def host_import(
     with errors():
         try:
             result = import_host(
-                list(dumps), xl_list=xl_list, xe_list=xe_list, xl_info=xl_info, profile=profile
+                list(dumps),
+                xl_list=xl_list,
+                xe_list=xe_list,
+                xl_info=xl_info,
+                xenstore_ls=xenstore_ls,
+                profile=profile,
             )
         except CaptureError as e:
             raise CliError(str(e)) from None

@@ -42,6 +42,7 @@ class DomainConfig:
     memory_mib: int | None = None
     disks: list[bool] | None = None  # one per disk: True when it is a CD-ROM
     nics: list[int] | None = None  # devids
+    vbd_devids: list[int] | None = None  # xenstore device numbers of the disks, when known (xenstore-ls)
     running: bool = True
 
 

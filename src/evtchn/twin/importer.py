@@ -8,10 +8,11 @@
 How (reference §7.3, §9): dom0's table (`lsevtchn 0` or an 'e' dump, read by evtchn.inspect) gives the
 ABI (hence the profile, unless `--profile`), dom0's vCPUs (the vCPUs its IPIs are bound on), its PIRQs
 (the hardware's interrupt sources) and the ports each guest domain holds. `xl info` gives the host's CPUs
-and memory, dom0's from the Xen command line. Each guest's shape comes from `xl list -l` or
-`xe vm-list params=all` when given, else the smallest disks+NICs shape whose dom0 cost is what the domain
-holds. The twin then boots and starts every guest, in domid order and with its real domid, so a dom0 that
-was full on the real host runs out at the same VM. What still differs is reported, never hidden.
+and memory, dom0's from the Xen command line. Each guest's type, vCPUs and memory come from `xl list -l`
+or `xe vm-list params=all`; its disks and NICs from `xl list -l`, else xenstore-ls (failed devices
+included), else the smallest disks+NICs shape whose dom0 cost is what the domain holds. The twin then
+boots and starts every guest, in domid order and with its real domid, so a dom0 that was full on the real
+host runs out at the same VM. What still differs is reported, never hidden.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from evtchn.inspect.analyze import analyze, pick_dom0
+from evtchn.inspect.analyze import Analysis, analyze, pick_dom0
 from evtchn.inspect.detect import parse_files
-from evtchn.inspect.model import Dump, Kind, ParseError, Table
+from evtchn.inspect.findings import XsTree
+from evtchn.inspect.model import Kind, ParseError, Table
 from evtchn.toolstack.costs import dom0_baseline, vm_cost
 from evtchn.toolstack.errors import StartError, ToolstackError
 from evtchn.toolstack.hardware import Hardware, IrqSource, get_hardware
@@ -82,11 +84,12 @@ def import_host(
     xl_list: str | None = None,
     xe_list: str | None = None,
     xl_info: str | None = None,
+    xenstore_ls: str | None = None,
     profile: str | None = None,
 ) -> ImportResult:
     """The twin (see the module docstring); CaptureError (one line) for an unreadable input."""
     try:
-        dump = parse_files(dumps)
+        dump = parse_files([*dumps, *([xenstore_ls] if xenstore_ls else [])])
     except (ParseError, OSError) as e:
         raise CaptureError(str(e)) from None
     dom0 = pick_dom0(dump)
@@ -101,16 +104,24 @@ def import_host(
         configs += read_xe_vm_list(_read(xe_list), xe_list)
     info = read_xl_info(_read(xl_info), xl_info) if xl_info is not None else XlInfo()
 
-    prof = _profile(profile, dump, assumed)
+    analysis = analyze(dump)
+    prof = _profile(profile, analysis, assumed)
     counts = dom0.kind_counts()
-    guest_held = {d: n for d, n in analyze(dump).held_by_domain.items() if d != 0}
+    guest_held = {d: n for d, n in analysis.held_by_domain.items() if d != 0}
     real_total = len(dom0)
     hw = _hardware(dom0, info, assumed)
     try:
         host = Host.create(prof, hw)
     except ToolstackError as e:
         raise CaptureError(f"dom0 cannot boot on the imported hardware: {e.message}") from None
-    result = ImportResult(host=host, inputs=[*dumps, *(p for p in (xl_list, xe_list, xl_info) if p)])
+    result = ImportResult(
+        host=host, inputs=[*dumps, *(p for p in (xl_list, xe_list, xl_info, xenstore_ls) if p)]
+    )
+    if xenstore_ls is not None and (dump.xenstore is None or not dump.xenstore.useful):
+        raise CaptureError(
+            f"{xenstore_ls}: no /local/domain device or domain nodes (is it `xenstore-ls -f`?)"
+        )
+    xs = dump.xenstore
     result.dom0_real = real_total
     result.dom0_real_baseline = {k.label: counts.get(k, 0) for k in (Kind.VIRQ, Kind.IPI, Kind.PIRQ)}
     _compare_baseline(result, prof, hw, dom0.remote_counts((Kind.INTERDOMAIN,)).get(0, 0), assumed)
@@ -120,9 +131,11 @@ def import_host(
     for domid in sorted(set(guest_held) | {d for d, c in by_domid.items() if c.running}):
         held = guest_held.get(domid, 0)
         cfg = by_domid.get(domid)
+        if xs is not None:
+            cfg = _with_xenstore(xs, domid, cfg)
         spec, shape_from = _spec(prof, hw, domid, cfg, held, assumed)
         result.domains.append(_start(host, domid, spec, shape_from, held, assumed))
-    bare = [d.domid for d in result.domains if d.domid not in by_domid]
+    bare = [d.domid for d in result.domains if d.domid not in by_domid and d.shape_from.startswith("fitted")]
     if bare:
         assumed.append(
             f"{len(bare)} domains with no toolstack record (domids {_ranges(bare)}): named domain-DOMID, "
@@ -149,10 +162,9 @@ def _ranges(ids: list[int]) -> str:
     return ", ".join(out)
 
 
-def _profile(given: str | None, dump: Dump, assumed: list[str]) -> Profile:
+def _profile(given: str | None, a: Analysis, assumed: list[str]) -> Profile:
     if given is not None:
         return get_profile(given)
-    a = analyze(dump)
     if a.limit is not None and a.limit in PROFILE_FOR_LIMIT:
         name = PROFILE_FOR_LIMIT[a.limit]
         why = "; ".join(a.abi_evidence) or "the dump"
@@ -257,6 +269,27 @@ def _extra_dom0_ports(host: Host, real_own: int, assumed: list[str]) -> None:
     )
 
 
+def _with_xenstore(xs: XsTree, domid: int, cfg: DomainConfig | None) -> DomainConfig | None:
+    """A domain's disks and NICs from xenstore-ls (frontend or backend nodes, failed devices included)
+    when the toolstack listing does not give them; its name from /local/domain/N/name."""
+    if cfg is not None and cfg.disks is not None and cfg.nics is not None:
+        return cfg
+    devs = [d for (dom, kind, _), d in xs.devices.items() if dom == domid and kind in ("vbd", "vif")]
+    named = xs.domains.get(domid)
+    if not devs:
+        if cfg is None and named is not None and named.name:
+            return DomainConfig(domid=domid, name=named.name, source="xenstore-ls")
+        return cfg
+    out = cfg or DomainConfig(
+        domid=domid, name=(named.name if named and named.name else f"domain-{domid}"), source="xenstore-ls"
+    )
+    out.source = "xenstore-ls" if cfg is None else f"{cfg.source} + xenstore-ls"
+    out.vbd_devids = sorted(int(d.devid) for d in devs if d.kind == "vbd" and d.devid.isdigit())
+    out.disks = [False] * len(out.vbd_devids)
+    out.nics = sorted(int(d.devid) for d in devs if d.kind == "vif" and d.devid.isdigit())
+    return out
+
+
 def _spec(
     prof: Profile, hw: Hardware, domid: int, cfg: DomainConfig | None, held: int, assumed: list[str]
 ) -> tuple[VmSpec, str]:
@@ -271,8 +304,10 @@ def _spec(
         if cfg.memory_mib is not None:
             update["memory_mib"] = max(16, cfg.memory_mib)
         if cfg.disks is not None and cfg.nics is not None:
+            devids: list[int | None] = list(cfg.vbd_devids) if cfg.vbd_devids else [None] * len(cfg.disks)
             update["disks"] = [
-                DiskSpec(userdevice=i, kind="cdrom" if cd else "disk") for i, cd in enumerate(cfg.disks)
+                DiskSpec(userdevice=i, devid=devid, kind="cdrom" if cd else "disk")
+                for i, (cd, devid) in enumerate(zip(cfg.disks, devids, strict=True))
             ]
             update["nics"] = [NicSpec(devid=d) for d in cfg.nics]
             return VmSpec.model_validate(base.model_dump() | update), cfg.source
