@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "can-start": "evtchn.cli.plan:can_start_cmd",
     "debug-keys": "evtchn.cli.inspect:debug_keys",
     "demo": "evtchn.cli.demo:demo_cmd",
+    "exporter": "evtchn.cli.exporter:exporter_cmd",
     "host": "evtchn.cli.host:host_group",
     "lsevtchn": "evtchn.cli.inspect:lsevtchn_cmd",
     "plan": "evtchn.cli.plan:plan_cmd",

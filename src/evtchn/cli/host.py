@@ -102,3 +102,13 @@ def vm_table(vms: list[dict[str, Any]]) -> str:
             ]
         )  # fmt: skip
     return render("VMs", VM_COLUMNS, rows)
+
+
+def _register_import() -> None:
+    """`host import` lives in cli/host_import.py (the twin); it imports only click at load."""
+    from evtchn.cli.host_import import host_import
+
+    host_group.add_command(host_import)
+
+
+_register_import()

@@ -248,13 +248,14 @@ def _profiles(names: Sequence[str]) -> list[Profile]:
     metavar="SPEC[:COUNT]",
     help="A VM shape (spec file or 'seed') and its count in the mix; repeatable. Default: seed.",
 )
-@click.option(
-    "--compare", is_flag=True, help="Plan the mix on each PROFILE given (all built-ins if none)."
-)
+@click.option("--compare", is_flag=True, help="Plan the mix on each PROFILE given (all built-ins if none).")
 @click.option("--simulate", is_flag=True, help="Also start the mix on a throwaway host until it fails.")
 @click.option("--plot", "plot_path", default=None, metavar="FILE.png|FILE.svg", help="Write the plots.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Change a planner setting.")
+@click.option(
+    "--host", "host_path", default=None, metavar="FILE", help="Plan on this host file as it is now."
+)
 @click.argument("profiles", nargs=-1)
 def plan_cmd(
     profile_name: str,
@@ -265,14 +266,32 @@ def plan_cmd(
     plot_path: str | None,
     as_json: bool,
     sets: tuple[str, ...],
+    host_path: str | None,
     profiles: tuple[str, ...],
 ) -> None:
     """How many VMs of a mix fit on a host, which limit binds first, and the headroom on the rest.
 
-    With --compare, PROFILES are planned side by side for the same mix.
+    With --compare, PROFILES are planned side by side for the same mix. With --host, the mix is planned
+    on that host file as it is now (its profile, hardware and running VMs) and checked on a copy of it.
     """
     if profiles and not compare:
         fail(f"unexpected argument {profiles[0]!r}: profiles as arguments need --compare")
+    if host_path is not None:
+        bad = [
+            o for o, v in (("--compare", compare), ("--plot", plot_path), ("--hardware", hardware_name)) if v
+        ]
+        if bad:
+            fail(f"--host plans on the host file's own profile and hardware; it does not take {bad[0]}")
+        try:
+            settings = PlanSettings.from_pairs(sets)
+            mix = parse_mix(vms or ["seed"])
+        except (ToolstackError, MixError, ValueError) as e:
+            fail(getattr(e, "message", None) or str(e))
+            return
+        _print_notes(mix.shapes)
+        from evtchn.cli.headroom import report
+
+        raise SystemExit(report(host_path, mix, settings, as_json))
     try:
         settings = PlanSettings.from_pairs(sets)
         hardware = resolve_hardware(hardware_name)
@@ -326,6 +345,7 @@ def plan_cmd(
     if sims is not None and any(s.ok_vms != p.max_vms for s, p in zip(sims, plans, strict=True)):
         raise SystemExit(1)
 
+
 @click.command("can-start")
 @click.argument("spec_path", metavar="SPEC")
 @click.option(
@@ -333,8 +353,16 @@ def plan_cmd(
 )
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Change a planner setting.")
-def can_start_cmd(spec_path: str, host_path: str | None, as_json: bool, sets: tuple[str, ...]) -> None:
-    """Whether a VM of this spec can start fully on the current host: exit 0 yes, 1 no."""
+@click.option(
+    "--max", "as_max", is_flag=True, help="How many more of this spec fit now, and what binds first."
+)
+def can_start_cmd(
+    spec_path: str, host_path: str | None, as_json: bool, sets: tuple[str, ...], as_max: bool
+) -> None:
+    """Whether a VM of this spec can start fully on the current host: exit 0 yes, 1 no.
+
+    With --max: how many more fit (checked by starting them on a copy of the host), exit 0 if at least one.
+    """
     from evtchn.plan.admission import check_admission
     from evtchn.store import StoreError, open_store
 
@@ -343,6 +371,10 @@ def can_start_cmd(spec_path: str, host_path: str | None, as_json: bool, sets: tu
         shape = parse_vm_arg(spec_path, what="SPEC", allow_count=False)
         _print_notes([shape])
         spec = shape.spec
+        if as_max:
+            from evtchn.cli.headroom import report
+
+            raise SystemExit(report(host_path, Mix((shape,)), settings, as_json))
         host = open_store(host_path).read()
     except (ToolstackError, MixError, StoreError, ValueError) as e:
         fail(getattr(e, "message", None) or str(e))

@@ -77,8 +77,22 @@ def simulate(
     on_vm: Callable[[int, Vm | None], None] | None = None,
 ) -> Simulation:
     """Start the mix's VMs one by one until one fails or runs degraded; see the module docstring."""
-    settings = settings or PlanSettings()
     host = Host.create(profile, hardware)
+    return simulate_on(host, mix, settings, max_steps=max_steps, on_vm=on_vm)
+
+
+def simulate_on(
+    host: Host,
+    mix: Mix,
+    settings: PlanSettings | None = None,
+    *,
+    max_steps: int = DEFAULT_MAX_STEPS,
+    on_vm: Callable[[int, Vm | None], None] | None = None,
+) -> Simulation:
+    """Start the mix's VMs on `host` as it is (fresh or persisted, VMs already running) until one fails or
+    runs degraded. The host is changed: pass a copy (`Host.from_state(h.to_state())`) to keep the original."""
+    settings = settings or PlanSettings()
+    profile, hardware = host.profile, host.hardware
     host.memory = memory_model(settings)  # the host admits with this plan's memory settings
     sim = Simulation(profile=profile.name, host=host)
     sim.dom0_used.append(host.dom0_ports_used())
@@ -89,6 +103,8 @@ def simulate(
         k = next(order)
         shape = mix.shapes[k]
         name = _vm_name(shape.label, i)
+        while host.vms.named(name):  # a persisted host may already run a VM of that name
+            name += "+"
         spec = shape.spec.model_copy(update={"name": name})
 
         def stop(
