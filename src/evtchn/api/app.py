@@ -26,6 +26,9 @@ def build_dispatcher(store: Store[Host], credentials: Credentials) -> Dispatcher
     service = XapiService(store)
     d = Dispatcher(Sessions(credentials), snapshot=service.svc.snapshot)
     service.register(d)
+    from evtchn.ui.app import attach
+
+    attach(d, service)  # the dashboard at /ui, behind the same sessions (docs/ui.md)
     return d
 
 

@@ -56,7 +56,8 @@ def serve(
     host_file: str | None, listen: str, port: int, no_tcp: bool, unix_path: str | None, user: str,
     password_file: str | None, insecure_no_auth: bool, wait: float | None, verbose: bool,
 ) -> None:  # fmt: skip
-    """Serve the XenAPI (XML-RPC on / and /RPC2, JSON-RPC on /jsonrpc) for the host file."""
+    """Serve the XenAPI (XML-RPC on / and /RPC2, JSON-RPC on /jsonrpc) and a dashboard (/ui) for the host
+    file."""
     from evtchn.api.app import build_dispatcher, start_servers, stop_servers
     from evtchn.api.logsink import log_to_stderr
     from evtchn.api.server import SocketInUse
@@ -97,6 +98,8 @@ def serve(
         addr = s.server_address
         where = f"http://{addr[0]}:{addr[1]}/" if isinstance(addr, tuple) else f"unix:{addr!s}"
         click.echo(f"evtchn serve: XenAPI for {store.path} on {where}", err=True)
+        if isinstance(addr, tuple):  # the dashboard (docs/ui.md), behind the same login
+            click.echo(f"evtchn serve: dashboard at {where}ui", err=True)
     stop = threading.Event()
 
     def _stop(signum: int, frame: FrameType | None) -> None:
