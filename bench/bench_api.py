@@ -40,7 +40,8 @@ import XenAPI
 
 ECHO_SERVER = """
 import json, sys
-from xmlrpc.server import SimpleXMLRPCServer
+from xmlrpc.server import SimpleXMLRPCRequestHandler, SimpleXMLRPCServer
+SimpleXMLRPCRequestHandler.protocol_version = "HTTP/1.1"  # keep-alive, as evtchn serve does
 answer = {"Status": "Success", "Value": json.loads(sys.stdin.readline())}
 srv = SimpleXMLRPCServer(("127.0.0.1", 0), logRequests=False, allow_none=True)
 srv.register_function(lambda session, ref: answer, "echo")
