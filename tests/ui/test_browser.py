@@ -90,6 +90,16 @@ def test_the_dashboard_live_in_chromium(served: Served, tmp_path: Path) -> None:
         ms = _appears_within(page, row, "Running", committed, SLACK * LIVE_WITHIN_MS)
         assert ms < SLACK * LIVE_WITHIN_MS
         assert page.text_content("#dom0-used") == str(served.store.read().dom0_ports_used())
+        # headroom for a chosen shape, kept across live refreshes (the query string stays)
+        page.select_option("#shape-type", "pv")
+        page.fill("#shape-vcpus", "1")
+        page.fill("#shape-disks", "2")
+        page.fill("#shape-nics", "0")
+        page.click("button:has-text('How many fit?')")
+        page.locator("#chosen-headroom").wait_for(timeout=5000)
+        chosen = page.text_content("#chosen-headroom") or ""
+        assert "more VMs of this shape (pv, 1 vCPU, 2 disks, 0 NICs)" in chosen
+        page.locator("#status").filter(has_text="watching").wait_for(timeout=5000)
         _shot(page, "ui-dashboard")
 
         # dom0 exhausted by another process: the gauge at the limit, the late VM's devices failed
@@ -104,6 +114,7 @@ def test_the_dashboard_live_in_chromium(served: Served, tmp_path: Path) -> None:
         marks = page.locator('tr[data-vm="late"] mark.err')
         assert marks.count() >= 1 and "error 28" in (marks.first.text_content() or "")
         assert page.locator("svg.gauge.full").count() == 1
+        assert (page.text_content("#chosen-headroom") or "").startswith("0 more VMs")  # refreshed, same shape
         _shot(page, "ui-exhausted")
 
         # an action from the page fails as XenAPI fails: web01 cannot come back while dom0 is full

@@ -257,3 +257,23 @@ def test_every_field_has_a_label_and_every_button_a_name(client: Browserless, se
             assert m and m.group(1) in labels, tag
         for attrs, text in re.findall(r"<button\b([^>]*)>([^<]*)</button>", page):
             assert text.strip() or "aria-label=" in attrs, attrs
+
+
+def test_headroom_for_a_chosen_shape_and_a_bad_field_named(client: Browserless, served: Served) -> None:
+    from evtchn.toolstack import costs
+    from evtchn.toolstack.spec import NicSpec
+
+    client.login()
+    page = client.request("GET", "/ui/panels?type=pv&vcpus=2&disks=3&nics=1").text
+    host = served.store.read()
+    spec = VmSpec(name="x", type="pv", vcpus=2, disks=[DiskSpec(userdevice=i) for i in range(3)],
+                  nics=[NicSpec(devid=0)])  # fmt: skip
+    cost = costs.vm_cost(host.profile, host.hardware, spec).total
+    more = host.dom0_ports_free() // cost
+    said = f"<strong>{more}</strong> more VMs of this shape (pv, 2 vCPUs, 3 disks, 1 NIC) fit now ({cost} "
+    assert said in page
+    bad = client.request("GET", "/ui/panels?type=pv&vcpus=two&disks=3&nics=1").text
+    assert "vcpus: &#39;two&#39; is not a whole number from 1 to 64" in bad and "chosen-headroom" not in bad
+    assert "type: &#39;arm&#39; is not one of" in client.request("GET", "/ui/panels?type=arm").text
+    too_many = client.request("GET", "/ui?nics=17").text
+    assert "nics: &#39;17&#39; is not a whole number from 0 to 16" in too_many

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from evtchn.api.dispatch import Dispatcher
     from evtchn.api.xenapi import XapiService
+    from evtchn.toolstack.host import Host
     from evtchn.ui.state import HostView
 
 _APPS: weakref.WeakKeyDictionary[Dispatcher, UiApp] = weakref.WeakKeyDictionary()
@@ -33,7 +34,7 @@ class UiApp:
         self._secret = os.urandom(32)  # CSRF tokens are an HMAC of the session ref under this key
         self._env: Environment | None = None
         self._lock = threading.Lock()
-        self._view: tuple[int, HostView] | None = None
+        self._view: tuple[int, Host, HostView] | None = None
 
     # ----------------------------------------------------------------- sessions
     def session_ok(self, ref: str | None) -> bool:
@@ -51,19 +52,24 @@ class UiApp:
 
     def view(self) -> HostView:
         """The host as last committed, computed once per generation (every open page shares it)."""
+        return self.host_and_view()[1]
+
+    def host_and_view(self) -> tuple[Host, HostView]:
+        """The host read for the view too (read-only: for a chosen shape's headroom)."""
         from evtchn.ui.state import Rows, host_view
 
         store = self.service.store
         gen = store.generation()  # read before the host: a view is never labelled newer than it is
         cached = self._view
         if cached is not None and cached[0] == gen:
-            return cached[1]
+            return cached[1], cached[2]
         with store.snapshot():
             vms, devs = store.vms(), store.devices()
-        view = host_view(store.read(), Rows.of(vms, devs))
+        host = store.read()
+        view = host_view(host, Rows.of(vms, devs))
         with self._lock:
-            self._view = (gen, view)
-        return view
+            self._view = (gen, host, view)
+        return host, view
 
     # ----------------------------------------------------------------- templates
     def render(self, name: str, **context: Any) -> bytes:

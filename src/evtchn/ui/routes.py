@@ -155,14 +155,22 @@ def _logout(h: XapiHandler, ui: UiApp, ref: str, f: dict[str, str]) -> None:
 
 # ----------------------------------------------------------------- dashboard
 def _dashboard(h: XapiHandler, ui: UiApp, ref: str, f: dict[str, str]) -> None:
-    gen = ui.generation()
-    body = ui.render("dashboard.html", page="dashboard", v=ui.view(), csrf=ui.csrf(ref), generation=gen)
+    body = ui.render("dashboard.html", page="dashboard", csrf=ui.csrf(ref), **_live(ui, f))
     _page(h, body)
 
 
 def _panels(h: XapiHandler, ui: UiApp, ref: str, f: dict[str, str]) -> None:
+    _page(h, ui.render("_panels.html", csrf=ui.csrf(ref), **_live(ui, f)))
+
+
+def _live(ui: UiApp, f: dict[str, str]) -> dict[str, Any]:
+    """The live part's context: the view, and the headroom of a shape chosen in the query string."""
+    from evtchn.ui.state import chosen_shape
+
     gen = ui.generation()
-    _page(h, ui.render("_panels.html", v=ui.view(), csrf=ui.csrf(ref), generation=gen))
+    host, view = ui.host_and_view()
+    chosen, error = chosen_shape(host, f)
+    return {"v": view, "generation": gen, "chosen": chosen, "shape_error": error, "form": f}
 
 
 def events(ui: UiApp, ref: str, last_id: str | None, wait: float = STREAM_WAIT) -> bytes:

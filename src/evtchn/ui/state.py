@@ -207,6 +207,48 @@ def _shape_name(vm: Vm) -> str:
     )
 
 
+SHAPE_FIELDS = {"type": ("hvm", "pv", "pvh"), "vcpus": (1, 64), "disks": (0, 64), "nics": (0, 16)}
+
+
+def chosen_shape(host: Host, form: dict[str, str]) -> tuple[Headroom | None, str]:
+    """Headroom for a shape the user typed (?type=pv&vcpus=2&disks=3&nics=1): (row, "") or (None, error).
+    The error names the field, in one line."""
+    from evtchn.toolstack import costs
+    from evtchn.toolstack.spec import DiskSpec, NicSpec, VmSpec
+
+    if not any(k in form for k in SHAPE_FIELDS):
+        return None, ""
+    vm_type = form.get("type", "hvm")
+    if vm_type not in SHAPE_FIELDS["type"]:
+        return None, f"type: {vm_type!r} is not one of hvm, pv, pvh"
+    n: dict[str, int] = {}
+    for field_name in ("vcpus", "disks", "nics"):
+        raw = form.get(field_name, "1" if field_name == "vcpus" else "0").strip()
+        lo, hi = SHAPE_FIELDS[field_name]
+        assert isinstance(lo, int) and isinstance(hi, int)
+        if not raw.isdigit() or not lo <= int(raw) <= hi:
+            return None, f"{field_name}: {raw[:20]!r} is not a whole number from {lo} to {hi}"
+        n[field_name] = int(raw)
+    from pydantic import ValidationError
+
+    try:
+        spec = VmSpec.model_validate({
+            "name": "chosen", "type": vm_type, "vcpus": n["vcpus"],
+            "disks": [DiskSpec(userdevice=i) for i in range(n["disks"])],
+            "nics": [NicSpec(devid=i) for i in range(n["nics"])],
+        })  # fmt: skip
+    except ValidationError as e:
+        first = e.errors()[0]
+        return None, f"shape: {first['msg']}"
+    cost = costs.vm_cost(host.profile, host.hardware, spec).total
+    adm = host.can_start(spec)
+    free = max(0, host.dom0_ports_usable() - host.dom0_ports_used())
+    d, c = n["disks"], n["nics"]
+    shape = (f"chosen: {vm_type}, {n['vcpus']} vCPU{'s' if n['vcpus'] != 1 else ''}, "
+             f"{d} disk{'s' if d != 1 else ''}, {c} NIC{'s' if c != 1 else ''}")  # fmt: skip
+    return Headroom(shape, cost, free // cost if cost else 0, adm.binding_limit, adm.detail), ""
+
+
 def headroom(host: Host, free: int) -> list[Headroom]:
     """How many more VMs of each distinct shape on the host fit in dom0's free ports now, and which limit
     binds first (the toolstack's own can_start, reference §1 and §7)."""

@@ -24,7 +24,9 @@
     if (!line) return;
     const t0 = history[0][0], t1 = Math.max(history[history.length - 1][0], t0 + 1);
     const y = (v) => (110 - 100 * Math.min(v, usable) / Math.max(usable, 1)).toFixed(1);
-    line.setAttribute("points", history.map(([t, v]) => ((600 * (t - t0)) / (t1 - t0)).toFixed(1) + "," + y(v)).join(" "));
+    const pts = history.map(([t, v]) => ((600 * (t - t0)) / (t1 - t0)).toFixed(1) + "," + y(v));
+    if (pts.length === 1) pts.push("600," + y(used));  // one sample: a flat line, not an invisible point
+    line.setAttribute("points", pts.join(" "));
     document.getElementById("history-limit").setAttribute("y1", y(usable));
     document.getElementById("history-limit").setAttribute("y2", y(usable));
     document.getElementById("history-count").textContent = String(history.length);
@@ -32,7 +34,7 @@
   }
 
   async function refresh() {
-    const r = await fetch("/ui/panels", { credentials: "same-origin", cache: "no-store" });
+    const r = await fetch("/ui/panels" + window.location.search, { credentials: "same-origin", cache: "no-store" });
     if (r.status === 401) { window.location.assign("/ui/login"); return; }
     if (!r.ok) { say("Could not refresh: HTTP " + r.status, true); return; }
     const focused = document.activeElement && document.activeElement.getAttribute("aria-label");
