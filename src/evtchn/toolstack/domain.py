@@ -51,6 +51,8 @@ def _create(p: Plumbing, vm: Vm) -> None:
     p.xenstore.write_many(f"/vm/{vm.uuid}", {"uuid": vm.uuid, "name": vm.name})
     p.xenstore.write_many(f"/local/domain/{domid}", {"name": vm.name, "domid": domid, "vm": f"/vm/{vm.uuid}"})
     p.xenstore.write(f"/libxl/{domid}/type", spec.type)
+    for sub in prof.domain_dirs:
+        p.xenstore.mkdir(f"/local/domain/{domid}/{sub}")
     if spec.type == "hvm" and prof.ioreq_at_domain_create:
         # Xen ≤ 4.3 allocated ioreq ports at vCPU initialisation (reference §7.1).
         try:

@@ -88,6 +88,8 @@ XEN_417 = Profile(
     vbd_error="{errno} mapping ring-ref port {port}",
     vif_error="{errno} mapping shared-frames {tx_ref}/{rx_ref} port tx {tx} rx {rx}",
     device_error_display="{text}",
+    domain_dirs=["device", "control", "data", "drivers", "feature", "attr", "error"],
+    keep_backend_errors=True,
     sources={
         "toolstack": "xl/libxl 4.17 (Debian 12 xen-utils-4.17), oxenstored (reference §8.2, §8.3a)",
         "xen_version": "Xen 4.17.5 as observed (reference §8.3a)",
@@ -128,6 +130,11 @@ XEN_417 = Profile(
         "vif_error": "linux v6.1 drivers/net/xen-netback/xenbus.c 'mapping shared-frames %lu/%lu port tx %u "
         "rx %u' (reference §8.3)",
         "vif_ctrl_error": "linux v6.1 xen-netback connect_ctrl_ring 'mapping shared-frame %u port %u'",
+        "domain_dirs": _LIBXL_417 + "libxl_create.c:826-881 libxl__domain_make: xs_mknod of device, "
+        "control, data, drivers, feature, attr and error under /local/domain/<domid>",
+        "keep_backend_errors": _LIBXL_417 + "libxl_device.c removes a device's backend and frontend paths "
+        "but never /local/domain/0/error/...: the kernel backend's xenbus_dev_fatal nodes stay "
+        "(observed on 4.17.5, issue 12)",
         "device_error_display": "the backend's xenbus_dev_fatal text as-is (reference §8.3a)",
         "frontend_alloc_error": "linux v6.1 drivers/xen/xenbus/xenbus_client.c xenbus_alloc_evtchn()",
     },

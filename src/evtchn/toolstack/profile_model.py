@@ -182,6 +182,10 @@ class Profile(_Model):
     vif_error: str  # netback; {errno} {tx_ref} {rx_ref} {tx} {rx}
     vif_ctrl_error: str = "{errno} mapping shared-frame {ring_ref} port {port}"
     device_error_display: str = "{text}"  # how the toolstack shows a device error against the VM
+    # xenstore: directories the toolstack makes under /local/domain/<domid> when it creates the domain,
+    # and whether it leaves the backends' /local/domain/0/error/backend/... nodes after unplug/destroy.
+    domain_dirs: list[str] = Field(default_factory=list)
+    keep_backend_errors: bool = False
     frontend_alloc_error: str = "{errno} allocating event channel"
     sources: dict[str, str] = Field(default_factory=dict)
 

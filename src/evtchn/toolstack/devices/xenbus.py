@@ -89,7 +89,8 @@ def unplug_class(p: Plumbing, vm: Vm, backend_kind: str, frontend_kind: str) -> 
     assert vm.domid is not None
     xs = p.xenstore
     xs.rm(f"/local/domain/0/backend/{backend_kind}/{vm.domid}")
-    xs.rm(f"/local/domain/0/error/backend/{backend_kind}/{vm.domid}")
+    if not p.profile.keep_backend_errors:
+        xs.rm(f"/local/domain/0/error/backend/{backend_kind}/{vm.domid}")
     xs.rm(f"/local/domain/{vm.domid}/device/{frontend_kind}")
 
 
@@ -98,5 +99,6 @@ def unplug_one(p: Plumbing, vm: Vm, backend_kind: str, frontend_kind: str, devid
     assert vm.domid is not None
     xs = p.xenstore
     xs.rm(f"/local/domain/0/backend/{backend_kind}/{vm.domid}/{devid}")
-    xs.rm(f"/local/domain/0/error/backend/{backend_kind}/{vm.domid}/{devid}")
+    if not p.profile.keep_backend_errors:
+        xs.rm(f"/local/domain/0/error/backend/{backend_kind}/{vm.domid}/{devid}")
     xs.rm(f"/local/domain/{vm.domid}/device/{frontend_kind}/{devid}")
