@@ -20,6 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from evtchn.inspect.analyze import Analysis, analyze, pick_dom0
 from evtchn.inspect.detect import parse_files
 from evtchn.inspect.findings import XsTree
@@ -189,7 +191,11 @@ def _hardware(dom0: Table, info: XlInfo, assumed: list[str]) -> Hardware:
     base = get_hardware(None)
     kind = dom0.kind
     per_cpu = (kind == int(Kind.IPI)) | (kind == int(Kind.VIRQ))
-    vcpus = int(dom0.vcpu[per_cpu].max()) + 1 if per_cpu.any() else base.dom0_vcpus
+    bound_on = dom0.vcpu[per_cpu]
+    bound_on = bound_on[bound_on >= 0]  # /proc/interrupts gives no vCPU per port
+    vcpus = int(bound_on.max()) + 1 if bound_on.size else base.dom0_vcpus
+    if not bound_on.size:
+        assumed.append(f"dom0 vCPUs {vcpus} (the capture does not say which vCPU each port is bound on)")
     if info.dom0_vcpus is not None and info.dom0_vcpus != vcpus:
         assumed.append(f"dom0 vCPUs {vcpus} from its ports, not dom0_max_vcpus={info.dom0_vcpus}")
     pirqs = sorted(set(dom0.number[kind == int(Kind.PIRQ)].tolist()))
@@ -222,8 +228,12 @@ def _hardware(dom0: Table, info: XlInfo, assumed: list[str]) -> Hardware:
             irq_sources=sources,
             msi_pirq_base=msis[0] if msis else base.msi_pirq_base,
         )
-    except ValueError as e:
-        raise CaptureError(f"the captured host does not make a valid hardware: {e}") from None
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(x) for x in first["loc"]) or "hardware"
+        raise CaptureError(
+            f"the captured host does not make a valid hardware: {where}: {first['msg']}"
+        ) from None
 
 
 def _compare_baseline(
