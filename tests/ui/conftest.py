@@ -15,6 +15,7 @@ from evtchn.api.app import build_dispatcher
 from evtchn.api.sessions import Credentials
 from evtchn.store import Store
 from evtchn.toolstack.host import Host
+from evtchn.ui.app import attach
 from tests.api.harness import serving
 from tests.api.hostkit import new_host_file
 
@@ -31,7 +32,7 @@ class Served:
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[Served]:
     store = new_host_file(tmp_path / "host.db", "xenserver-6.1")
-    with serving(build_dispatcher(store, Credentials(user="root", password=PASSWORD))) as ep:
+    with serving(build_dispatcher(store, Credentials(user="root", password=PASSWORD), [attach])) as ep:
         yield Served(ep.url, tmp_path / "host.db", store)
 
 

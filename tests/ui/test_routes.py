@@ -89,7 +89,7 @@ def test_actions_need_the_csrf_token_and_answer_like_xenapi(client: Browserless,
     bad = client.request("POST", "/ui/action", {"op": "explode", "vm": ref}, token)
     assert bad.status == 400 and "unknown action" in bad.text
     panels = client.request("GET", "/ui/panels").text
-    row = panels[panels.index('data-vm="web01"'):]
+    row = panels[panels.index('data-vm="web01"') :]
     assert "Running" in row[:400]
 
 
@@ -98,7 +98,7 @@ def test_a_device_that_failed_shows_its_error_28_highlighted(client: Browserless
     _define(served, "late", disks=3, start=True)
     client.login()
     page = client.request("GET", "/ui").text
-    row = page[page.index('data-vm="late"'):]
+    row = page[page.index('data-vm="late"') :]
     row = row[: row.index("</tr>")]
     assert "has-failed" in page[page.index('data-vm="late"') - 60 : page.index('data-vm="late"') + 40]
     assert re.search(r'<mark class="err">error 28 [^<]+</mark>', row), row
@@ -153,9 +153,9 @@ def test_the_event_stream_answers_a_quiet_host_with_the_same_id(served: Served) 
     from evtchn.api.app import build_dispatcher
     from evtchn.api.sessions import Credentials
     from evtchn.ui import routes
-    from evtchn.ui.app import find
+    from evtchn.ui.app import attach, find
 
-    d = build_dispatcher(served.store, Credentials(password="pw"))
+    d = build_dispatcher(served.store, Credentials(password="pw"), extensions=[attach])
     ui = find(d)
     assert ui is not None
     ref = d.call("session.login_with_password", ["root", "pw", "1.0", "t"])
@@ -186,7 +186,7 @@ def test_a_pasted_dump_gets_the_clis_answer_and_its_honesty_about_the_abi(client
     r = client.request("POST", "/ui/analyze", {"csrf": token, "dump": src.read_text(), "abi": ""})
     assert r.status == 200
     assert _report(r.text) == _cli_analyze(src)
-    assert "<strong class=\"warn-text\">unknown</strong>" in r.text and "2l-32, 2l-64, fifo" in r.text
+    assert '<strong class="warn-text">unknown</strong>' in r.text and "2l-32, 2l-64, fifo" in r.text
     chosen = client.request("POST", "/ui/analyze", {"csrf": token, "dump": src.read_text(), "abi": "2l-64"})
     assert _report(chosen.text) == _cli_analyze(src, "--abi", "2l-64")
     assert "<strong>2l-64</strong> (given)" in chosen.text

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from evtchn.api.dispatch import Dispatcher
@@ -22,13 +22,18 @@ if TYPE_CHECKING:
     from evtchn.toolstack.host import Host
 
 
-def build_dispatcher(store: Store[Host], credentials: Credentials) -> Dispatcher:
+def build_dispatcher(
+    store: Store[Host],
+    credentials: Credentials,
+    extensions: Sequence[Callable[[Dispatcher, XapiService], object]] = (),
+) -> Dispatcher:
+    """The XenAPI for `store`; each extension (e.g. the dashboard's `evtchn.ui.app.attach`) is then given
+    the dispatcher and the service, to mount its pages behind the same sessions."""
     service = XapiService(store)
     d = Dispatcher(Sessions(credentials), snapshot=service.svc.snapshot)
     service.register(d)
-    from evtchn.ui.app import attach
-
-    attach(d, service)  # the dashboard at /ui, behind the same sessions (docs/ui.md)
+    for extend in extensions:
+        extend(d, service)
     return d
 
 

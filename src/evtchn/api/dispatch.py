@@ -50,6 +50,9 @@ class Dispatcher:
         self.sessions = sessions
         self.snapshot = snapshot
         self.methods: dict[str, Method] = {}
+        # Other HTTP pages served beside XenAPI, by path prefix (the dashboard mounts "/ui"): a handler gets
+        # the request handler and the HTTP verb. Mounted from above (evtchn.ui), so api never imports it.
+        self.mounts: dict[str, Callable[[Any, str], None]] = {}
         self._answers: dict[tuple[str, ...], bytes] = {}
         self._answers_bytes = 0  # bounded by entries and bytes; keys are short (ANSWER_KEY_MAX)
         self._answers_generation = -1

@@ -86,30 +86,24 @@ class XapiHandler(BaseHTTPRequestHandler):
         page = f"<html><body><h1>HTTP {code}</h1><p>{html.escape(reason)}</p></body></html>".encode()
         self._send(code, page, "text/html; charset=utf-8", close=True)
 
-    def _ui(self) -> bool:
-        """The dashboard's paths (/ui, /ui/…): handled by evtchn.ui when this server has one."""
+    def _mounted(self) -> bool:
+        """A path under a mounted prefix (the dashboard's /ui, /ui/…) goes to what is mounted there."""
         path = self.path.split("?", 1)[0]
-        if path != "/ui" and not path.startswith("/ui/"):
-            return False
-        from evtchn.ui.app import find
-        from evtchn.ui.routes import handle
-
-        ui = find(self.dispatcher)
-        if ui is None:
-            self._http_error(404, "no dashboard on this server")
-        else:
-            handle(self, ui, self.command)
-        return True
+        for prefix, page in self.dispatcher.mounts.items():
+            if path == prefix or path.startswith(prefix + "/"):
+                page(self, self.command)
+                return True
+        return False
 
     def do_GET(self) -> None:
-        if self._ui():
+        if self._mounted():
             return
         self._http_error(405 if self.path.split("?")[0] in XML_PATHS | JSON_PATHS else 404, "use POST")
 
     do_PUT = do_DELETE = do_HEAD = do_GET
 
     def do_POST(self) -> None:
-        if self._ui():
+        if self._mounted():
             return
         path = self.path.split("?", 1)[0]
         if path not in XML_PATHS and path not in JSON_PATHS:

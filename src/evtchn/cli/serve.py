@@ -18,7 +18,6 @@ from evtchn.cli.app import fail
 DEFAULT_PORT = 8080
 
 
-
 @click.command()
 @click.option(
     "--host",
@@ -63,6 +62,7 @@ def serve(
     from evtchn.api.server import SocketInUse
     from evtchn.api.sessions import Credentials, CredentialsError
     from evtchn.store import StoreError, open_store
+    from evtchn.ui.app import attach as attach_dashboard
 
     stop_log = log_to_stderr(verbose)  # a stalled stderr never blocks a request (issue 14)
     if no_tcp and unix_path is None:
@@ -81,7 +81,9 @@ def serve(
         return
     try:
         servers = start_servers(
-            build_dispatcher(store, creds), tcp=None if no_tcp else (listen, port), unix=unix_path
+            build_dispatcher(store, creds, extensions=[attach_dashboard]),
+            tcp=None if no_tcp else (listen, port),
+            unix=unix_path,
         )
     except SocketInUse as e:
         fail(str(e))

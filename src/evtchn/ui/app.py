@@ -91,8 +91,12 @@ class UiApp:
 
 
 def attach(dispatcher: Dispatcher, service: XapiService) -> UiApp:
+    """Mount the dashboard at /ui on this XenAPI dispatcher (`build_dispatcher(..., extensions=[attach])`)."""
+    from evtchn.ui.routes import handle
+
     app = UiApp(dispatcher, service)
     _APPS[dispatcher] = app
+    dispatcher.mounts["/ui"] = lambda h, verb: handle(h, app, verb)
     return app
 
 
