@@ -10,9 +10,13 @@ object of the classes as "add" and a token; later calls answer what changed afte
 each change once, waiting up to `timeout` seconds when nothing has. Classes are names ("VM", "vm") or "*".
 
 `EventSource` is the seam to the store: `events_since(token, classes) -> (events, new_token)` and
-`wait_for_change(timeout)`. `WorldDiffSource` implements it by comparing successive views of the host file,
-which sees other processes' commits too; the store's own events table can replace it without touching
-this module's callers.
+`wait_for_change(timeout)`. `HostEventSource` implements it from the store's `events` table: every commit,
+by any process, appends one row per VM / VBD / VIF / generic object (message, ...) it created, modified or
+deleted, and each row becomes one event here, in commit order, even when another process made several
+changes to one object between two looks. The snapshot is the object's XenAPI record as of the look that
+delivers it (xapi's event.from also sends the record as it is when the events are collected). Objects the
+store has no rows for (tasks, which live in this server; derived ones: VM_metrics, consoles, guest
+metrics; fields kept in the API overlay) still come from comparing the view before and after.
 """
 
 from __future__ import annotations
@@ -57,39 +61,65 @@ class EventSource(Protocol):
     def current(self, classes: frozenset[str]) -> tuple[list[Event], int]: ...
 
 
-class WorldDiffSource:
-    """Events from the difference between successive views of the host (and the task table)."""
+Change = tuple[str, str, str, dict[str, Any]]  # (class, ref, operation, the store's row snapshot)
+# The store's class names -> XenAPI's (a device row's class is its kind, upper-cased).
+_STORE_CLASS = {c.lower(): c for c in CLASSES}
 
-    def __init__(self, world: Callable[[], World], version: Callable[[], Any], changed: threading.Condition):
-        self._world = world
+
+class HostEventSource:
+    """Events from the store's events table (one per committed change), plus the difference between
+    successive views for what the store does not log (tasks, derived objects, overlay fields)."""
+
+    def __init__(
+        self,
+        read: Callable[[int | None], tuple[World, list[Change], int]],
+        version: Callable[[], Any],
+        changed: threading.Condition,
+    ) -> None:
+        self._read = read  # (store token or None) -> (view, store changes after it, new store token)
         self._version = version
         self._changed = changed
         self._lock = threading.Lock()
         self._log: list[Event] = []
         self._next_id = 1
         self._seen: World | None = None
+        self._store_token: int | None = None
 
     def refresh(self) -> None:
-        """Look at the host now: changes since the last look become events."""
+        """Look at the host now: what changed since the last look becomes events."""
         with self._lock:
             if self._seen is not None and self._version() == self._seen.key:
                 return
-            new = self._world()
+            new, changes, self._store_token = self._read(self._store_token)
             old = self._seen
             self._seen = new
             if old is None or old.key == new.key:
                 return
             stamp = _stamp()
+            logged: set[tuple[str, str]] = set()
+            for store_cls, ref, op, row in changes:
+                cls = _STORE_CLASS.get(store_cls.lower())
+                if cls is None:
+                    continue
+                logged.add((cls, ref))
+                rec = new.objects[cls].get(ref)
+                if op == "del" or rec is None:
+                    last = old.objects[cls].get(ref) or {"uuid": str(row.get("uuid", ""))}
+                    self._append(cls, ref, "del" if op == "del" else op, last, stamp)
+                else:
+                    self._append(cls, ref, op, rec, stamp)
             for cls in CLASSES:
                 before, after = old.objects[cls], new.objects[cls]
                 for ref, rec in after.items():
+                    if (cls, ref) in logged:
+                        continue
                     prev = before.get(ref)
                     if prev is None:
                         self._append(cls, ref, "add", rec, stamp)
                     elif prev != rec:
                         self._append(cls, ref, "mod", rec, stamp)
                 for ref, rec in before.items():
-                    if ref not in after:
+                    if ref not in after and (cls, ref) not in logged:
                         self._append(cls, ref, "del", rec, stamp)
             if len(self._log) > LOG_LIMIT:
                 del self._log[: len(self._log) - LOG_LIMIT]

@@ -17,10 +17,11 @@ from typing import Any
 from evtchn.api import catalog, devices, lifecycle, messages, storage, vm_calls
 from evtchn.api.dispatch import Dispatcher
 from evtchn.api.errors import ApiFailure
-from evtchn.api.events import EventFeed, WorldDiffSource
+from evtchn.api.events import Change, EventFeed, HostEventSource
 from evtchn.api.registry import register_generic
 from evtchn.api.service import Service, servertime
-from evtchn.api.world import CLASSES
+from evtchn.api.world import CLASSES, World
+from evtchn.store.errors import EventsLost, StoreError
 from evtchn.store.sqlite import Store
 from evtchn.toolstack.host import Host
 
@@ -32,9 +33,25 @@ class XapiService:
     def __init__(self, store: Store[Host]) -> None:
         self.svc = Service(store)
         self.store = store
-        source = WorldDiffSource(self.svc.world, self.svc.version, self.svc.changed)
+        source = HostEventSource(self._read_changes, self.svc.version, self.svc.changed)
         self.svc.after_commit.append(source.refresh)
         self.events = EventFeed(source)
+
+    def _read_changes(self, token: int | None) -> tuple[World, list[Change], int]:
+        """The view and the store's logged changes after `token`, in one read of the host file. A token
+        the store no longer keeps (this server fell 10 000 changes behind) leaves them to the view diff."""
+        try:
+            with self.store.snapshot():
+                world = self.svc.world()
+                if token is None:
+                    return world, [], self.store.last_event()
+                try:
+                    got, new = self.store.events_since(token)
+                except EventsLost:
+                    return world, [], self.store.last_event()
+        except StoreError as e:
+            raise ApiFailure("INTERNAL_ERROR", e.message) from None
+        return world, [(e.cls, e.ref, e.operation, e.snapshot) for e in got], new
 
     def register(self, d: Dispatcher) -> None:
         svc = self.svc
