@@ -8,7 +8,6 @@ through the store's own write path (so FIFO resets leave stale buckets, closed F
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import astuple
 from pathlib import Path
 
 import pytest
@@ -122,13 +121,13 @@ def _naive_summaries(path: Path) -> list[tuple[object, ...]]:
 
 
 def test_vm_summaries_count_devices_and_failures_as_the_rows_do(vms_file: Path) -> None:
-    assert [astuple(v) for v in _rows(vms_file)] == _naive_summaries(vms_file)
+    assert [tuple(v) for v in _rows(vms_file)] == _naive_summaries(vms_file)
     conn = sqlite3.connect(vms_file)
     with conn:  # a backend failure recorded on one device (errno in status_code)
         conn.execute("UPDATE devices SET status_code = 19 WHERE rowid = (SELECT min(rowid) FROM devices)")
     conn.close()
     got = _rows(vms_file)
-    assert [astuple(v) for v in got] == _naive_summaries(vms_file)
+    assert [tuple(v) for v in got] == _naive_summaries(vms_file)
     assert sum(v.failed_devices for v in got) == 1
     assert len({v.name for v in got}) == 4 and len(got) == 6
 

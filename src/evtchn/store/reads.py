@@ -22,7 +22,6 @@ import base64
 import os
 import zlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from evtchn.store.errors import CorruptHost
@@ -206,8 +205,7 @@ def _column(text: str) -> bytes:
     return base64.b64decode(text.encode("ascii"), validate=True)
 
 
-@dataclass(frozen=True, slots=True)
-class VmSummary:
+class VmSummary(NamedTuple):
     """A VM row as `vm list` prints it: the row's columns and its devices counted in SQL."""
 
     name: str
