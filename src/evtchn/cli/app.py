@@ -23,11 +23,11 @@ from evtchn.cli.exits import EXIT_NO, EXIT_USAGE
 COMMANDS: dict[str, str] = {
     "analyze": "evtchn.cli.inspect:analyze_cmd",
     "can-start": "evtchn.cli.plan:can_start_cmd",
-    "debug-keys": "evtchn.cli.inspect:debug_keys",
+    "debug-keys": "evtchn.cli.hostdump:debug_keys",
     "demo": "evtchn.cli.demo:demo_cmd",
     "exporter": "evtchn.cli.exporter:exporter_cmd",
     "host": "evtchn.cli.host:host_group",
-    "lsevtchn": "evtchn.cli.inspect:lsevtchn_cmd",
+    "lsevtchn": "evtchn.cli.hostdump:lsevtchn_cmd",
     "plan": "evtchn.cli.plan:plan_cmd",
     "serve": "evtchn.cli.serve:serve",
     "vm": "evtchn.cli.vm:vm_group",

@@ -60,10 +60,11 @@ def host_show(as_json: bool, host_file: str | None, wait: float | None) -> None:
 
     with errors():
         store = open_host(host_file, wait)
-        meta = store.host_meta()
-        vms = vm_listing(store)
-        names = {vm["domid"]: vm["name"] for vm in vms if vm["domid"] is not None}
-        domains = domain_listing(store, names)
+        with store.snapshot():  # the meta, VM rows and domains of one committed state
+            meta = store.host_meta()
+            vms = vm_listing(store)
+            names = {vm["domid"]: vm["name"] for vm in vms if vm["domid"] is not None}
+            domains = domain_listing(store, names)
     if as_json:
         import json
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import click
 
@@ -22,7 +22,7 @@ from evtchn.cli.app import fail
 from evtchn.cli.exits import EXIT_REFUSED, EXIT_USAGE
 
 if TYPE_CHECKING:
-    from evtchn.store.rows import HostCodec, VmRow
+    from evtchn.store.rows import VmRow
     from evtchn.store.sqlite import Store
     from evtchn.toolstack.host import Host
 
@@ -84,27 +84,12 @@ def errors() -> Iterator[None]:
         fail(*got)
 
 
-class _LazyHostCodec:
-    """The store's host codec, imported on first use.
-
-    Opening a host file with the real codec imports the whole toolstack (pydantic, profiles, devices)
-    before a single row is read; `vm list` and `host show` print rows and never need it. Anything that
-    builds or saves a host (a transaction, `read()`, upgrading an old file) reaches the real codec here.
-    """
-
-    def __getattr__(self, name: str) -> Any:
-        from evtchn.store.codec import HOST_CODEC
-
-        return getattr(HOST_CODEC, name)
-
-
 def open_host(host_file: str | None, wait: float | None) -> Store[Host]:
     """The host file (`--host`, else $EVTCHN_HOST, else the default), checked; the toolstack is imported
     only when the command builds the host."""
-    from evtchn.store import Store, resolve_path
+    from evtchn.store.reads import open_lazy
 
-    codec = cast("HostCodec[Host]", _LazyHostCodec())
-    return Store(resolve_path(host_file), codec, timeout=wait, on_wait=notice)
+    return open_lazy(host_file, timeout=wait, on_wait=notice)
 
 
 # ------------------------------------------------------------ names and uuids

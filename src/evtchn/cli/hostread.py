@@ -1,15 +1,15 @@
-"""What the read-only commands print, read as thinly as the store allows (the seam to the store's read API).
+"""What the read-only commands print, read as thinly as the store allows (the seam to the store's reads).
 
-    vms = vm_listing(store)          # from the store's VM and device rows: no host is built
-    doms = domain_listing(store)     # per-domain event channels (today: from the loaded hypervisor)
+    vms = vm_listing(store)          # one aggregate query over the VM and device rows: no host is built
+    doms = domain_listing(store)     # per-domain event channels, from the domains' rows (no toolstack)
 
 Each returns plain dicts whose keys are the documented `--json` fields (docs/cli.md), so the table and the
-JSON are the same facts. `domain_listing` is the one place that still builds the whole host; when the
-store offers per-domain rows it reads those instead and nothing else changes.
+JSON are the same facts. Neither imports the toolstack (evtchn.store.reads).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -21,30 +21,23 @@ DOM0_NAME = "Domain-0"
 
 def vm_listing(store: Store[Host]) -> list[dict[str, Any]]:
     """Every VM, ordered by name then uuid: the `vm list --json` records."""
-    with store.snapshot():  # the VM and device rows of one committed state
-        rows = store.vms()
-        devices = store.devices()
-    per_vm: dict[str, list[Any]] = {}
-    for d in devices:
-        per_vm.setdefault(d.vm_ref, []).append(d)
-    out = []
-    for row in sorted(rows, key=lambda r: (r.name, r.uuid)):
-        mine = per_vm.get(row.ref, [])
-        out.append(
-            {
-                "name": row.name,
-                "uuid": row.uuid,
-                "power_state": row.power_state,
-                "domid": row.domid,
-                "type": row.vm_type,
-                "vcpus": row.vcpus,
-                "memory_mib": row.memory_mib,
-                "dom0_ports": row.dom0_ports,
-                "devices": len(mine),
-                "failed_devices": sum(1 for d in mine if d.status_code),
-            }
-        )
-    return out
+    from evtchn.store.reads import vm_summaries
+
+    return [
+        {
+            "name": vm.name,
+            "uuid": vm.uuid,
+            "power_state": vm.power_state,
+            "domid": vm.domid,
+            "type": vm.vm_type,
+            "vcpus": vm.vcpus,
+            "memory_mib": vm.memory_mib,
+            "dom0_ports": vm.dom0_ports,
+            "devices": vm.devices,
+            "failed_devices": vm.failed_devices,
+        }
+        for vm in vm_summaries(store)
+    ]
 
 
 def domain_listing(store: Store[Host], names: dict[int, str]) -> list[dict[str, Any]]:
@@ -52,18 +45,20 @@ def domain_listing(store: Store[Host], names: dict[int, str]) -> list[dict[str, 
 
     `names` maps domid to VM name (from `vm_listing`); dom0 is Domain-0.
     """
-    hv = store.read().hv  # the whole host: the store has no per-domain rows yet
-    out = []
-    for domid in sorted(hv.domains):
-        d = hv.domains[domid]
-        used = d.active_evtchns
-        out.append(
-            {
-                "domid": domid,
-                "name": DOM0_NAME if domid == 0 else names.get(domid, "?"),
-                "used": used,
-                "free": d.limit_port - used,
-                "limit": d.limit_port,
-            }
-        )
-    return out
+    from evtchn.store.reads import any_hypervisor, domain_counts
+
+    counts: Sequence[tuple[int, int, int]] | None = domain_counts(store)
+    if counts is None:  # a file that keeps whole domains: count on the built hypervisor
+        hv = any_hypervisor(store)
+        counts = [(i, hv.domains[i].active_evtchns, hv.domains[i].limit_port) for i in sorted(hv.domains)]
+    return [
+        {
+            "domid": domid,
+            "name": DOM0_NAME if domid == 0 else names.get(domid, "?"),
+            "used": used,
+            "free": limit - used,
+            "limit": limit,
+        }
+        for domid, used, limit in counts
+    ]
+

@@ -1,7 +1,6 @@
-"""Inspection commands: `evtchn lsevtchn`, `evtchn debug-keys e`, `evtchn analyze FILE...` (reference §9).
+"""The analyser command: `evtchn analyze FILE...` (reference §9); `evtchn lsevtchn` and `evtchn debug-keys`
+read the host file and live in cli/hostdump.py (they need neither numpy nor the analyser).
 
-evtchn lsevtchn 0 | wc -l
-evtchn debug-keys e --layout 4.1 --prefix
 evtchn analyze lsevtchn-0.txt xl-dmesg.txt --vm-cost 7 --min-free 20 --json
 """
 
@@ -18,52 +17,7 @@ from evtchn.inspect.analyze import ABI_LIMITS, analyze
 from evtchn.inspect.detect import parse_file, parse_text
 from evtchn.inspect.model import Dump, ParseError
 
-LAYOUT_CHOICES = ("4.4", "4.2", "4.1", "auto")
 DEFAULT_SPEC_PROFILE = "xenserver-6.2"
-
-
-@click.command(
-    "lsevtchn",
-    context_settings={"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []},
-    add_help_option=False,
-)
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def lsevtchn_cmd(args: tuple[str, ...]) -> None:
-    """lsevtchn [--host FILE] [domid]: list a domain's event channels like /usr/lib/xen/bin/lsevtchn."""
-    from evtchn.cli.lsevtchn import run
-
-    out, err, code = run(["lsevtchn", *args])
-    click.echo(out, nl=False)
-    click.echo(err, nl=False, err=True)
-    sys.exit(code)
-
-
-@click.command("debug-keys")
-@click.argument("keys")
-@click.option("--host", "host", metavar="FILE", help="Host file (default: $EVTCHN_HOST, else the store's).")
-@click.option(
-    "--layout",
-    type=click.Choice(LAYOUT_CHOICES),
-    default="4.4",
-    show_default=True,
-    help="'e' dump layout: Xen 4.4+, 4.2-4.3, 4.1, or the simulated Xen's own.",
-)
-@click.option("--prefix", is_flag=True, help='Prefix each line with "(XEN) " as `xl dmesg` shows it.')
-def debug_keys(keys: str, host: str | None, layout: str, prefix: bool) -> None:
-    """Press Xen debug KEYS and print what the console shows; only 'e' (event channels) is modelled."""
-    from evtchn.cli.lsevtchn import HostUnavailable, _load_hypervisor
-    from evtchn.inspect.edump import format_edump, layout_for_version
-
-    unknown = sorted(set(keys) - {"e"})
-    if not keys or unknown:
-        fail(f"debug key {''.join(unknown) or keys!r} is not modelled; only 'e' (event-channel info) is")
-    try:
-        hv = _load_hypervisor(host)
-    except HostUnavailable as e:
-        fail(str(e))
-    lay = layout_for_version(hv.settings.xen_version) if layout == "auto" else layout
-    text = "".join(format_edump(hv, layout=lay, prefix=prefix) for _ in keys)  # type: ignore[arg-type]
-    click.echo(text, nl=False)
 
 
 def _spec_cost(spec: str, profile: str, hardware: str | None) -> tuple[int, str]:
@@ -172,6 +126,8 @@ def analyze_cmd(
 
 
 def register(main: click.Group) -> None:
+    from evtchn.cli.hostdump import debug_keys, lsevtchn_cmd
+
     main.add_command(lsevtchn_cmd)
     main.add_command(debug_keys)
     main.add_command(analyze_cmd)

@@ -26,14 +26,15 @@ class HostUnavailable(Exception):
     """The simulated host cannot be opened (no file, not a host file, store missing)."""
 
 
-def _load_hypervisor(path: str | None) -> Hypervisor:
-    """The current host's hypervisor, read-only: `path`, else $EVTCHN_HOST, else the store's default."""
+def _load_hypervisor(path: str | None, domids: list[int] | None = None) -> Hypervisor:
+    """The current host's hypervisor, read-only: `path`, else $EVTCHN_HOST, else the store's default.
+
+    Only `domids` (None: every domain) are read, from their rows: the toolstack is never imported."""
+    from evtchn.store import StoreError
+    from evtchn.store.reads import any_hypervisor, open_lazy
+
     try:
-        from evtchn.store import StoreError, open_store
-    except ImportError as e:  # pragma: no cover - the store ships with the package
-        raise HostUnavailable(f"no host store available ({e})") from None
-    try:
-        return open_store(path).read().hv
+        return any_hypervisor(open_lazy(path), domids)
     except StoreError as e:
         raise HostUnavailable(str(e)) from None
 
@@ -80,12 +81,13 @@ def run(argv: list[str]) -> tuple[str, str, int]:
         host, rest = split_host_option(argv[1:])
     except ValueError as e:
         return "", f"lsevtchn: {e}\n", 2
+    domid = domid_arg([argv[0], *rest])
     try:
-        hv = _load_hypervisor(host)
+        hv = _load_hypervisor(host, [0, domid])  # the caller (dom0) and the domain it lists
         version = tool_version(hv.settings.xen_version)
     except (HostUnavailable, ValueError) as e:
         return "", f"lsevtchn: {e}\n", 1
-    return format_lsevtchn(hv, domid_arg([argv[0], *rest]), tool_version=version)
+    return format_lsevtchn(hv, domid, tool_version=version)
 
 
 def main(argv: list[str] | None = None) -> int:

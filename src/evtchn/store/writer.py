@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-import uuid as uuidlib
 import zlib
 from collections.abc import Iterable
 from typing import Any, TypeVar
@@ -28,8 +27,14 @@ _COMPRESS_OVER = 2048
 _TEN = ", ".join("?" * 10)
 
 
+def _uuid4() -> str:
+    import uuid  # here, not at start-up: uuid pulls in platform, and readers never make one (issue 14)
+
+    return str(uuid.uuid4())
+
+
 def new_ref() -> str:
-    return f"OpaqueRef:{uuidlib.uuid4()}"
+    return f"OpaqueRef:{_uuid4()}"
 
 
 def encode(value: Any) -> bytes:
@@ -54,7 +59,7 @@ def ensure_ref(conn: sqlite3.Connection, cls: str, key: str, uuid: str | None = 
     row = conn.execute("SELECT ref, uuid FROM refs WHERE cls = ? AND key = ?", (cls, key)).fetchone()
     if row is not None:
         return row[0], row[1]
-    ref, u = new_ref(), uuid or str(uuidlib.uuid4())
+    ref, u = new_ref(), uuid or _uuid4()
     conn.execute("INSERT INTO refs (cls, key, ref, uuid) VALUES (?, ?, ?, ?)", (cls, key, ref, u))
     return ref, u
 
@@ -167,7 +172,7 @@ def put_object(
     if ref is None:
         ref = new_ref()
     old = conn.execute("SELECT uuid, record FROM objects WHERE ref = ?", (ref,)).fetchone()
-    u = uuid or (old[0] if old is not None else str(uuidlib.uuid4()))
+    u = uuid or (old[0] if old is not None else _uuid4())
     text = json.dumps(record, sort_keys=True)
     if old is not None and old[0] == u and old[1] == text:
         return ref
