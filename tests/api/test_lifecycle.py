@@ -93,3 +93,16 @@ def test_vbd_autodetect_on_a_full_vm_is_invalid_device(ep: Endpoint) -> None:
     assert x.VM.get_allowed_VBD_devices(vm) == []
     assert fails(x.VBD.create, {"VM": vm, "userdevice": "autodetect"}) == ["INVALID_DEVICE", "autodetect"]
     assert fails(x.VBD.create, {"VM": vm, "userdevice": "255"}) == ["INVALID_DEVICE", "255"]
+
+
+def test_hard_shutdown_of_a_suspended_vm_discards_it_to_halted(x: Any, store: Store[Host]) -> None:
+    vm = pv_vm(x, "discard", disks=1, nics=1)
+    idle = _dom0_used(store)
+    x.VM.start(vm, False, True)
+    x.VM.suspend(vm)
+    assert fails(x.VM.destroy, vm) == ["VM_BAD_POWER_STATE", vm, "halted", "suspended"]
+    x.VM.hard_shutdown(vm)
+    assert x.VM.get_power_state(vm) == "Halted" and _dom0_used(store) == idle
+    assert fails(x.VM.resume, vm, False, True) == ["VM_BAD_POWER_STATE", vm, "suspended", "halted"]
+    x.VM.destroy(vm)
+    store.read().check_invariants()
