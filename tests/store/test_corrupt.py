@@ -3,6 +3,7 @@ damage misses what it reads), never a traceback, and a command that fails never 
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import random
 import re
@@ -16,6 +17,7 @@ from click.testing import CliRunner
 
 from evtchn.cli import main
 from evtchn.store import create_store
+from evtchn.store.writer import decode, encode
 from evtchn.toolstack import Host, seed_vm_spec
 
 COMMANDS = (
@@ -70,6 +72,71 @@ def _flip(seed: int) -> Callable[[Path], None]:
     return damage
 
 
+def _zero_root_page(table: str) -> Callable[[Path], None]:
+    """The first page of a table's b-tree overwritten with zeros (a lost write)."""
+
+    def damage(p: Path) -> None:
+        conn = sqlite3.connect(p)
+        (page,) = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = ?", (table,)).fetchone()
+        (size,) = conn.execute("PRAGMA page_size").fetchone()
+        conn.close()
+        data = bytearray(p.read_bytes())
+        data[(page - 1) * size : page * size] = bytes(size)
+        p.write_bytes(bytes(data))
+
+    return damage
+
+
+def _bucket_state(domid: int, port: int, state: int) -> Callable[[Path], None]:
+    """A port's state byte changed inside a bucket that still decodes (a flipped bit in its base64)."""
+
+    def damage(p: Path) -> None:
+        conn = sqlite3.connect(p)
+        conn.execute("PRAGMA journal_mode = DELETE")
+        key = f"{domid}/{port >> 6}"
+        (data,) = conn.execute("SELECT data FROM parts WHERE kind = 'bkt' AND key = ?", (key,)).fetchone()
+        bucket = decode(data)
+        states = bytearray(base64.b64decode(bucket["state"]))
+        states[port & 63] = state
+        bucket["state"] = base64.b64encode(bytes(states)).decode()
+        conn.execute("UPDATE parts SET data = ? WHERE kind = 'bkt' AND key = ?", (encode(bucket), key))
+        conn.commit()
+        conn.close()
+
+    return damage
+
+
+# What the fuzzer's host-file surface found (issue 15), each reduced to the one damage that causes it, with
+# what the commands must say instead of the traceback they gave.
+REGRESSIONS: dict[str, tuple[Callable[[Path], None], str]] = {
+    # the read transaction's COMMIT raised DatabaseError over the CorruptHost it was reporting
+    "zeroed-generation-page": (_zero_root_page("generation"), "database disk image is malformed"),
+    "zeroed-vms-page": (_zero_root_page("vms"), "database disk image is malformed"),
+    # a page of another table: int() of a uuid
+    "generation-not-a-number": (
+        _sql("UPDATE generation SET n = 'e0b2c3a4-not-a-number'"),
+        "the generation counter is 'e0b2c3a4-not-a-number', not an integer",
+    ),
+    # SQLite's message quoted the undecodable value, newline included: lsevtchn printed two lines
+    "detail-not-utf8": (
+        _sql("UPDATE devices SET detail = CAST(X'7b0a22ff' AS TEXT)"),
+        "column 'detail' holds text that is not valid UTF-8",
+    ),
+    # a schema entry whose name is not UTF-8: UnicodeDecodeError decoding SQLite's own error message
+    "schema-name-not-utf8": (
+        _sql(
+            "PRAGMA writable_schema = ON",
+            "UPDATE sqlite_master SET name = CAST(X'6f626aff' AS TEXT), sql = 'CREATE TABLE nope(' "
+            "WHERE name = 'objects_by_cls'",
+        ),
+        "it holds text that is not valid UTF-8",
+    ),
+    # a bucket that decodes but holds state 68: ValueError from ECS(68) in lsevtchn and debug-keys, and a
+    # `vm start` that went on to write the damaged host back
+    "bucket-state-68": (_bucket_state(1, 3, 68), "domain 1 port 3: state 68 is not a channel state"),
+}
+
+
 DAMAGE: dict[str, Callable[[Path], None]] = {
     "truncated": _truncate,
     "bit-flips-1": _flip(1),
@@ -91,6 +158,7 @@ DAMAGE: dict[str, Callable[[Path], None]] = {
     "messages-not-json": _sql("UPDATE vms SET messages = '{' WHERE name = 'g1'"),
     "no-generation": _sql("DELETE FROM generation"),
     "dropped-table": _sql("DROP TABLE parts"),
+    **{kind: damage for kind, (damage, _) in REGRESSIONS.items()},
 }
 
 
@@ -115,3 +183,23 @@ def test_corrupt_host_file_gives_one_line_never_a_traceback(
             assert r.stderr.count("\n") == 1 and re.match(r"^(evtchn|lsevtchn): ", r.stderr), (args, r.stderr)
             assert _digest(path) == before, args
     assert failures > 0  # every kind of damage here is found by some command
+
+
+@pytest.mark.parametrize("kind", sorted(REGRESSIONS))
+def test_what_the_fuzzer_found_is_one_line_saying_what_is_wrong(
+    pristine: Path, tmp_path: Path, kind: str
+) -> None:
+    path = tmp_path / "host.db"
+    shutil.copyfile(pristine, path)
+    damage, reason = REGRESSIONS[kind]
+    damage(path)
+    before = _digest(path)
+    said = set()
+    for args in COMMANDS:
+        r = CliRunner().invoke(main, [*args, "--host", str(path)])
+        assert r.exception is None or isinstance(r.exception, SystemExit), (args, r.exc_info)
+        if r.exit_code:
+            assert r.stderr.count("\n") == 1, (args, r.stderr)
+            said.add(r.stderr.split(f"{path}: corrupt host file: ", 1)[-1].strip())
+    assert any(reason in line for line in said), said
+    assert _digest(path) == before  # not even `vm start` wrote to it

@@ -36,6 +36,7 @@ from evtchn.store.hostparts import (
 )
 from evtchn.store.hostparts import count as _count
 from evtchn.store.rows import Changes, DeviceFacts, HostFacts, Part, VmFacts
+from evtchn.store.verify import check_hypervisor
 from evtchn.toolstack.host import DeviceStatus, Host, Vm
 from evtchn.xen import ECS, delta
 from evtchn.xenstore import XenStore
@@ -166,7 +167,11 @@ class HostCodec:
                 for i in [part_domid(d)]
             ],
         })  # fmt: skip
+        # the toolstack's rover under its old name wins: files from before the toolstack let Xen choose
+        # domids kept Xen's own rover unmoved (the two are one since then)
+        host.plumbing.rover = int(head["rover"])
         host.plumbing.xenstore = XenStore.from_nodes(str(head["xs_root"]), nodes)
+        check_hypervisor(host.hv)  # a damaged part that still decodes is caught here (issue 15)
         track_holds(host)
         self.changes(host)  # what was just loaded is what the file holds: nothing is dirty
         return host
@@ -245,6 +250,7 @@ class HostCodec:
     def load(self, state: dict[str, Any]) -> Host:
         """A schema-1 host file's snapshot (Host.to_state()), for the upgrade to schema 2."""
         host = Host.from_state(state)
+        check_hypervisor(host.hv)
         self.changes(host)
         return host
 

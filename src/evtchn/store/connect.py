@@ -14,6 +14,10 @@ from pathlib import Path
 from evtchn.store.errors import CorruptHost, NoSpace, ReadOnlyHost, StoreError
 from evtchn.store.schema import APPLICATION_ID, DDL, SCHEMA_VERSION
 
+# What reading a damaged file raises: SQLite's errors, and UnicodeDecodeError when SQLite's own message
+# quotes bytes of the file that are not UTF-8 (a schema entry hit by a bit flip).
+BROKEN = (sqlite3.DatabaseError, UnicodeDecodeError)
+
 
 def is_busy(e: sqlite3.OperationalError) -> bool:
     text = str(e)

@@ -17,6 +17,7 @@ import sqlite3
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from evtchn.store.connect import BROKEN
 from evtchn.store.errors import CorruptHost, EventsLost
 from evtchn.store.rows import DeviceRow, Event, ObjectRow, VmRow
 from evtchn.store.writer import DEV_COLS, VM_COLS, decode
@@ -48,7 +49,7 @@ class Rows:
     def _q(self, sql: str, args: Iterable[Any] | dict[str, Any] = ()) -> list[Any]:
         try:
             return self._db().execute(sql, args).fetchall()  # type: ignore[arg-type]
-        except sqlite3.DatabaseError as e:
+        except BROKEN as e:
             raise CorruptHost(f"{self.path}: corrupt host file: {e}") from None
         except (ValueError, TypeError) as e:
             raise CorruptHost(f"{self.path}: corrupt host file: a row cannot be read: {e}") from None
@@ -58,6 +59,12 @@ class Rows:
             return [make(r) for r in self._q(sql, args)]
         except (ValueError, TypeError, IndexError) as e:
             raise CorruptHost(f"{self.path}: corrupt host file: a row cannot be read: {e}") from None
+
+    def _int(self, value: Any, what: str) -> int:
+        """A counter read from the file, which must be an integer (a damaged page can put text there)."""
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise CorruptHost(f"{self.path}: corrupt host file: {what} is {value!r:.60}, not an integer")
 
     def host_meta(self) -> dict[str, str]:
         return {str(k): str(v) for k, v in self._q("SELECT key, value FROM meta")}
@@ -91,6 +98,7 @@ class Rows:
 
     def domain(self, domid: int) -> Domain | None:
         """One domain as the hypervisor holds it (what `lsevtchn N` prints), from its part alone."""
+        from evtchn.store.verify import check_domain
         from evtchn.xen.snapshot import SnapshotError, _load_domain
 
         got = self._q("SELECT data FROM parts WHERE kind = 'dom' AND key = ?", (str(domid),))
@@ -99,8 +107,11 @@ class Rows:
         try:
             part = decode(got[0][0])
             if "domain" in part:
-                return _load_domain(part["domain"])
-            return self._domain_by_bucket(domid, part["record"])
+                domain = _load_domain(part["domain"])
+            else:
+                domain = self._domain_by_bucket(domid, part["record"])
+            check_domain(domain, consumers=255)  # one domain alone: its peers are not loaded
+            return domain
         except (SnapshotError, ValueError, KeyError, TypeError, IndexError) as e:
             raise CorruptHost(f"{self.path}: corrupt host file: domain {domid} cannot be read: {e}") from None
 
@@ -145,7 +156,7 @@ class Rows:
     def last_event(self) -> int:
         """The newest event id: the token that means "from now on"."""
         got = self._q("SELECT seq FROM sqlite_sequence WHERE name = 'events'")
-        return int(got[0][0]) if got else 0
+        return self._int(got[0][0], "the last event id") if got else 0
 
     def events_since(self, token: int, classes: Iterable[str] | None = None) -> tuple[list[Event], int]:
         """Events after `token` (oldest first) of these classes (None or "*": all) and the new token.
@@ -155,7 +166,9 @@ class Rows:
             wanted = None
         first = self._q("SELECT min(id) FROM events")[0][0]
         last = self.last_event()
-        if token < last and (first is None or token < int(first) - 1):
+        if first is not None:
+            first = self._int(first, "the first event id")
+        if token < last and (first is None or token < first - 1):
             raise EventsLost(f"{self.path}: events after token {token} were dropped; start again from now")
         rows = self._q(
             "SELECT id, cls, ref, operation, snapshot, ts FROM events WHERE id > ? ORDER BY id", (token,)

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from evtchn.store import writer
-from evtchn.store.connect import give_back_memory, init_file, is_busy, open_read_only, write_error
+from evtchn.store.connect import BROKEN, give_back_memory, init_file, is_busy, open_read_only, write_error
 from evtchn.store.errors import CorruptHost, HostBusy, HostExists, ReadOnlyHost, StoreError
 from evtchn.store.paths import lock_timeout
 from evtchn.store.queries import Rows
@@ -178,7 +178,7 @@ class Store(Rows, Generic[H]):
                     conn = sqlite3.connect(self.path, isolation_level=None, timeout=self.timeout)
                     conn.execute("PRAGMA synchronous = FULL")
                     conn.execute("PRAGMA foreign_keys = ON")
-            except sqlite3.DatabaseError as e:
+            except BROKEN as e:
                 raise CorruptHost(f"{self.path}: corrupt host file: cannot open host file: {e}") from None
             self._local.conn = conn
         return conn
@@ -229,6 +229,8 @@ class Store(Rows, Generic[H]):
                 if isinstance(e, sqlite3.OperationalError) and is_busy(e):
                     raise self._gave_up() from None
                 raise write_error(self.path, e) from None
+            except UnicodeDecodeError as e:  # SQLite's message quoting damaged bytes (connect.BROKEN)
+                raise CorruptHost(f"{self.path}: corrupt host file: {e}") from None
             except OverflowError as e:  # an integer past SQLite's 64 bits (issue 15): rolled back above
                 text = f"{self.path}: a value is too large for the host file ({e}); nothing changed"
                 raise StoreError(text) from None
@@ -252,7 +254,7 @@ class Store(Rows, Generic[H]):
             vm_rows = conn.execute("SELECT uuid, messages FROM vms").fetchall()
             dev_rows = conn.execute("SELECT ref, detail FROM devices").fetchall()
             listed = {str(r[0]) for r in vm_rows}
-        except sqlite3.DatabaseError as e:
+        except BROKEN as e:
             raise CorruptHost(f"{bad}: {e}") from None
         for what, rows_ in (("VM", vm_rows), ("device", dev_rows)):
             for key, text in rows_:  # the rows `vm list` prints must read back too
@@ -273,7 +275,7 @@ class Store(Rows, Generic[H]):
                         yield str(kind), str(key), writer.decode(data)
                     except (ValueError, TypeError, zlib.error) as e:
                         raise _Bad(f"part {kind} {key} cannot be decoded: {e}") from None
-            except sqlite3.DatabaseError as e:
+            except BROKEN as e:
                 raise _Bad(str(e)) from None
 
         try:
@@ -297,12 +299,13 @@ class Store(Rows, Generic[H]):
         conn = self._db()
         try:
             conn.execute("BEGIN")
-            try:
-                return self._load(conn)
-            finally:
-                conn.execute("COMMIT")
-        except sqlite3.DatabaseError as e:
+            host = self._load(conn)
+            conn.execute("COMMIT")
+            return host
+        except BROKEN as e:
             raise CorruptHost(f"{self.path}: corrupt host file: {e}") from None
+        finally:
+            self._end_read(conn)
 
     @contextmanager
     def snapshot(self) -> Iterator[int]:
@@ -313,19 +316,34 @@ class Store(Rows, Generic[H]):
             return
         try:
             conn.execute("BEGIN")
-        except sqlite3.DatabaseError as e:
+        except BROKEN as e:
             raise CorruptHost(f"{self.path}: corrupt host file: {e}") from None
         try:
             yield self.generation()
-        finally:
+        except BaseException:
+            self._end_read(conn)  # the body's error is the one to report, not a second one from here
+            raise
+        try:
             conn.execute("COMMIT")
+        except BROKEN as e:  # a read transaction that SQLite cannot even end: damaged pages
+            self._end_read(conn)
+            raise CorruptHost(f"{self.path}: corrupt host file: {e}") from None
+
+    @staticmethod
+    def _end_read(conn: sqlite3.Connection) -> None:
+        """End a read transaction after an error, whatever state the file is in."""
+        try:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+        except BROKEN:
+            pass
 
     def generation(self) -> int:
         """How many transactions have committed: changes whenever the host does."""
         got = self._q("SELECT n FROM generation WHERE id = 1")
         if not got:
             raise CorruptHost(f"{self.path}: corrupt host file: no generation counter")
-        return int(got[0][0])
+        return self._int(got[0][0], "the generation counter")
 
     def wait_events(
         self, token: int, classes: list[str] | None = None, timeout: float = 30.0
@@ -355,7 +373,7 @@ class Store(Rows, Generic[H]):
             row = conn.execute("SELECT n FROM generation WHERE id = 1").fetchone()
             if row is None:
                 raise CorruptHost(f"{self.path}: corrupt host file: no generation counter")
-            gen = int(row[0])
+            gen = self._int(row[0], "the generation counter")
             cached, self._cache = self._cache, None
             host = cached[1] if cached is not None and cached[0] == gen else self._load(conn)
             tx: Txn[H] = Txn(host, conn, self.path)

@@ -60,7 +60,7 @@ def migrate(conn: sqlite3.Connection, codec: HostCodec[H], where: str) -> None:
 
 def upgrade(store: Store[Any], version: int) -> sqlite3.Connection | None:
     """Upgrade `store`'s file from `version`; for a read-only file, an upgraded copy in memory."""
-    from evtchn.store.connect import open_read_only, write_error
+    from evtchn.store.connect import BROKEN, open_read_only, write_error
 
     path = store.path
     if store.read_only:
@@ -72,7 +72,7 @@ def upgrade(store: Store[Any], version: int) -> sqlite3.Connection | None:
             mem.execute("BEGIN")
             migrate(mem, store.codec, str(path))
             mem.execute("COMMIT")
-        except sqlite3.DatabaseError as e:
+        except (*BROKEN, ValueError, TypeError) as e:
             raise CorruptHost(f"{path}: corrupt host file: {e}") from None
         return mem
     if store.on_wait is not None:
@@ -97,6 +97,8 @@ def upgrade(store: Store[Any], version: int) -> sqlite3.Connection | None:
         raise write_error(path, e) from None
     except StoreError:
         raise
+    except (UnicodeDecodeError, ValueError, TypeError) as e:  # rolled back above: the file is as it was
+        raise CorruptHost(f"{path}: corrupt host file: {e}") from None
     finally:
         conn.close()
     return None

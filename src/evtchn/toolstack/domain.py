@@ -10,21 +10,21 @@ from __future__ import annotations
 from evtchn.toolstack.atoms import Atom
 from evtchn.toolstack.devices import console, device_model
 from evtchn.toolstack.devices.dom0_daemons import DOM0
-from evtchn.toolstack.errors import ToolstackError
 from evtchn.toolstack.plumbing import Plumbing
+from evtchn.toolstack.profiles import Failure
 from evtchn.toolstack.records import Vm
-from evtchn.xen import DOMID_FIRST_RESERVED, XenError
+from evtchn.xen import XenError
 
-
-def next_domid(p: Plumbing) -> int:
-    """Xen's createdomain hands out domids from a rover that wraps (xen: xen/common/domctl.c)."""
-    d = p.rover
-    for _ in range(DOMID_FIRST_RESERVED):
-        d = d + 1 if d + 1 < DOMID_FIRST_RESERVED else 1
-        if d not in p.hv.domains:
-            p.rover = d
-            return d
-    raise ToolstackError("no free domid")
+# XEN_DOMCTL_createdomain refused (every guest domid in use: ENOMEM ≤ 4.20, EEXIST 4.21+; reference §1),
+# as each toolstack reports it: xenopsd's Xenctrl.Error as xapi's INTERNAL_ERROR (reference §8.3; xen-api:
+# ocaml/xenopsd/xc/domain.ml, ocaml/xapi/xapi_xenops.ml); libxl's LOGED "domain creation fail"
+# (xen: tools/libs/light/libxl_create.c, libxl__domain_make).
+CREATE_FAILURE = {
+    "xenopsd": Failure(message='xenopsd internal error: Xenctrl.Error("{errno}: {strerror}")'),
+    "xl": Failure(
+        message="libxl: error: libxl_create.c: libxl__domain_make: domain creation fail: {strerror}"
+    ),
+}
 
 
 def store_mfn(domid: int, vm_type: str) -> int:
@@ -36,15 +36,17 @@ def _create(p: Plumbing, vm: Vm) -> None:
     """The domain (paused), max_evtchn_port from the profile or spec (reference §1, §8.1)."""
     spec, prof = vm.spec, p.profile
     cap = spec.max_event_channels if spec.max_event_channels is not None else prof.guest_max_evtchn_port
-    domid = next_domid(p)
-    p.hv.create_domain(
-        domid,
-        max_vcpus=spec.maxvcpus,
-        guest_width=prof.guest_width,
-        max_evtchn_port=cap,
-        is_hvm=spec.type == "hvm",
-        paused=True,
-    )
+    try:
+        domid = p.hv.create_domain(
+            None,  # Xen's rover chooses, wrapping below DOMID_FIRST_RESERVED (xen/domains.py)
+            max_vcpus=spec.maxvcpus,
+            guest_width=prof.guest_width,
+            max_evtchn_port=cap,
+            is_hvm=spec.type == "hvm",
+            paused=True,
+        ).domid
+    except XenError as e:
+        raise p.fail(CREATE_FAILURE[prof.toolstack], vm, e, "VM_create") from None
     vm.domid = domid
     p.by_domid[domid] = vm
     p.domain_memory(domid, p.memory.footprint_mib(spec))

@@ -50,7 +50,6 @@ class Plumbing:
         self.hv = Hypervisor(HypervisorSettings(xen_version=profile.xen_version))
         self.xenstore = XenStore()
         self.by_domid: dict[int, Vm] = {}
-        self.rover = 0  # Xen's domid rover
         self.tty = 0  # the last /dev/pts number xenconsoled handed out
         self.grefs: dict[int, int] = {}  # next grant reference per domain
         self.early_ioreq: list[int] = []  # between VM_create and the device model, within one start
@@ -65,6 +64,16 @@ class Plumbing:
         self.qemu = DeviceModels(self.hv)
         # xenstore backend kind: tapdisk3 serves "vbd3" (reference §7.2)
         self.vbd_backend_kind = "vbd3" if profile.vbd_backend == "tapdisk" else "vbd"
+
+    @property
+    def rover(self) -> int:
+        """Xen's domid rover: the toolstack lets createdomain choose (reference §1); kept in the host part
+        under this name, so a file written when the toolstack chose domids itself goes on from there."""
+        return self.hv.domid_rover
+
+    @rover.setter
+    def rover(self, domid: int) -> None:
+        self.hv.domid_rover = domid
 
     @property
     def binders(self) -> tuple[Binder, ...]:
