@@ -13,8 +13,8 @@ import yaml
 from click.testing import CliRunner
 
 from evtchn.inspect.analyze import analyze
+from evtchn.inspect.detect import parse_text
 from evtchn.inspect.model import ParseError
-from evtchn.inspect.parse import parse_text
 from evtchn.toolstack import Host, seed_vm_spec
 from evtchn.toolstack.errors import SpecError, ToolstackError
 from evtchn.toolstack.hardware import BUILTIN_HARDWARE, get_hardware

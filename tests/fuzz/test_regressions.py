@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from evtchn.cli import main
-from evtchn.inspect.parse import parse_text
+from evtchn.inspect.detect import parse_text
 from evtchn.toolstack.errors import SpecError
 from evtchn.toolstack.hardware import get_hardware
 from evtchn.toolstack.profiles import get_profile
@@ -193,3 +193,13 @@ def test_analyze_a_path_with_a_nul_byte_is_one_line() -> None:
     r = CliRunner().invoke(main, ["analyze", "\x00"])
     assert r.exit_code == 2 and not isinstance(r.exception, ValueError)
     assert (r.stderr or r.output).count("\n") == 1
+
+
+def test_yaml_the_c_loader_accepts_but_the_python_one_refuses(tmp_path: Path) -> None:
+    # fuzz (spec yaml, seed 2026): b"e:\t" parses with the C loader to {"e": None}; finding the line of the
+    # validation error re-read it with the pure-Python composer, whose ScannerError escaped the loader
+    p = tmp_path / "tab.yaml"
+    p.write_bytes(b"e:\t")
+    with pytest.raises(SpecError) as e:
+        read_spec(p)
+    assert str(e.value).startswith(f"{p}: field ") and "\n" not in str(e.value)

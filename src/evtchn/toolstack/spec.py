@@ -98,7 +98,16 @@ def parse_yaml_spec(text: str, *, source: str = "<yaml>") -> VmSpec:
             problem = getattr(e, "problem", None) or str(e).splitlines()[0]
             raise SpecError(f"{source}{line}: not valid YAML: {problem}") from None
         raise SpecError(f"{source}: not valid YAML") from None
-    return validate_spec(source, data, lambda loc: _yaml_line(yaml.compose(text), loc))
+    return validate_spec(source, data, lambda loc: _yaml_line(_compose(text), loc))
+
+
+def _compose(text: str) -> yaml.Node | None:
+    """The node tree for line numbers, or None: the C loader accepts a few texts (a tab after `key:`)
+    that the pure-Python one refuses (fuzz: b'e:\\t'), and the error then has no line to give."""
+    try:
+        return yaml.compose(text)
+    except yaml.YAMLError:
+        return None
 
 
 def _from_toml(p: Path, text: str) -> VmSpec:
