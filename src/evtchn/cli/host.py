@@ -63,7 +63,9 @@ def host_show(as_json: bool, host_file: str | None, wait: float | None) -> None:
         meta = store.host_meta()
         vms = vm_listing(store)
         names = {vm["domid"]: vm["name"] for vm in vms if vm["domid"] is not None}
-        domains = domain_listing(store, names)
+        host = store.read()
+        domains = domain_listing(store, names, host)
+        fault = host.plumbing.fault.count()  # ports `evtchn fault consume` holds (cli/fault.py)
     if as_json:
         import json
 
@@ -72,6 +74,7 @@ def host_show(as_json: bool, host_file: str | None, wait: float | None) -> None:
             "profile": meta.get("profile", ""),
             "hardware": meta.get("hardware", ""),
             "domains": domains,
+            "fault_ports": fault,
             "vms": vms,
         }
         click.echo(json.dumps(doc, indent=2))
@@ -82,6 +85,7 @@ def host_show(as_json: bool, host_file: str | None, wait: float | None) -> None:
         f"profile:   {meta.get('profile', '')}\n"
         f"hardware:  {meta.get('hardware', '')}\n"
         + render("event channels per domain", DOMAIN_COLUMNS, rows)
+        + (f"fault injection holds {fault} dom0 ports (evtchn fault release frees them)\n" if fault else "")
         + vm_table(vms),
         nl=False,
     )

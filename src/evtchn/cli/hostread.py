@@ -47,12 +47,16 @@ def vm_listing(store: Store[Host]) -> list[dict[str, Any]]:
     return out
 
 
-def domain_listing(store: Store[Host], names: dict[int, str]) -> list[dict[str, Any]]:
+def domain_listing(
+    store: Store[Host], names: dict[int, str], host: Host | None = None
+) -> list[dict[str, Any]]:
     """Each live domain's event channels, by domid: the `host show --json` "domains" records.
 
-    `names` maps domid to VM name (from `vm_listing`); dom0 is Domain-0.
+    `names` maps domid to VM name (from `vm_listing`); dom0 is Domain-0. `host`: one already read.
     """
-    hv = store.read().hv  # the whole host: the store has no per-domain rows yet
+    hv = (
+        host if host is not None else store.read()
+    ).hv  # the whole host: the store has no per-domain rows yet
     out = []
     for domid in sorted(hv.domains):
         d = hv.domains[domid]
