@@ -240,6 +240,7 @@ class HostCodec:
             "dom0_vcpus": str(dom0.max_vcpus if dom0 is not None else 0),
             "dom0_ports_used": str(host.dom0_ports_used()),
             "dom0_ports_free": str(host.dom0_ports_free()),
+            "fault_ports": str(host.plumbing.fault.count()),  # `evtchn fault` (toolstack/fault.py)
         }
 
     def load(self, state: dict[str, Any]) -> Host:
