@@ -156,3 +156,12 @@ def test_a_running_guest_domain_is_refused(hostfile: Path) -> None:
         EXIT_USAGE,
         f"evtchn: --domain {domid}: fault injection runs in dom0 only (domain 0)\n",
     )
+
+
+def test_a_host_saved_before_fault_injection_loads_with_none_held() -> None:
+    state = Host.create("xenserver-6.2").to_state()
+    del state["binders"][FAULT_BINDER]  # as a host file written before `evtchn fault` existed
+    host = Host.from_state(state)
+    host.check_invariants()
+    assert host.plumbing.fault.count() == 0
+    assert host.plumbing.fault.name in {b.name for b in host.binders}

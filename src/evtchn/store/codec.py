@@ -135,7 +135,7 @@ class HostCodec:
             raise ValueError("no host part")
         binders: dict[str, list[Any]] = {str(name): [] for name in head["binder_names"]}
         for name, hold, value in holds:
-            binders[name].append([hold, value])
+            binders.setdefault(name, []).append([hold, value])  # a binder newer than the head
         grefs: dict[str, int] = {}
         for d in domains:
             if d["grefs"] is not None:
