@@ -183,6 +183,10 @@ def build(key: Any, i: Inputs) -> World:
         "sched_policy": "credit", "supported_bootloaders": ["pygrub", "eliloader"],
     }  # fmt: skip
     w.add("host", host_ref, _overlaid(host, over.get(host_ref)))
+    # read-only: dom0 ports `evtchn fault consume` holds, whatever a client wrote into other_config
+    other = host["other_config"]
+    assert isinstance(other, dict)
+    host["other_config"] = {**other, "evtchn_fault_ports": meta.get("fault_ports", "0")}
     pool = {
         "uuid": pool_uuid, "name_label": "", "name_description": "", "master": host_ref,
         "default_SR": sr_ref, "suspend_image_SR": sr_ref, "crash_dump_SR": sr_ref, "other_config": {},

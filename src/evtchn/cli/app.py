@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "debug-keys": "evtchn.cli.hostdump:debug_keys",
     "demo": "evtchn.cli.demo:demo_cmd",
     "exporter": "evtchn.cli.exporter:exporter_cmd",
+    "fault": "evtchn.cli.fault:fault_group",
     "host": "evtchn.cli.host:host_group",
     "lsevtchn": "evtchn.cli.hostdump:lsevtchn_cmd",
     "plan": "evtchn.cli.plan:plan_cmd",

@@ -65,6 +65,8 @@ def host_show(as_json: bool, host_file: str | None, wait: float | None) -> None:
             vms = vm_listing(store)
             names = {vm["domid"]: vm["name"] for vm in vms if vm["domid"] is not None}
             domains = domain_listing(store, names)
+        # ports `evtchn fault consume` holds (cli/fault.py), from the meta every write refreshes
+        fault = int(meta.get("fault_ports", "0"))
     if as_json:
         import json
 
@@ -73,6 +75,7 @@ def host_show(as_json: bool, host_file: str | None, wait: float | None) -> None:
             "profile": meta.get("profile", ""),
             "hardware": meta.get("hardware", ""),
             "domains": domains,
+            "fault_ports": fault,
             "vms": vms,
         }
         click.echo(json.dumps(doc, indent=2))
@@ -83,6 +86,7 @@ def host_show(as_json: bool, host_file: str | None, wait: float | None) -> None:
         f"profile:   {meta.get('profile', '')}\n"
         f"hardware:  {meta.get('hardware', '')}\n"
         + render("event channels per domain", DOMAIN_COLUMNS, rows)
+        + (f"fault injection holds {fault} dom0 ports (evtchn fault release frees them)\n" if fault else "")
         + vm_table(vms),
         nl=False,
     )

@@ -136,7 +136,7 @@ class HostCodec:
             raise ValueError("no host part")
         binders: dict[str, list[Any]] = {str(name): [] for name in head["binder_names"]}
         for name, hold, value in holds:
-            binders[name].append([hold, value])
+            binders.setdefault(name, []).append([hold, value])  # a binder newer than the head
         grefs: dict[str, int] = {}
         for d in domains:
             if d["grefs"] is not None:
@@ -245,6 +245,7 @@ class HostCodec:
             "dom0_vcpus": str(dom0.max_vcpus if dom0 is not None else 0),
             "dom0_ports_used": str(host.dom0_ports_used()),
             "dom0_ports_free": str(host.dom0_ports_free()),
+            "fault_ports": str(host.plumbing.fault.count()),  # `evtchn fault` (toolstack/fault.py)
         }
 
     def load(self, state: dict[str, Any]) -> Host:

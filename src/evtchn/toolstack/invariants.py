@@ -24,6 +24,8 @@ def check(p: Plumbing, vms: Iterable[Vm]) -> None:
         f"dom0 ports not held by any component: {sorted(used - set(held))[:10]}, "
         f"held but free: {sorted(set(held) - used)[:10]}"
     )
+    for port in p.fault.all_ports():  # IOCTL_EVTCHN_BIND_UNBOUND_PORT: unbound, remote dom0 (fault.py)
+        assert d0.ports.state[port] == ECS.UNBOUND and d0.ports.rdom[port] == DOM0, f"fault port {port}"
     live = {vm.domid for vm in vms if vm.domid is not None}
     assert set(p.hv.domains) - {DOM0} == live, f"domains {set(p.hv.domains)} vs live VMs {live}"
     assert set(p.footprints) == live and p.resident_mib == sum(p.footprints.values()), "memory ledger"

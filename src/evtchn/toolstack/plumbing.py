@@ -23,6 +23,7 @@ from evtchn.toolstack.devices.dom0_daemons import (
     Xenstored,
 )
 from evtchn.toolstack.errors import StartError, ToolstackError
+from evtchn.toolstack.fault import FaultConsumer
 from evtchn.toolstack.hardware import Hardware
 from evtchn.toolstack.memory import MemoryModel
 from evtchn.toolstack.profiles import Failure, Profile
@@ -62,6 +63,7 @@ class Plumbing:
         self.blkback = BlockBackend(self.hv, "tapdisk" if profile.vbd_backend == "tapdisk" else "blkback")
         self.netback = NetBackend(self.hv)
         self.qemu = DeviceModels(self.hv)
+        self.fault = FaultConsumer(self.hv)  # `evtchn fault`: a process holding /dev/xen/evtchn (fault.py)
         # xenstore backend kind: tapdisk3 serves "vbd3" (reference §7.2)
         self.vbd_backend_kind = "vbd3" if profile.vbd_backend == "tapdisk" else "vbd"
 
@@ -77,7 +79,15 @@ class Plumbing:
 
     @property
     def binders(self) -> tuple[Binder, ...]:
-        return (self.kernel, self.xenstored, self.xenconsoled, self.blkback, self.netback, self.qemu)
+        return (
+            self.kernel,
+            self.xenstored,
+            self.xenconsoled,
+            self.blkback,
+            self.netback,
+            self.qemu,
+            self.fault,
+        )
 
     def boot_dom0(self) -> None:
         """dom0 binds its baseline: kernel VIRQs/IPIs/PIRQs, xenstored, xenconsoled (reference §7.3)."""
@@ -151,7 +161,7 @@ class Plumbing:
         p.hv = Hypervisor.from_state(state["hypervisor"])
         for b in p.binders:
             b.hv = p.hv
-            b.load_state(state["binders"][b.name])
+            b.load_state(state["binders"].get(b.name, []))  # a file from before `evtchn fault` has none
             b.fifo = state["dom0_abi"] == "FIFO"
         p.kernel.abi = state["dom0_abi"]
         p.xenstore = XenStore.from_state(state["xenstore"])

@@ -26,13 +26,14 @@ VM_OPS: dict[str, tuple[str, list[Any]]] = {
     "unpause": ("VM.unpause", []),
 }
 DEVICE_OPS = ("plug", "unplug")
+FAULT_OPS = ("consume", "release")  # `evtchn fault consume|release`: arg is K to leave free / N to close
 
 
 class ActionError(Exception):
     """A request the page itself should never send (unknown op, no object named)."""
 
 
-def run(ui: UiApp, session: str, op: str, vm: str, device: str) -> Any:
+def run(ui: UiApp, session: str, op: str, vm: str, device: str, arg: str = "") -> Any:
     if op in VM_OPS:
         if not vm:
             raise ActionError(f"{op}: no VM given")
@@ -43,7 +44,35 @@ def run(ui: UiApp, session: str, op: str, vm: str, device: str) -> Any:
             raise ActionError(f"{op}: no device given")
         cls = "VBD" if _class_of(ui, session, device) == "VBD" else "VIF"
         return ui.dispatcher.call(f"{cls}.{op}", [session, device])
-    raise ActionError(f"unknown action {op!r} (known: {', '.join([*VM_OPS, *DEVICE_OPS])})")
+    if op in FAULT_OPS:
+        return fault(ui, op, arg)
+    raise ActionError(f"unknown action {op!r} (known: {', '.join([*VM_OPS, *DEVICE_OPS, *FAULT_OPS])})")
+
+
+def fault(ui: UiApp, op: str, arg: str) -> str:
+    """consume (arg: K ports to leave free) or release (arg: N ports, empty for all) in dom0, through the
+    same toolstack path and transaction as `evtchn fault`; a bad argument is an ActionError naming it."""
+    from evtchn.toolstack.errors import ToolstackError
+    from evtchn.toolstack.fault import consume, release
+
+    try:
+        n = int(arg) if arg.strip() else None
+    except ValueError:
+        raise ActionError(f"{op}: {arg!r} is not a whole number") from None
+    if op == "consume" and n is None:
+        raise ActionError("consume: give how many ports to leave free")
+    try:
+        with ui.service.store.transaction() as host:
+            if op == "consume":
+                assert n is not None
+                got = consume(host.plumbing, n, host.dom0_ports_free())
+            else:
+                got = release(host.plumbing, n)
+            held = host.plumbing.fault.count()
+    except ToolstackError as e:
+        raise ActionError(e.message) from None
+    verb = "bound" if op == "consume" else "closed"
+    return f"fault injection {verb} {len(got)} ports in domain 0: holds {held}"
 
 
 def _class_of(ui: UiApp, session: str, ref: str) -> str:

@@ -5,7 +5,8 @@
     POST /ui/logout          session.logout
     GET  /ui/panels          the dashboard's live part, re-fetched when the event stream says so
     GET  /ui/events          Server-Sent Events fed by XenAPI's event.from (see `events`)
-    POST /ui/action          start / shutdown / suspend / resume / plug / unplug through XenAPI calls
+    POST /ui/action          start / shutdown / suspend / resume / plug / unplug through XenAPI calls;
+                             consume / release (fault injection) through the toolstack, one transaction
     GET  /ui/analyze, POST   paste a dump: the same analysis and text as `evtchn analyze`
     GET  /ui/static/NAME     the page's CSS and JavaScript, from the package
 """
@@ -170,7 +171,9 @@ def _live(ui: UiApp, f: dict[str, str]) -> dict[str, Any]:
     gen = ui.generation()
     host, view = ui.host_and_view()
     chosen, error = chosen_shape(host, f)
-    return {"v": view, "generation": gen, "chosen": chosen, "shape_error": error, "form": f}
+    fault = host.plumbing.fault.count()  # ports `evtchn fault consume` holds (toolstack/fault.py)
+    return {"v": view, "generation": gen, "chosen": chosen, "shape_error": error, "form": f,
+            "fault_ports": fault}
 
 
 def events(ui: UiApp, ref: str, last_id: str | None, wait: float = STREAM_WAIT) -> bytes:
@@ -211,7 +214,7 @@ def _action(h: XapiHandler, ui: UiApp, ref: str, f: dict[str, str]) -> None:
     from evtchn.ui.actions import ActionError, run
 
     try:
-        said = run(ui, ref, f.get("op", ""), f.get("vm", ""), f.get("device", ""))
+        said = run(ui, ref, f.get("op", ""), f.get("vm", ""), f.get("device", ""), f.get("arg", ""))
     except ApiFailure as e:
         _json(h, 200, {"ok": False, "error": [str(x) for x in e.description]})
         return

@@ -64,7 +64,9 @@
       const b = e.target.closest("button[data-op]");
       if (!b) return;
       b.disabled = true;
-      const body = new URLSearchParams({ op: b.dataset.op, vm: b.dataset.vm || "", device: b.dataset.device || "" });
+      const from = b.dataset.argFrom ? document.getElementById(b.dataset.argFrom) : null;
+      const body = new URLSearchParams({ op: b.dataset.op, vm: b.dataset.vm || "", device: b.dataset.device || "",
+        arg: from ? from.value : "" });
       say(b.getAttribute("aria-label") + "…");
       try {
         const r = await fetch("/ui/action", { method: "POST", body, credentials: "same-origin",
