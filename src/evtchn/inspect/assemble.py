@@ -187,7 +187,7 @@ class Builder(Sink):
         last_pressed = np.maximum.accumulate(np.where(codes == FRAME_PRESSED, k, -1))
         runs = np.flatnonzero(gap_a[1:] < gap_b[1:])  # run after event r
         owner = last_dom[runs]
-        if ((owner < 0) | (owner <= last_pressed[runs])).any() or np.unique(owner).shape[0] != runs.shape[0]:
+        if ((owner < 0) | (owner <= last_pressed[runs])).any() or (np.diff(owner) <= 0).any():
             return False
         heads = np.flatnonzero(codes == FRAME_DOMAIN)
         lo = np.zeros(heads.shape[0], dtype=np.int64)

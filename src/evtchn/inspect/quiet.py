@@ -19,6 +19,15 @@ from evtchn.inspect.readers.messages import KEYWORDS
 from evtchn.inspect.swar import BOOL, I64, XEN, Lines, body_start, const
 
 _WORDS = tuple(k.encode() for k in (*KEYWORDS, "lsevtchn", ' = "'))
+# Each word's anchor: a byte pair at an offset in it that is rare in console logs. One pass over the
+# text finds where any anchor sits; only there are the whole words compared.
+_ANCHORS = tuple(
+    (word, off, word[off] | word[off + 1] << 8)
+    for word, off in zip(_WORDS, (2, 20, 4, 6, 4, 8, 8, 8, 0, 6, 3, 6, 2), strict=True)
+)
+_ANCHOR_PAIR = np.zeros(1 << 16, dtype=np.bool_)
+for _w, _off, _code in _ANCHORS:
+    _ANCHOR_PAIR[_code] = True
 _NOT_FIRST = np.zeros(256, dtype=np.bool_)
 for _c in b" '0123456789\r":
     _NOT_FIRST[_c] = True
@@ -61,16 +70,32 @@ def quiet_lines(lines: Lines, idx: I64, body: I64 | None = None) -> BOOL:
     data = lines.data
     blob = b"".join(bytes(data[a:z]) for a, z in zip(lo.tolist(), hi.tolist(), strict=True))
     offsets = np.concatenate(([0], np.cumsum(hi - lo)))
-    hits: list[int] = []
-    for word in _WORDS:
-        at = blob.find(word)
-        while at >= 0:
-            hits.append(at)
-            at = blob.find(word, at + 1)
-    if hits:
-        pos = np.array(hits, dtype=np.int64)
+    pos = find_words(blob)
+    if pos.size:
         run = np.searchsorted(offsets, pos, side="right") - 1
         byte = lo[run] + (pos - offsets[run])
         line = np.searchsorted(lines.starts, byte, side="right") - 1
         out[cand[np.isin(lines_c, line)]] = False
     return out
+
+
+def find_words(blob: bytes) -> I64:
+    """Where in `blob` any of the readers' words starts (as `blob.find` would find them, word by word),
+    sorted with repeats: one numpy pass over the byte pairs instead of a substring search per word."""
+    n = len(blob)
+    padded = blob + bytes(32 + n % 2)
+    pairs = np.lib.stride_tricks.as_strided(np.frombuffer(padded, dtype="<u2"), shape=(n,), strides=(1,))
+    at = np.flatnonzero(_ANCHOR_PAIR[pairs])
+    if not at.size:
+        return np.zeros(0, dtype=np.int64)
+    raw = np.frombuffer(padded, dtype=np.uint8)
+    code = pairs[at]
+    found: list[I64] = []
+    for word, off, c in _ANCHORS:
+        start = at[code == c] - off
+        start = start[start >= 0]
+        ok = np.ones(start.shape[0], dtype=np.bool_)
+        for j, ch in enumerate(word):
+            ok &= raw[start + j] == ch
+        found.append(start[ok])
+    return np.sort(np.concatenate(found)).astype(np.int64, copy=False)

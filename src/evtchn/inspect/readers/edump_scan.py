@@ -62,7 +62,9 @@ def scan_edump_ports(lines: Lines) -> tuple[BOOL, dict[str, I64], set[str]]:
     xen, abi (ABI field width, -1 without one); -1 where a line has no such field.
     """
     n = len(lines)
-    if b"]: s=" not in lines.data:  # no port line anywhere: skip the passes
+    # No port line anywhere: skip the passes. memchr for "]" first (several times faster than the
+    # substring search), as lsevtchn output and /proc/interrupts hold no "]" at all.
+    if b"]" not in lines.data or b"]: s=" not in lines.data:
         none = np.zeros(0, dtype=np.int64)
         return np.zeros(n, dtype=np.bool_), dict.fromkeys(_KEYS, none), set()
     ok = np.empty(n, dtype=np.bool_)
