@@ -89,7 +89,14 @@ def hypervisor(store: Store[Any], domids: Iterable[int] | None = None) -> Hyperv
     if not head:
         raise CorruptHost(f"{store.path}: corrupt host file: it holds no host")
     try:
-        return _rebuild(decode(head[0][0])["hv"], doms, bkts)
+        hv = _rebuild(decode(head[0][0])["hv"], doms, bkts)
+        if hv is not None:  # what Xen itself guarantees of each domain read (store/verify.py)
+            from evtchn.store.verify import check_domain
+
+            consumers = len(hv.xen_consumers())
+            for d in hv.domains.values():
+                check_domain(d, consumers)
+        return hv
     except _BAD_PART as e:  # SnapshotError is a ValueError
         raise CorruptHost(f"{store.path}: corrupt host file: the hypervisor cannot be read: {e}") from None
 
