@@ -78,7 +78,7 @@ def test_the_dashboard_live_in_chromium(served: Served, tmp_path: Path) -> None:
         page.keyboard.type(PASSWORD)
         page.keyboard.press("Enter")
         page.wait_for_url("**/ui")
-        page.locator("#status").filter(has_text="watching").wait_for(timeout=5000)
+        page.locator("#status").filter(has_text="watching").wait_for(timeout=SLACK * 5000)
         host = served.store.read()
         assert page.text_content("#dom0-used") == str(host.dom0_ports_used())
         assert page.text_content("#abi") == "2-level"
@@ -96,10 +96,10 @@ def test_the_dashboard_live_in_chromium(served: Served, tmp_path: Path) -> None:
         page.fill("#shape-disks", "2")
         page.fill("#shape-nics", "0")
         page.click("button:has-text('How many fit?')")
-        page.locator("#chosen-headroom").wait_for(timeout=5000)
+        page.locator("#chosen-headroom").wait_for(timeout=SLACK * 5000)
         chosen = page.text_content("#chosen-headroom") or ""
         assert "more VMs of this shape (pv, 1 vCPU, 2 disks, 0 NICs)" in chosen
-        page.locator("#status").filter(has_text="watching").wait_for(timeout=5000)
+        page.locator("#status").filter(has_text="watching").wait_for(timeout=SLACK * 5000)
         _shot(page, "ui-dashboard")
 
         # dom0 exhausted by another process: the gauge at the limit, the late VM's devices failed
@@ -109,7 +109,7 @@ def test_the_dashboard_live_in_chromium(served: Served, tmp_path: Path) -> None:
                         "{userdevice: 2}]\n")  # fmt: skip
         _cli(served, "vm", "create", str(late))
         _cli(served, "vm", "start", "late")
-        page.locator("#at-limit").wait_for(timeout=2000)
+        page.locator("#at-limit").wait_for(timeout=SLACK * 2000)
         assert page.text_content("#dom0-free") == "0"
         marks = page.locator('tr[data-vm="late"] mark.err')
         assert marks.count() >= 1 and "error 28" in (marks.first.text_content() or "")
@@ -119,13 +119,13 @@ def test_the_dashboard_live_in_chromium(served: Served, tmp_path: Path) -> None:
 
         # an action from the page fails as XenAPI fails: web01 cannot come back while dom0 is full
         page.click('button[aria-label="shut down web01"]')
-        page.locator('tr[data-vm="web01"]').filter(has_text="Halted").wait_for(timeout=5000)
-        page.locator(row).locator("td.state").filter(has_text="Halted").wait_for(timeout=2000)
+        page.locator('tr[data-vm="web01"]').filter(has_text="Halted").wait_for(timeout=SLACK * 5000)
+        page.locator(row).locator("td.state").filter(has_text="Halted").wait_for(timeout=SLACK * 2000)
         _fill_elsewhere(served, leave=0)
-        page.locator("#dom0-free").filter(has_text="0").wait_for(timeout=2000)
+        page.locator("#dom0-free").filter(has_text="0").wait_for(timeout=SLACK * 2000)
         page.click('button[aria-label="start web01"]')
         status = page.locator("#status.bad")
-        status.wait_for(timeout=5000)
+        status.wait_for(timeout=SLACK * 5000)
         assert "start web01 failed" in (status.text_content() or "")
 
         # phone-sized: nothing wider than the screen
@@ -138,7 +138,7 @@ def test_the_dashboard_live_in_chromium(served: Served, tmp_path: Path) -> None:
         page.click("text=Analyse a dump")
         page.fill("#dump", (ROOT / "examples" / "dumps" / "lsevtchn-0-pasted.txt").read_text())
         page.click("button:has-text('Analyse')")
-        page.locator("#report").wait_for(timeout=5000)
+        page.locator("#report").wait_for(timeout=SLACK * 5000)
         assert "unknown" in (page.text_content("#result-abi") or "")
         dump = ROOT / "examples" / "dumps" / "lsevtchn-0-pasted.txt"
         cli = CliRunner().invoke(cli_main, ["analyze", str(dump)])
