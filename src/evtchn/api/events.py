@@ -85,6 +85,13 @@ class HostEventSource:
         self._seen: World | None = None
         self._store_token: int | None = None
 
+    def after_commit(self) -> None:
+        """A commit of this server: looked at now only once a client has read events (the first look
+        sets the baseline). Before that nobody can be told about the change, so a write on a large host
+        does not pay for a view of every object (issue 14)."""
+        if self._seen is not None:
+            self.refresh()
+
     def refresh(self) -> None:
         """Look at the host now: what changed since the last look becomes events."""
         with self._lock:

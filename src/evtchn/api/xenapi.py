@@ -34,7 +34,7 @@ class XapiService:
         self.svc = Service(store)
         self.store = store
         source = HostEventSource(self._read_changes, self.svc.version, self.svc.changed)
-        self.svc.after_commit.append(source.refresh)
+        self.svc.after_commit.append(source.after_commit)
         self.events = EventFeed(source)
 
     def _read_changes(self, token: int | None) -> tuple[World, list[Change], int]:
