@@ -94,8 +94,8 @@ def hypervisor(store: Store[Any], domids: Iterable[int] | None = None) -> Hyperv
             from evtchn.store.verify import check_domain
 
             consumers = len(hv.xen_consumers())
-            for d in hv.domains.values():
-                check_domain(d, consumers)
+            for dom in hv.domains.values():
+                check_domain(dom, consumers)
         return hv
     except _BAD_PART as e:  # SnapshotError is a ValueError
         raise CorruptHost(f"{store.path}: corrupt host file: the hypervisor cannot be read: {e}") from None
