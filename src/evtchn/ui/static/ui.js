@@ -8,10 +8,16 @@
   const panels = document.getElementById("panels");
   const history = [];
 
+  // A failed action's message stays until the next action: live updates (each refresh, each reconnect)
+  // must not wipe the error the person is reading (a refused start also logs a message, which is an event).
+  let failed = false;
   function say(text, bad) {
     if (!status) return;
     status.textContent = text;
     status.classList.toggle("bad", !!bad);
+  }
+  function live(text) {
+    if (!failed) say(text);
   }
 
   function sample() {
@@ -49,10 +55,10 @@
   if (panels) {
     sample();
     const es = new EventSource("/ui/events");
-    es.addEventListener("hello", () => say("Live: watching the host"));
+    es.addEventListener("hello", () => live("Live: watching the host"));
     es.addEventListener("change", (e) => {
       const d = JSON.parse(e.data);
-      refresh().then(() => say("Live: updated at " + new Date().toLocaleTimeString() +
+      refresh().then(() => live("Live: updated at " + new Date().toLocaleTimeString() +
         (d.changes.length ? " (" + d.changes.join(", ") + ")" : " (host file changed)")));
     });
     es.addEventListener("lost", () => refresh());
@@ -67,14 +73,16 @@
       const from = b.dataset.argFrom ? document.getElementById(b.dataset.argFrom) : null;
       const body = new URLSearchParams({ op: b.dataset.op, vm: b.dataset.vm || "", device: b.dataset.device || "",
         arg: from ? from.value : "" });
+      failed = false;
       say(b.getAttribute("aria-label") + "…");
       try {
         const r = await fetch("/ui/action", { method: "POST", body, credentials: "same-origin",
           headers: { "X-CSRF-Token": csrf } });
         const d = await r.json();
         if (d.ok) say(b.getAttribute("aria-label") + ": done");
-        else say(b.getAttribute("aria-label") + " failed: " + d.error.join(" "), true);
+        else { failed = true; say(b.getAttribute("aria-label") + " failed: " + d.error.join(" "), true); }
       } catch (err) {
+        failed = true;
         say(b.getAttribute("aria-label") + " failed: " + err, true);
       }
       b.disabled = false;
