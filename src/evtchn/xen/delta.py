@@ -28,7 +28,7 @@ from evtchn.xen.constants import FIFO_PRIORITY_DEFAULT
 from evtchn.xen.dirty import BUCKET_SHIFT, Dirty, all_buckets
 from evtchn.xen.domain import Domain
 from evtchn.xen.event_2l import TwoLevel
-from evtchn.xen.event_fifo import Fifo, FifoVcpu
+from evtchn.xen.event_fifo import Fifo
 from evtchn.xen.ports import PortTable
 from evtchn.xen.settings import HypervisorSettings
 from evtchn.xen.snapshot import (
@@ -36,6 +36,7 @@ from evtchn.xen.snapshot import (
     arr,
     b64,
     domain_fields,
+    fifo_vcpus,
     load_domain_fields,
     pairs,
     unarr,
@@ -195,16 +196,7 @@ def _load_abi_record(s: State, old: Domain | None, nr_vcpus: int) -> TwoLevel | 
     _grow_to(fifo.words, nwords, 0)
     _grow_to(fifo.lastq, nwords, FIFO_PRIORITY_DEFAULT)  # queue (vCPU 0, priority 7); buckets overwrite
     fifo.pages = [int(g) for g in s["pages"]]
-    fifo.vcpus = [
-        FifoVcpu(
-            control_gfn=None if v["control_gfn"] is None else int(v["control_gfn"]),
-            ready=int(v["ready"]),
-            head=[int(x) for x in v["head"]],
-            tail=[int(x) for x in v["tail"]],
-            guest_head=[int(x) for x in v["guest_head"]],
-        )
-        for v in s["vcpus"]
-    ]
+    fifo.vcpus = fifo_vcpus(s)
     return fifo
 
 

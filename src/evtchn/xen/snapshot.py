@@ -220,7 +220,13 @@ def _load_abi(s: State) -> TwoLevel | Fifo:
     fifo.pages = [int(g) for g in s["pages"]]
     fifo.lastq = unarr("I", s["lastq"])
     fifo.saved_pending = unb64(s["saved_pending"])
-    fifo.vcpus = [
+    fifo.vcpus = fifo_vcpus(s)
+    return fifo
+
+
+def fifo_vcpus(s: State) -> list[FifoVcpu]:
+    """A FIFO ABI record's per-vCPU control blocks and queues (snapshots and delta exports share it)."""
+    return [
         FifoVcpu(
             control_gfn=None if v["control_gfn"] is None else int(v["control_gfn"]),
             ready=int(v["ready"]),
@@ -230,7 +236,6 @@ def _load_abi(s: State) -> TwoLevel | Fifo:
         )
         for v in s["vcpus"]
     ]
-    return fifo
 
 
 def _load_domain(s: State) -> Domain:
