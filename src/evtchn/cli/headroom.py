@@ -10,7 +10,7 @@ file itself is only read. Exit 1 when the simulation disagrees with the analytic
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -40,7 +40,9 @@ def report(host_path: str | None, mix: Mix, settings: PlanSettings, as_json: boo
     running = sum(1 for vm in host.vms.values() if vm.domid is not None)
     if as_json:
         doc = {"host_file": str(store.path), "running_vms": running, **room.to_json()}
-        doc["simulated"] = _sim_json(sim)
+        from evtchn.cli.plan import sim_json  # the same record `plan --simulate --json` prints
+
+        doc["simulated"] = sim_json(sim)
         doc["simulated_equals_analytic"] = agree
         click.echo(json.dumps(doc, indent=2))
     else:
@@ -89,19 +91,3 @@ TITLE_OF = {
     "consoled_fds": "xenconsoled file descriptors",
     "guest_evtchn": "guest's own event channels",
 }
-
-
-def _sim_json(sim: Simulation) -> dict[str, Any]:
-    f = sim.failure
-    return {
-        "ok_vms": sim.ok_vms,
-        "failure": None
-        if f is None
-        else {
-            "vm": f.vm,
-            "index": f.index + 1,
-            "limit": f.limit,
-            "outcome": f.outcome,
-            "messages": list(f.messages),
-        },
-    }
