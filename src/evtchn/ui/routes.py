@@ -170,10 +170,9 @@ def _live(ui: UiApp, f: dict[str, str]) -> dict[str, Any]:
 
     gen = ui.generation()
     host, view = ui.host_and_view()
-    chosen, error = chosen_shape(host, f)
-    fault = host.plumbing.fault.count()  # ports `evtchn fault consume` holds (toolstack/fault.py)
+    chosen, error = chosen_shape(host, f, view.free)
     return {"v": view, "generation": gen, "chosen": chosen, "shape_error": error, "form": f,
-            "fault_ports": fault}
+            "fault_ports": view.fault_ports}
 
 
 def events(ui: UiApp, ref: str, last_id: str | None, wait: float = STREAM_WAIT) -> bytes:
