@@ -37,6 +37,9 @@ class UiApp:
         self._env: Environment | None = None
         self._lock = threading.Lock()
         self._live = LiveView(service.store)
+        from evtchn.ui.routes import STREAMS_WAITING
+
+        self.stream_slots = threading.BoundedSemaphore(STREAMS_WAITING)  # pages waiting in /ui/events
 
     # ----------------------------------------------------------------- sessions
     def session_ok(self, ref: str | None) -> bool:
