@@ -2,13 +2,14 @@
 
     python bench/bench_ui.py [--vms 1000] [--rounds 5] [-v]
 
-Live latency (reported, target 1 s from issue 13): a logged-in client holds /ui/events open as the page's
-EventSource does; another connection to the host file (another client) starts a VM and commits; the time
-from that commit to the client holding the re-fetched /ui/panels with the VM "Running" is measured,
-median and worst of `--rounds`, on a small host and on the 1 000-VM host.
+Live latency (target: median <= 1 s on the 1 000-VM host, issue 13; exit 1 on a miss): a logged-in client
+loads /ui once and then holds /ui/events open, as the browser does (page, then its EventSource); another
+connection to the host file (another client) starts a VM and commits; the time from that commit to the
+client holding the re-fetched /ui/panels with the VM "Running" is measured, wall time, median and worst of
+`--rounds`, on a small host (reported) and on the 1 000-VM host. The server's CPU on that path is shown too.
 
 Page load (target, exit 1 on a miss): GET /ui on a host with 1 000 running VMs, cold (the first load after
-a change: the host is read from the file and the view computed) and warm (same generation). The baseline,
+a change: the view brought up to the new generation, ui/live.py) and warm (same generation). The baseline,
 measured in the same run, is what `evtchn host show` must do anyway: `store.read()` of the same file. CPU
 time of this process (server and client both run here), best of `--rounds`. Target: cold load <= 1.5 x
 the baseline read, warm load <= 0.25 x it.
@@ -31,6 +32,7 @@ from evtchn.api.sessions import Credentials
 from evtchn.store import Store, create_store, open_store
 from evtchn.toolstack.host import Host
 from evtchn.toolstack.spec import DiskSpec, VmSpec
+from evtchn.ui.app import attach
 
 COLD_RATIO = 1.5
 WARM_RATIO = 0.25
@@ -81,6 +83,7 @@ def live_latency(store: Store[Host], port: int, rounds: int) -> tuple[list[float
     work on the path: event.from's diff, the view, the render; load-independent)."""
     cl = Client(port)
     assert cl.req("POST", "/ui/login", {"user": "root", "password": "pw"})[0] == 303
+    assert cl.req("GET", "/ui")[0] == 200  # the page first, then its event stream
     _, hello, _ = cl.req("GET", "/ui/events")
     last = next(line[4:] for line in hello.splitlines() if line.startswith("id: "))
     other = open_store(store.path)  # another client's connection to the same host file
@@ -146,14 +149,19 @@ def main(argv: list[str] | None = None) -> int:
             store = build_host(Path(d) / f"h{n}.db", n)
             if a.verbose:
                 print(f"built {label} in {time.perf_counter() - t0:.1f} s")
-            servers = start_servers(build_dispatcher(store, Credentials(password="pw")), tcp=("127.0.0.1", 0))
+            disp = build_dispatcher(store, Credentials(password="pw"), extensions=[attach])
+            servers = start_servers(disp, tcp=("127.0.0.1", 0))
             port = servers[0].server_address[1]
             try:
                 lat, cpu = live_latency(store, port, a.rounds)
                 med = statistics.median(lat)
+                target = f"target {LIVE_TARGET_MS:.0f} ms" if n else "reported"
                 print(f"live, {label}: commit -> page holds it: median {med:.0f} ms, worst {max(lat):.0f} ms "
-                      f"over {len(lat)} (target {LIVE_TARGET_MS:.0f} ms, reported); server CPU on the path "
-                      f"{min(cpu):.0f} ms (best)")  # fmt: skip
+                      f"over {len(lat)} ({target}); server CPU on the path {min(cpu):.0f} ms "
+                      "(best)")  # fmt: skip
+                if n and med > LIVE_TARGET_MS:
+                    print(f"  MISS: live median {med:.0f} ms over {LIVE_TARGET_MS:.0f} ms")
+                    ok = False
                 if n:
                     cold, warm, base, size, wall = page_load(store, port, a.rounds)
                     rc, rw = cold / base, warm / base
@@ -165,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
                     ok = ok and rc <= COLD_RATIO and rw <= WARM_RATIO
             finally:
                 stop_servers(servers)
-    print("OK" if ok else "MISS: page load over its target")
+    print("OK" if ok else "MISS: a target above was missed")
     return 0 if ok else 1
 
 

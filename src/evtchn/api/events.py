@@ -12,7 +12,8 @@ each change once, waiting up to `timeout` seconds when nothing has. Classes are 
 `EventSource` is the seam to the store: `events_since(token, classes) -> (events, new_token)` and
 `wait_for_change(timeout)`. `HostEventSource` implements it from the store's `events` table: every commit,
 by any process, appends one row per VM / VBD / VIF / generic object (message, ...) it created, modified or
-deleted, and each row becomes one event here, in commit order, even when another process made several
+deleted, and one per XenAPI overlay row it wrote (api/overlay.py; coalesced with the object's own row of the
+same commit), and each row becomes one event here, in commit order, even when another process made several
 changes to one object between two looks. The snapshot is the object's XenAPI record as of the look that
 delivers it (xapi's event.from also sends the record as it is when the events are collected). Objects the
 store has no rows for (tasks, which live in this server; derived ones: VM_metrics, consoles, guest
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from evtchn.api.errors import ApiFailure
+from evtchn.api.overlay import MARK
 from evtchn.api.world import CLASSES, World
 
 LOG_LIMIT = 100_000  # events kept; a token older than the oldest is EVENTS_LOST
@@ -56,7 +58,9 @@ class Event:
 class EventSource(Protocol):
     def events_since(self, token: int, classes: frozenset[str]) -> tuple[list[Event], int]: ...
 
-    def wait_for_change(self, timeout: float) -> bool: ...
+    def mark(self) -> Any: ...
+
+    def wait_for_change(self, timeout: float, since: Any) -> bool: ...
 
     def current(self, classes: frozenset[str]) -> tuple[list[Event], int]: ...
 
@@ -68,7 +72,7 @@ _STORE_CLASS = {c.lower(): c for c in CLASSES}
 
 class HostEventSource:
     """Events from the store's events table (one per committed change), plus the difference between
-    successive views for what the store does not log (tasks, derived objects, overlay fields)."""
+    successive views for what the store does not log (tasks, derived objects)."""
 
     def __init__(
         self,
@@ -104,12 +108,15 @@ class HostEventSource:
                 return
             stamp = _stamp()
             logged: set[tuple[str, str]] = set()
-            for store_cls, ref, op, row in changes:
+            final = {(c[0].lower(), c[1]): n for n, c in enumerate(changes)}  # each object's last row
+            for n, (store_cls, ref, op, row) in enumerate(changes):
                 cls = _STORE_CLASS.get(store_cls.lower())
                 if cls is None:
                     continue
                 logged.add((cls, ref))
                 rec = new.objects[cls].get(ref)
+                if row.get(MARK) and (rec is None or final[(store_cls.lower(), ref)] > n):
+                    continue  # an overlay row its own object's row follows (same commit), or of a gone one
                 if op == "del" or rec is None:
                     last = old.objects[cls].get(ref) or {"uuid": str(row.get("uuid", ""))}
                     self._append(cls, ref, "del" if op == "del" else op, last, stamp)
@@ -157,9 +164,15 @@ class HostEventSource:
         ]
         return out, last
 
-    def wait_for_change(self, timeout: float) -> bool:
-        """Wait until the host file or the task table moves (or timeout); True if it did."""
-        start = self._version()
+    def mark(self) -> Any:
+        """Where the host file and the task table are now: taken by a waiter BEFORE it looks for events."""
+        return self._version()
+
+    def wait_for_change(self, timeout: float, since: Any) -> bool:
+        """Wait until the host file or the task table is past `since` (a mark), or timeout; True if it is.
+        A change that lands between a caller's look and its wait is past the mark taken before the look,
+        so the wait returns at once instead of sleeping the whole timeout with the event already logged."""
+        start = since
         deadline = time.monotonic() + timeout
         while True:
             if self._version() != start:
@@ -220,11 +233,12 @@ class EventFeed:
             raise ApiFailure("EVENT_FROM_TOKEN_PARSE_FAILURE", token) from None
         deadline = time.monotonic() + wait
         while True:
+            mark = self.source.mark()  # before the look: a commit after it ends the wait below at once
             events, last = self.source.events_since(since, wanted)
             left = deadline - time.monotonic()
             if events or left <= 0:
                 return _answer(events, max(last, since))
-            self.source.wait_for_change(left)
+            self.source.wait_for_change(left, mark)
 
     def register(self, session: str, classes: Any) -> str:
         wanted = parse_classes(classes)
@@ -250,13 +264,14 @@ class EventFeed:
                 sub = self._subs.get(session)
             if sub is None:
                 raise ApiFailure("SESSION_NOT_REGISTERED", session)
+            mark = self.source.mark()
             events, last = self.source.events_since(sub[1], sub[0])
             if events or time.monotonic() >= deadline:
                 with self._lock:
                     if session in self._subs:
                         self._subs[session] = (self._subs[session][0], last)
                 return [e.wire() for e in events]
-            self.source.wait_for_change(deadline - time.monotonic())
+            self.source.wait_for_change(deadline - time.monotonic(), mark)
 
     def forget(self, sessions: Iterable[str]) -> None:
         with self._lock:

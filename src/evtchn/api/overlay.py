@@ -6,8 +6,10 @@ VDI); for an object only the API has (a VDI, a template the user changed) they a
 object the user destroyed keeps a row {"__deleted__": true}.
 
 Writes happen inside the store's write transaction (one commit with the host change they belong to, and the
-generation moves, so readers and event watchers see them). This is the seam to the store's generic
-`objects` table once it exists: only this module knows the table.
+generation moves, so readers and event watchers see them). Each write also appends a row to the store's
+events table (class, ref, add/mod/del, snapshot {"overlay": true}) in the same transaction, as the store does
+for its own rows: event.from and the XenAPI view's record cache learn of an overlay change from that row
+alone, without comparing views. Only this module knows the table.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from __future__ import annotations
 import json
 import sqlite3
 from typing import Any
+
+from evtchn.store import writer
 
 DELETED = "__deleted__"
 _DDL = (
@@ -57,12 +61,26 @@ def get(conn: sqlite3.Connection, ref: str) -> dict[str, Any] | None:
     return None if row is None else dict(json.loads(row[0]))
 
 
+MARK = "overlay"  # the key that tells an overlay row of the events table from a store row
+
+
+def _event(conn: sqlite3.Connection, cls: str, ref: str, op: str) -> None:
+    writer.add_event(conn, cls, ref, op, {MARK: True})
+
+
 def put(conn: sqlite3.Connection, ref: str, cls: str, fields: dict[str, Any]) -> None:
     conn.execute(_DDL)
+    old = conn.execute("SELECT fields FROM xapi_objects WHERE ref = ?", (ref,)).fetchone()
+    text = json.dumps(fields, separators=(",", ":"))
+    if old is not None and old[0] == text:
+        return
+    # an object only the API has (a VDI) is added by its first row; a built-in one marked deleted is gone
+    op = "del" if fields.get(DELETED) else ("add" if old is None and cls == "VDI" else "mod")
+    _event(conn, cls, ref, op)
     conn.execute(
         "INSERT INTO xapi_objects (ref, cls, fields) VALUES (?, ?, ?) "
         "ON CONFLICT (ref) DO UPDATE SET cls = excluded.cls, fields = excluded.fields",
-        (ref, cls, json.dumps(fields, separators=(",", ":"))),
+        (ref, cls, text),
     )
 
 
@@ -75,4 +93,11 @@ def update(conn: sqlite3.Connection, ref: str, cls: str, **changes: Any) -> dict
 
 def delete(conn: sqlite3.Connection, ref: str) -> None:
     conn.execute(_DDL)
+    old = conn.execute("SELECT cls FROM xapi_objects WHERE ref = ?", (ref,)).fetchone()
+    if old is None:
+        return
     conn.execute("DELETE FROM xapi_objects WHERE ref = ?", (ref,))
+    # the row of an API-only object (a VDI) is the object; a toolstack object's row goes with the object,
+    # whose own "del" comes from the store's row
+    if old[0] == "VDI":
+        _event(conn, "VDI", ref, "del")

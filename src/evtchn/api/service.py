@@ -20,6 +20,7 @@ from typing import Any
 
 from evtchn.api import messages, overlay
 from evtchn.api.errors import ApiFailure
+from evtchn.api.records import RecordCache
 from evtchn.api.tasks import TaskTable
 from evtchn.api.world import Inputs, World, build, build_vms
 from evtchn.store.errors import StoreError
@@ -36,6 +37,7 @@ class Service:
         self.tasks = TaskTable(on_change=self._notify)
         self._world: World | None = None
         self._world_lock = threading.Lock()
+        self._parts = RecordCache()
         self._custom_hardware: dict[str, Hardware] = {}
         self.after_commit: list[Callable[[], None]] = []
 
@@ -127,6 +129,9 @@ class Service:
                 w = self._world
                 if w is not None and w.key == key:
                     return w.objects[cls].get(ref)
+                part = self._parts.cached(self.store, gen, key[1], cls, ref)
+                if part is not None:
+                    return part.objects[cls].get(ref)
                 if cls == "VM":
                     vm_ref: str | None = ref if self.store.vm(ref=ref) is not None else None
                 else:
@@ -134,7 +139,10 @@ class Service:
                     vm_ref = d.vm_ref if d is not None else None
                 if vm_ref is None:  # a template, dom0, or no such object: the whole view answers
                     return self.world().objects[cls].get(ref)
-                return build_vms(key, self._inputs(vm_ref)).objects[cls].get(ref)
+                part = self._parts.get(
+                    self.store, gen, key[1], vm_ref, lambda r: build_vms(key, self._inputs(r))
+                )
+                return part.objects[cls].get(ref)
         except StoreError as e:
             raise ApiFailure("INTERNAL_ERROR", e.message) from None
 

@@ -16,6 +16,8 @@ import threading
 import weakref
 from typing import TYPE_CHECKING, Any
 
+from evtchn.ui.live import LiveView
+
 if TYPE_CHECKING:
     from jinja2 import Environment
 
@@ -34,7 +36,10 @@ class UiApp:
         self._secret = os.urandom(32)  # CSRF tokens are an HMAC of the session ref under this key
         self._env: Environment | None = None
         self._lock = threading.Lock()
-        self._view: tuple[int, Host, HostView] | None = None
+        self._live = LiveView(service.store)
+        from evtchn.ui.routes import STREAMS_WAITING
+
+        self.stream_slots = threading.BoundedSemaphore(STREAMS_WAITING)  # pages waiting in /ui/events
 
     # ----------------------------------------------------------------- sessions
     def session_ok(self, ref: str | None) -> bool:
@@ -55,21 +60,9 @@ class UiApp:
         return self.host_and_view()[1]
 
     def host_and_view(self) -> tuple[Host, HostView]:
-        """The host read for the view too (read-only: for a chosen shape's headroom)."""
-        from evtchn.ui.state import Rows, host_view
-
-        store = self.service.store
-        gen = store.generation()  # read before the host: a view is never labelled newer than it is
-        cached = self._view
-        if cached is not None and cached[0] == gen:
-            return cached[1], cached[2]
-        with store.snapshot():
-            vms, devs = store.vms(), store.devices()
-        host = store.read()
-        view = host_view(host, Rows.of(vms, devs))
-        with self._lock:
-            self._view = (gen, host, view)
-        return host, view
+        """The view of the last committed generation, kept current change by change (live.py), and the
+        last whole read of the host (read-only: for a chosen shape's headroom)."""
+        return self._live.current()
 
     # ----------------------------------------------------------------- templates
     def render(self, name: str, **context: Any) -> bytes:

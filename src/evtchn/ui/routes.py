@@ -30,6 +30,12 @@ if TYPE_CHECKING:
 COOKIE = "evtchn_session"
 STREAM_WAIT = 10.0  # seconds one /ui/events answer waits for a change before the browser reconnects
 RETRY_MS = 50  # the browser's reconnect delay (SSE `retry:`): one answer per change, at once
+# Open pages waiting in /ui/events at once. Each waiting answer holds one of the server's request workers
+# (api/limits.py: 16) for up to STREAM_WAIT; past this many, a page is answered at once after one look and
+# told to come back in BUSY_RETRY_MS, so any number of open pages holds at most this many workers and
+# XenAPI clients keep the rest. A busy page still sees a change within BUSY_RETRY_MS plus one look.
+STREAMS_WAITING = 4
+BUSY_RETRY_MS = 500
 EVENT_CLASSES = ["VM", "VBD", "VIF", "host", "VM_metrics"]
 STATIC = {"ui.css": "text/css; charset=utf-8", "ui.js": "text/javascript; charset=utf-8"}
 _SECURITY_HEADERS = (
@@ -170,22 +176,33 @@ def _live(ui: UiApp, f: dict[str, str]) -> dict[str, Any]:
 
     gen = ui.generation()
     host, view = ui.host_and_view()
-    chosen, error = chosen_shape(host, f)
-    fault = host.plumbing.fault.count()  # ports `evtchn fault consume` holds (toolstack/fault.py)
+    chosen, error = chosen_shape(host, f, view.free)
     return {"v": view, "generation": gen, "chosen": chosen, "shape_error": error, "form": f,
-            "fault_ports": fault}
+            "fault_ports": view.fault_ports}
 
 
 def events(ui: UiApp, ref: str, last_id: str | None, wait: float = STREAM_WAIT) -> bytes:
     """One SSE answer. The event id is "<event.from token>.<host generation>": with no id (first connect)
     it answers at once with the current ones; otherwise it waits (up to `wait`) for XenAPI's event.from to
     report a change of a VM or device, or for the host file to move for any other reason (ports a
-    fault-injected consumer took), and answers one `change` event naming what changed."""
+    fault-injected consumer took), and answers one `change` event naming what changed. Only
+    STREAMS_WAITING answers wait at once; the others look once and ask the browser back in BUSY_RETRY_MS."""
     gen = ui.generation()
     if not last_id or "." not in last_id:
         token = ui.dispatcher.call("event.from", [ref, EVENT_CLASSES, "", 0.0])["token"]
         return f"retry: {RETRY_MS}\nid: {token}.{gen}\nevent: hello\ndata: {gen}\n\n".encode()
     token, _, old_gen = last_id.partition(".")
+    slot = ui.stream_slots.acquire(blocking=False)
+    try:
+        if not slot:
+            return _wait_for_change(ui, ref, token, old_gen, 0.0, BUSY_RETRY_MS)
+        return _wait_for_change(ui, ref, token, old_gen, wait, RETRY_MS)
+    finally:
+        if slot:
+            ui.stream_slots.release()
+
+
+def _wait_for_change(ui: UiApp, ref: str, token: str, old_gen: str, wait: float, retry: int) -> bytes:
     deadline = time.monotonic() + wait
     while True:
         left = deadline - time.monotonic()
@@ -195,7 +212,7 @@ def events(ui: UiApp, ref: str, last_id: str | None, wait: float = STREAM_WAIT) 
         if got["events"] or str(gen) != old_gen or left <= 0:
             break
     what = sorted({f"{e['class']}:{e['operation']}" for e in got["events"]})
-    out = f"retry: {RETRY_MS}\nid: {token}.{gen}\n"
+    out = f"retry: {retry}\nid: {token}.{gen}\n"
     if got["events"] or str(gen) != old_gen:
         out += f"event: change\ndata: {json.dumps({'generation': gen, 'changes': what})}\n"
     return (out + "\n").encode()

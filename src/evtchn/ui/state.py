@@ -90,6 +90,7 @@ class HostView:
     by_holder: list[tuple[str, int]] = field(default_factory=list)
     vms: list[VmView] = field(default_factory=list)
     headroom: list[Headroom] = field(default_factory=list)
+    fault_ports: int = 0  # dom0 ports `evtchn fault consume` holds (toolstack/fault.py)
 
     @property
     def free(self) -> int:
@@ -136,21 +137,38 @@ def host_view(host: Host, rows: Rows | None = None) -> HostView:
         ],
         used=host.dom0_ports_used(),
         usable=host.dom0_ports_usable(),
+        fault_ports=host.plumbing.fault.count(),
     )
-    baseline = host.baseline()
-    by_kind = {k: n for k, n in baseline.items() if n}
-    holders: list[tuple[str, int]] = [("dom0 itself", sum(baseline.values()))]
-    vm_holders: list[tuple[str, int]] = []
+    per_vm: list[tuple[VmView, dict[str, int]]] = []
     for uuid in sorted(host.vms, key=lambda u: (host.vms[u].name, u)):
         vm = host.vms[uuid]
         mine = host.vm_dom0_ports(uuid) if vm.domid is not None else {}
-        for kind, ports in mine.items():
-            if ports:
-                by_kind[kind] = by_kind.get(kind, 0) + len(ports)
         held = sum(len(v) for v in mine.values())
-        if held:
-            vm_holders.append((vm.name, held))
-        view.vms.append(_vm_view(host, vm, held, rows or Rows.empty()))
+        guest = None
+        if vm.domid is not None and vm.domid in host.hv.domains:
+            dom = host.hv.domains[vm.domid]
+            guest = (dom.active_evtchns, dom.limit_port)
+        per_vm.append((vm_view(vm, held, guest, rows or Rows.empty()), {k: len(v) for k, v in mine.items()}))
+    finish_view(view, host.baseline(), per_vm)
+    view.headroom = headroom(host, view.free)
+    return view
+
+
+def finish_view(
+    view: HostView, baseline: dict[str, int], per_vm: list[tuple[VmView, dict[str, int]]]
+) -> None:
+    """The VM list, ports by kind and by holder, from each VM's row and its dom0 ports by kind (in page
+    order); dom0's used ports already in `view`. Shared by the whole-host view and the live one (live.py)."""
+    by_kind = {k: n for k, n in baseline.items() if n}
+    holders: list[tuple[str, int]] = [("dom0 itself", sum(baseline.values()))]
+    vm_holders: list[tuple[str, int]] = []
+    for vm, kinds in per_vm:
+        for kind, n in kinds.items():
+            if n:
+                by_kind[kind] = by_kind.get(kind, 0) + n
+        if vm.dom0_ports:
+            vm_holders.append((vm.name, vm.dom0_ports))
+        view.vms.append(vm)
     vm_holders.sort(key=lambda h: -h[1])
     holders.extend(vm_holders[:TOP_HOLDERS])
     rest = vm_holders[TOP_HOLDERS:]
@@ -162,16 +180,23 @@ def host_view(host: Host, rows: Rows | None = None) -> HostView:
         by_kind["other"] = by_kind.get("other", 0) + other
     view.by_kind = dict(sorted(by_kind.items(), key=lambda kv: -kv[1]))
     view.by_holder = holders
-    view.headroom = headroom(host, view.free)
-    return view
 
 
-def _vm_view(host: Host, vm: Vm, dom0_ports: int, rows: Rows) -> VmView:
-    guest_ports = 0
-    guest_limit: int | None = None
-    if vm.domid is not None and vm.domid in host.hv.domains:
-        dom = host.hv.domains[vm.domid]
-        guest_ports, guest_limit = dom.active_evtchns, dom.limit_port
+def vm_ports_by_kind(vm: Vm, daemons: dict[str, list[int]]) -> dict[str, list[int]]:
+    """The dom0 ports a VM holds by kind, from its record and the daemons' ports for its domid ("xenstore",
+    "console", "device_model"): what Host.vm_dom0_ports answers (toolstack/capacity.py), for a VM read
+    on its own (live.py). tests/ui check the two agree."""
+    if vm.domid is None:
+        return {}
+    out = {k: list(v) for k, v in daemons.items()}
+    for dev in vm.devices:
+        out.setdefault(dev.kind, []).extend(dev.dom0_ports)
+    return out
+
+
+def vm_view(vm: Vm, dom0_ports: int, guest: tuple[int, int] | None, rows: Rows) -> VmView:
+    """One VM's row: `guest` is its domain's (active event channels, limit port), None without one."""
+    guest_ports, guest_limit = guest if guest is not None and vm.domid is not None else (0, None)
     devices = []
     live = {(d.kind, d.devid) for d in vm.devices}
     mine = rows.devices.get(vm.uuid, {})
@@ -210,9 +235,9 @@ def _shape_name(vm: Vm) -> str:
 SHAPE_FIELDS = {"type": ("hvm", "pv", "pvh"), "vcpus": (1, 64), "disks": (0, 64), "nics": (0, 16)}
 
 
-def chosen_shape(host: Host, form: dict[str, str]) -> tuple[Headroom | None, str]:
+def chosen_shape(host: Host, form: dict[str, str], free: int | None = None) -> tuple[Headroom | None, str]:
     """Headroom for a shape the user typed (?type=pv&vcpus=2&disks=3&nics=1): (row, "") or (None, error).
-    The error names the field, in one line."""
+    The error names the field, in one line. `free`: dom0's free ports now, if `host` is an older read."""
     from evtchn.toolstack import costs
     from evtchn.toolstack.spec import DiskSpec, NicSpec, VmSpec
 
@@ -242,7 +267,8 @@ def chosen_shape(host: Host, form: dict[str, str]) -> tuple[Headroom | None, str
         return None, f"shape: {first['msg']}"
     cost = costs.vm_cost(host.profile, host.hardware, spec).total
     adm = host.can_start(spec)
-    free = max(0, host.dom0_ports_usable() - host.dom0_ports_used())
+    if free is None:
+        free = max(0, host.dom0_ports_usable() - host.dom0_ports_used())
     d, c = n["disks"], n["nics"]
     shape = (f"chosen: {vm_type}, {n['vcpus']} vCPU{'s' if n['vcpus'] != 1 else ''}, "
              f"{d} disk{'s' if d != 1 else ''}, {c} NIC{'s' if c != 1 else ''}")  # fmt: skip
