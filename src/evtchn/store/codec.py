@@ -31,6 +31,7 @@ from evtchn.store.hostparts import (
     hold_key,
     host_part,
     part_domid,
+    share_specs,
     track_holds,
     vm_part,
 )
@@ -38,8 +39,9 @@ from evtchn.store.hostparts import count as _count
 from evtchn.store.rows import Changes, DeviceFacts, HostFacts, Part, VmFacts
 from evtchn.store.verify import check_hypervisor
 from evtchn.toolstack.host import DeviceStatus, Host, Vm
+from evtchn.toolstack.records import vm_from_state
 from evtchn.xen import ECS, delta
-from evtchn.xenstore import XenStore
+from evtchn.xenstore.tree import TreeLoader
 
 _ERRNO = re.compile(r"^\s*(?:error\s+)?(\d+)\b")
 
@@ -89,6 +91,18 @@ def vm_facts(vm: Vm, dom0_ports: int = 0) -> VmFacts:
 # ------------------------------------------------------------------------------------------ parts
 
 
+def _settle(host: Host) -> None:
+    """Start every tracker afresh: what was just loaded is what the file holds, nothing is dirty. (Not
+    changes(), which would export every domain of a freshly loaded hypervisor only to drop it.)"""
+    host.xenstore.take_dirty()
+    host.take_dirty_vms()
+    host.hv.take_dirty()  # untracked after a load: this starts tracking; its "everything" is dropped
+    track_holds(host)
+    for b in host.binders:
+        assert isinstance(b.held, TrackedHolds)
+        b.held.take()
+
+
 class HostCodec:
     def parts(self, host: Host) -> Iterator[tuple[str, str, Any]]:
         yield "host", "", host_part(host)
@@ -112,8 +126,9 @@ class HostCodec:
         """A Host from parts(); ValueError / KeyError / TypeError (or ToolstackError) if they are not one."""
         head: dict[str, Any] | None = None
         domains: list[dict[str, Any]] = []
-        vms: list[Any] = []
-        nodes: list[tuple[str, str, bool]] = []
+        vms: list[Vm] = []
+        specs: dict[Any, Any] = {}
+        nodes = TreeLoader()  # xenstore nodes go straight into the tree: ~100 000 on a 1 000-VM host
         buckets: dict[str, dict[str, Any]] = {}
         holds: list[tuple[str, Any, Any]] = []
         for kind, key, value in parts:
@@ -122,9 +137,9 @@ class HostCodec:
             elif kind == "dom":
                 domains.append(value)
             elif kind == "vm":
-                vms.append(value)
+                vms.append(vm_from_state(share_specs(value, specs)))  # now: the record dies young
             elif kind == "xs":
-                nodes.append((key, str(value[0]), bool(value[1])))
+                nodes.add(key, str(value[0]), bool(value[1]))
             elif kind == "hold":
                 holds.append((*hold_from_key(key), value))
             elif kind == "bkt":
@@ -170,10 +185,9 @@ class HostCodec:
         # the toolstack's rover under its old name wins: files from before the toolstack let Xen choose
         # domids kept Xen's own rover unmoved (the two are one since then)
         host.plumbing.rover = int(head["rover"])
-        host.plumbing.xenstore = XenStore.from_nodes(str(head["xs_root"]), nodes)
+        host.plumbing.xenstore = nodes.finish(str(head["xs_root"]))
         check_hypervisor(host.hv)  # a damaged part that still decodes is caught here (issue 15)
-        track_holds(host)
-        self.changes(host)  # what was just loaded is what the file holds: nothing is dirty
+        _settle(host)
         return host
 
     def changes(self, host: Host) -> Changes | None:
@@ -252,7 +266,7 @@ class HostCodec:
         """A schema-1 host file's snapshot (Host.to_state()), for the upgrade to schema 2."""
         host = Host.from_state(state)
         check_hypervisor(host.hv)
-        self.changes(host)
+        _settle(host)
         return host
 
     def facts(self, host: Host) -> HostFacts:

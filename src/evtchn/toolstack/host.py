@@ -383,8 +383,8 @@ class Host:
             plumbing = Plumbing.from_state(state)
             host = cls(plumbing.profile, plumbing.hardware)
             host.plumbing = plumbing
-            for s in state["vms"]:
-                vm = host.vms.add(vm_from_state(s))
+            for s in state["vms"]:  # records, or Vm objects already restored (a store streams them)
+                vm = host.vms.add(s if isinstance(s, Vm) else vm_from_state(s))
                 if vm.domid is not None:
                     plumbing.by_domid[vm.domid] = vm
                     plumbing.domain_memory(vm.domid, plumbing.memory.footprint_mib(vm.spec))

@@ -12,6 +12,7 @@ ENOENT (raised as XenStoreError).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -31,6 +32,17 @@ class XenStoreError(KeyError):
 # A directory is [value, {name: child}]; a leaf is just its value, a str, in its parent's dict. A VM start
 # writes about a hundred nodes, mostly leaves: strings cost no garbage-collector tracking, lists do.
 Node = list[Any]
+
+# Memory (docs/store.md, "Memory"): a 1 000-VM host holds ~100 000 nodes but only ~2 000 distinct names
+# ("backend", "state", "51712", ...) and mostly short repeated values ("4", "disk", "x86_64-abi"). Names
+# and short values are interned, so each is one string however many nodes use it; the long values (paths,
+# uuids) are unique anyway and are kept as they come.
+_INTERN_UP_TO = 24
+_intern = sys.intern
+
+
+def _value(text: str) -> str:
+    return _intern(text) if len(text) <= _INTERN_UP_TO else text
 
 
 def _parts(path: str) -> list[str]:
@@ -71,7 +83,7 @@ class XenStore:
         elif child is not None or create:
             if not create:
                 return None
-            node = parent[1][name] = [child or "", {}]
+            node = parent[1][_intern(name)] = [child or "", {}]
             self._dirty[path] = None
         else:
             return None
@@ -91,7 +103,7 @@ class XenStore:
         return found
 
     def write(self, path: str, value: str | int) -> None:
-        text = value if isinstance(value, str) else str(value)
+        text = _value(value if isinstance(value, str) else str(value))
         path = _norm(path)
         self._dirty[path] = None
         if path == "/":
@@ -104,7 +116,7 @@ class XenStore:
             if isinstance(child, list):
                 child[0] = text
             else:
-                parent[1][name] = text
+                parent[1][_intern(name)] = text
         self.writes += 1
 
     def write_many(self, base: str, values: dict[str, str | int]) -> None:
@@ -115,7 +127,7 @@ class XenStore:
         children = node[1]
         dirty = self._dirty
         for key, value in values.items():
-            text = value if isinstance(value, str) else str(value)
+            text = _value(value if isinstance(value, str) else str(value))
             if "/" in key:
                 self.write(f"{base}/{key}", text)
                 continue
@@ -124,7 +136,7 @@ class XenStore:
             if isinstance(child, list):
                 child[0] = text
             else:
-                children[key] = text
+                children[_intern(key)] = text
         self.writes += len(values)
 
     def mkdir(self, path: str) -> None:
@@ -230,22 +242,10 @@ class XenStore:
     @classmethod
     def from_nodes(cls, root_value: str, nodes: Iterable[tuple[str, str, bool]]) -> XenStore:
         """Rebuild a tree from nodes() (parents before children); ValueError for a path that is not one."""
-        xs = cls()
-        xs._root[0] = root_value
+        loader = TreeLoader()
         for path, value, is_dir in nodes:
-            if _norm(path) != path or path == "/":
-                raise ValueError(f"xenstore node {path!r} is not a normalised path")
-            parent_path, _, name = path.rpartition("/")
-            parent = xs._dir(parent_path or "/", True)
-            assert parent is not None
-            if is_dir:
-                node = xs._dir(path, True)
-                assert node is not None
-                node[0] = value
-            else:
-                parent[1][name] = value
-        xs._dirty, xs._removed = {}, []
-        return xs
+            loader.add(path, value, is_dir)
+        return loader.finish(root_value)
 
     def to_state(self) -> Any:
         """The tree itself, JSON-ready: a directory is [value, {name: child}], a leaf its value."""
@@ -261,6 +261,43 @@ class XenStore:
 
     def __len__(self) -> int:
         return sum(1 for _ in self.walk("/"))
+
+
+class TreeLoader:
+    """Builds a XenStore from nodes() one node at a time, so a loader never holds the node list:
+
+        loader = TreeLoader()
+        loader.add("/local/domain/3", "", True)       # parents before children, as nodes() gives them
+        xs = loader.finish(root_value)                # nothing dirty; only the root in the path index
+
+    The path index built while loading is dropped at the end (directories are cached again as they are
+    used): an index of every directory of a 1 000-VM host is ~19 000 path strings nobody may ask for.
+    """
+
+    def __init__(self) -> None:
+        self._xs = XenStore()
+
+    def add(self, path: str, value: str, is_dir: bool) -> None:
+        if _norm(path) != path or path == "/":
+            raise ValueError(f"xenstore node {path!r} is not a normalised path")
+        xs = self._xs
+        value = _value(value)
+        if is_dir:
+            node = xs._dir(path, True)
+            assert node is not None
+            node[0] = value
+            return
+        parent_path, _, name = path.rpartition("/")
+        parent = xs._dir(parent_path or "/", True)
+        assert parent is not None
+        parent[1][_intern(name)] = value
+
+    def finish(self, root_value: str) -> XenStore:
+        xs = self._xs
+        xs._root[0] = root_value
+        xs._index = {"/": xs._root}
+        xs._dirty, xs._removed = {}, []
+        return xs
 
 
 def _is_dir(node: Any) -> bool:
@@ -280,10 +317,10 @@ def _copy_tree(node: Any) -> Node:
         out = dst[1]
         for name, child in src[1].items():
             if isinstance(child, str):
-                out[name] = child
+                out[_intern(name)] = _value(child)
             elif _is_dir(child):
                 copy: Node = [child[0], {}]
-                out[name] = copy
+                out[_intern(name)] = copy
                 stack.append((child, copy))
             else:
                 raise ValueError(f"xenstore state: node {name!r} is neither a value nor a directory")
