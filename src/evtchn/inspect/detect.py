@@ -14,6 +14,7 @@ The readers live in `evtchn.inspect.readers`, one module per input kind.
 
 from __future__ import annotations
 
+import mmap
 import os
 import stat
 from pathlib import Path
@@ -139,13 +140,29 @@ def parse_file(path: str | Path) -> Dump:
                 # A pipe (`<(lsevtchn 0)`, /dev/stdin) or /proc/interrupts, whose size reads as 0.
                 return _parse_or_unwrap(split_lines(f.read()), name=str(p), fast=True)
             size = st.st_size
-            buf = bytearray(padded_size(size))
+            buf = _padded_buffer(size)
             got = f.readinto(memoryview(buf)[:size])
     except OSError as e:
         raise ParseError(f"{p}: cannot read: {e.strerror or e}") from None
     if got != size:
         raise ParseError(f"{p}: cannot read: the file changed while it was read")
     return _parse_or_unwrap(split_lines(buf, size), name=str(p), fast=True)
+
+
+_POPULATE = getattr(mmap, "MAP_POPULATE", 0)
+
+
+def _padded_buffer(size: int) -> bytearray | mmap.mmap:
+    """Zeroed memory of padded_size(size) bytes to read a file of `size` bytes into. On Linux it is
+    mapped with MAP_POPULATE: one call maps every page, where a fresh bytearray takes a page fault per
+    4 KiB while the file is read into it (about a tenth of a big capture's parse time)."""
+    n = padded_size(size)
+    if _POPULATE and n >= 1 << 20:
+        try:
+            return mmap.mmap(-1, n, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | _POPULATE)
+        except OSError:
+            pass
+    return bytearray(n)
 
 
 def parse_files(paths: list[str] | list[Path]) -> Dump:
