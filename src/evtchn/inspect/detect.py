@@ -132,13 +132,19 @@ def parse_lines(lines: Lines, *, name: str, fast: bool) -> Dump:
 
 def parse_file(path: str | Path) -> Dump:
     """Read and parse one file; unreadable files and files in no known format raise ParseError."""
+    return _parse_or_unwrap(read_lines(path), name=str(path), fast=True)
+
+
+def read_lines(path: str | Path) -> Lines:
+    """One file's lines (ParseError when it cannot be read). A regular file is read at once into
+    zero-padded memory; a pipe or /proc file to its end."""
     p = Path(path)
     try:
         with p.open("rb") as f:
             st = os.fstat(f.fileno())
             if not stat.S_ISREG(st.st_mode) or st.st_size == 0:
                 # A pipe (`<(lsevtchn 0)`, /dev/stdin) or /proc/interrupts, whose size reads as 0.
-                return _parse_or_unwrap(split_lines(f.read()), name=str(p), fast=True)
+                return split_lines(f.read())
             size = st.st_size
             buf = _padded_buffer(size)
             got = f.readinto(memoryview(buf)[:size])
@@ -146,7 +152,7 @@ def parse_file(path: str | Path) -> Dump:
         raise ParseError(f"{p}: cannot read: {e.strerror or e}") from None
     if got != size:
         raise ParseError(f"{p}: cannot read: the file changed while it was read")
-    return _parse_or_unwrap(split_lines(buf, size), name=str(p), fast=True)
+    return split_lines(buf, size)
 
 
 _POPULATE = getattr(mmap, "MAP_POPULATE", 0)

@@ -70,14 +70,15 @@ def scan_edump_ports(lines: Lines) -> tuple[BOOL, dict[str, I64], set[str]]:
     n = len(lines)
     # No port line anywhere: skip the passes. memchr for "]" first (several times faster than the
     # substring search), as lsevtchn output and /proc/interrupts hold no "]" at all.
-    if b"]" not in lines.data or b"]: s=" not in lines.data:
+    data = lines.data  # bytes, bytearray or mmap: all have find (an mmap's `in` takes one byte only)
+    if data.find(b"]") < 0 or data.find(b"]: s=") < 0:
         none = np.zeros(0, dtype=np.int64)
         return np.zeros(n, dtype=np.bool_), dict.fromkeys(_KEYS, none), set()
     ok = np.empty(n, dtype=np.bool_)
     out = {k: np.empty(n, dtype=np.int64) for k in _KEYS}
     layouts: set[str] = set()
-    crlf = b"\r" in lines.data
-    xen = b"(XEN) " in lines.data
+    crlf = data.find(b"\r") >= 0
+    xen = data.find(b"(XEN) ") >= 0
     for lo in range(0, n, CHUNK):
         hi = min(n, lo + CHUNK)
         part_ok, part, part_layouts = _scan_chunk(lines, lines.starts[lo:hi], lines.ends[lo:hi], crlf, xen)
