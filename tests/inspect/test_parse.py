@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from evtchn.inspect import Kind, ParseError, analyze, format_edump, format_lsevtchn, parse_file, parse_text
 from evtchn.inspect.assemble import UNKNOWN_LINE
+from evtchn.inspect.detect import read_lines
 from evtchn.inspect.model import Dump, Source, Table
 from evtchn.inspect.readers.edump_scan import scan_edump_ports
 from evtchn.inspect.readers.lsevtchn import scan_lsevtchn_ports
@@ -480,3 +481,27 @@ def test_fast_path_handles_a_large_clean_dump() -> None:
     dump = parse_text(text)
     assert len(dump.tables[0]) == 1500 and dump.bad == []
     assert np.array_equal(dump.tables[0].port, np.arange(1, 1501))
+
+
+def test_a_big_file_is_scanned_as_its_text_is(tmp_path: Path) -> None:
+    """parse_file reads a big capture into mapped memory rather than bytes: the scanners still take
+    every port line (the fast path, not the per-line fallback) and the result is parse_text's."""
+    hv = dom0_host(baseline=12000, vcpus=12, fifo_pages=12)
+    for d in (1, 2, 3):
+        pv_guest(hv, d)
+    text = format_edump(hv, prefix=True) * 4
+    path = tmp_path / "big-dump.txt"
+    path.write_text(text)
+    assert path.stat().st_size > 1 << 20
+    ok, _cols, _layouts = scan_edump_ports(read_lines(path))
+    assert int(ok.sum()) == 4 * sum(hv.domain(d).active_evtchns for d in hv.domains)
+    got, want = parse_file(path), parse_text(text)
+    assert [(t.domid, t.line, t.port.tolist(), t.remote_dom.tolist()) for t in got.tables] == [
+        (t.domid, t.line, t.port.tolist(), t.remote_dom.tolist()) for t in want.tables
+    ]
+    ls = "".join(format_lsevtchn(hv, d).stdout for d in sorted(hv.domains)) * 8
+    path.write_text(ls)
+    assert path.stat().st_size > 1 << 20
+    lines = read_lines(path)
+    ok_ls, _ = scan_lsevtchn_ports(lines, np.arange(len(lines)))
+    assert ok_ls.all()

@@ -14,6 +14,7 @@ The readers live in `evtchn.inspect.readers`, one module per input kind.
 
 from __future__ import annotations
 
+import mmap
 import os
 import stat
 from pathlib import Path
@@ -131,21 +132,43 @@ def parse_lines(lines: Lines, *, name: str, fast: bool) -> Dump:
 
 def parse_file(path: str | Path) -> Dump:
     """Read and parse one file; unreadable files and files in no known format raise ParseError."""
+    return _parse_or_unwrap(read_lines(path), name=str(path), fast=True)
+
+
+def read_lines(path: str | Path) -> Lines:
+    """One file's lines (ParseError when it cannot be read). A regular file is read at once into
+    zero-padded memory; a pipe or /proc file to its end."""
     p = Path(path)
     try:
         with p.open("rb") as f:
             st = os.fstat(f.fileno())
             if not stat.S_ISREG(st.st_mode) or st.st_size == 0:
                 # A pipe (`<(lsevtchn 0)`, /dev/stdin) or /proc/interrupts, whose size reads as 0.
-                return _parse_or_unwrap(split_lines(f.read()), name=str(p), fast=True)
+                return split_lines(f.read())
             size = st.st_size
-            buf = bytearray(padded_size(size))
+            buf = _padded_buffer(size)
             got = f.readinto(memoryview(buf)[:size])
     except OSError as e:
         raise ParseError(f"{p}: cannot read: {e.strerror or e}") from None
     if got != size:
         raise ParseError(f"{p}: cannot read: the file changed while it was read")
-    return _parse_or_unwrap(split_lines(buf, size), name=str(p), fast=True)
+    return split_lines(buf, size)
+
+
+_POPULATE = getattr(mmap, "MAP_POPULATE", 0)
+
+
+def _padded_buffer(size: int) -> bytearray | mmap.mmap:
+    """Zeroed memory of padded_size(size) bytes to read a file of `size` bytes into. On Linux it is
+    mapped with MAP_POPULATE: one call maps every page, where a fresh bytearray takes a page fault per
+    4 KiB while the file is read into it (about a tenth of a big capture's parse time)."""
+    n = padded_size(size)
+    if _POPULATE and n >= 1 << 20:
+        try:
+            return mmap.mmap(-1, n, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | _POPULATE)
+        except OSError:
+            pass
+    return bytearray(n)
 
 
 def parse_files(paths: list[str] | list[Path]) -> Dump:

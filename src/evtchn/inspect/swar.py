@@ -10,6 +10,7 @@ million-line dump costs a few dozen passes in C instead of a regex per line. The
 
 from __future__ import annotations
 
+import mmap
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,7 +26,7 @@ PAD = 64  # zero bytes after the text so 8-byte reads past the last line stay in
 
 @dataclass(slots=True)
 class Lines:
-    data: bytes | bytearray  # the text, then at least PAD zero bytes
+    data: bytes | bytearray | mmap.mmap  # the text, then at least PAD zero bytes
     buf: U8
     words: U64  # words[i] = the 8 bytes starting at byte i (little-endian)
     starts: I64
@@ -44,12 +45,12 @@ def padded_size(n: int) -> int:
     return n + PAD + (-(n + PAD)) % 8
 
 
-def split_lines(text: bytes | bytearray, length: int | None = None) -> Lines:
+def split_lines(text: bytes | bytearray | mmap.mmap, length: int | None = None) -> Lines:
     """Index the lines of `text`. With `length`, `text` is already a zero-padded buffer of
     padded_size(length) bytes holding `length` bytes of text (as parse_file reads it, without a copy)."""
     if length is None:
         n = len(text)
-        data: bytes | bytearray = bytes(text) + b"\0" * (padded_size(n) - n)
+        data: bytes | bytearray | mmap.mmap = bytes(text) + b"\0" * (padded_size(n) - n)
     else:
         n = length
         data = text
@@ -66,6 +67,39 @@ def split_lines(text: bytes | bytearray, length: int | None = None) -> Lines:
     words8 = np.frombuffer(data, dtype="<u8")
     words = np.lib.stride_tricks.as_strided(words8, shape=(len(data) - 8,), strides=(1,))
     return Lines(data, buf, words, starts, ends)
+
+
+def rows(lines: Lines, pos: I64, width: int) -> U64:
+    """The `width` (a multiple of 8, at most PAD) bytes at each position, as a (len(pos), width // 8)
+    array of little-endian words: word k holds bytes 8k..8k+7 after the position.
+
+    numpy gathers an unaligned 8-byte word from `words` at about the same cost per position as a
+    whole 48-byte row, so a scanner reads a line's fixed-offset fields from one row gather instead of
+    one gather per field (the columns are then plain shifts and masks)."""
+    data = lines.data
+    view = np.ndarray(shape=(len(data) - width + 1,), dtype=f"V{width}", buffer=data, strides=(1,))
+    res: U64 = view[pos].view("<u8").reshape(-1, width // 8)
+    return res
+
+
+def at_byte(row: U64, k: int) -> U64:
+    """The 8 bytes at byte offset k of each row (row from `rows`, k + 8 within its width)."""
+    j, r = divmod(k, 8)
+    if k < 0 or k + 8 > 8 * row.shape[1]:
+        raise ValueError(f"at_byte: bytes {k}..{k + 7} are not all in a {8 * row.shape[1]}-byte row")
+    if r == 0:
+        res: U64 = row[:, j]
+        return res
+    word: U64 = (row[:, j] >> np.uint64(8 * r)) | (row[:, j + 1] << np.uint64(64 - 8 * r))
+    return word
+
+
+def join_at(lo: U64, hi: U64, shift: U64 | np.uint64) -> U64:
+    """The 8 bytes starting `shift` (0..7 per line) bytes into the 16 bytes `lo`, `hi` (two adjacent
+    words of a row): a per-line byte offset read without a gather (numpy shifts by 64 give 0)."""
+    bits: U64 = np.left_shift(shift, np.uint64(3))
+    res: U64 = (lo >> bits) | (hi << (np.uint64(64) - bits))
+    return res
 
 
 def lit(text: bytes) -> tuple[np.uint64, np.uint64]:
@@ -118,7 +152,13 @@ def swar(x: U64, ndig: U64) -> I64:
 
 def number(words: U64, pos: I64) -> tuple[I64, I64]:
     """Read an unsigned decimal of 1..7 digits at pos: (value, digits); digits 0 means none or too long."""
-    x = words[pos] ^ ZEROS
+    return digits_in(words[pos])
+
+
+def digits_in(word: U64) -> tuple[I64, I64]:
+    """The unsigned decimal of 1..7 digits at the start of each 8-byte word: (value, digits); digits 0
+    means none or too long."""
+    x = word ^ ZEROS
     nondigit = (((x & LO7) + ADD) | x) & HI
     # The lowest set bit of `nondigit` is bit 8k+7 for the first non-digit byte k: isolate it, shift it
     # to bit 8k and multiply so that byte 7 of the product reads k (no non-digit in 8 bytes reads 0).

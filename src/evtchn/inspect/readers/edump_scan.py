@@ -16,8 +16,11 @@ import numpy as np
 from evtchn.inspect.swar import (
     ADD,
     BOOL,
+    CTZ_BYTES,
     D_EQ,
     FIELD4,
+    HI,
+    HIGH3,
     I64,
     I_EQ,
     LO7,
@@ -28,6 +31,7 @@ from evtchn.inspect.swar import (
     V_EQ,
     X_EQ,
     Z_EQ,
+    ZEROS,
     Lines,
     body_start,
     byte_at,
@@ -37,8 +41,10 @@ from evtchn.inspect.swar import (
     digit_at,
     field_at,
     is_at,
+    join_at,
     long_field,
     number,
+    rows,
     swar,
 )
 
@@ -50,7 +56,7 @@ _G2_MASK = bytes_mask(0, 1, 2, 3, 4, 6, 7)
 _G2_VAL = np.uint64(int.from_bytes(b"]: s=\0 n", "little"))
 
 
-CHUNK = 1 << 15  # lines per pass: small temporaries are reused by malloc instead of faulted in afresh
+CHUNK = 1 << 13  # lines per pass: rows and temporaries stay in the L2 cache
 _KEYS = ("port", "kind", "vcpu", "rdom", "rport", "num", "xen", "abi")
 
 
@@ -64,14 +70,15 @@ def scan_edump_ports(lines: Lines) -> tuple[BOOL, dict[str, I64], set[str]]:
     n = len(lines)
     # No port line anywhere: skip the passes. memchr for "]" first (several times faster than the
     # substring search), as lsevtchn output and /proc/interrupts hold no "]" at all.
-    if b"]" not in lines.data or b"]: s=" not in lines.data:
+    data = lines.data  # bytes, bytearray or mmap: all have find (an mmap's `in` takes one byte only)
+    if data.find(b"]") < 0 or data.find(b"]: s=") < 0:
         none = np.zeros(0, dtype=np.int64)
         return np.zeros(n, dtype=np.bool_), dict.fromkeys(_KEYS, none), set()
     ok = np.empty(n, dtype=np.bool_)
     out = {k: np.empty(n, dtype=np.int64) for k in _KEYS}
     layouts: set[str] = set()
-    crlf = b"\r" in lines.data
-    xen = b"(XEN) " in lines.data
+    crlf = data.find(b"\r") >= 0
+    xen = data.find(b"(XEN) ") >= 0
     for lo in range(0, n, CHUNK):
         hi = min(n, lo + CHUNK)
         part_ok, part, part_layouts = _scan_chunk(lines, lines.starts[lo:hi], lines.ends[lo:hi], crlf, xen)
@@ -82,6 +89,16 @@ def scan_edump_ports(lines: Lines) -> tuple[BOOL, dict[str, I64], set[str]]:
     return ok, out, layouts
 
 
+# The first field after " x=X" (4.2+) or after n= (4.1), by state s: its 3-byte key (a state with no
+# field, 6, and the states that do not exist get a key no text has).
+_NO_KEY = 0xFFFFFF
+_FIRST_KEY = np.full(8, _NO_KEY, dtype=np.uint64)
+_FIRST_KEY[2] = _FIRST_KEY[3] = D_EQ[1]
+_FIRST_KEY[4] = P_EQ[1]
+_FIRST_KEY[5] = V_EQ[1]
+_MASK3 = np.uint64(0xFFFFFF)
+
+
 def _scan_chunk(
     lines: Lines, starts: I64, ends: I64, crlf: bool, xen: bool
 ) -> tuple[BOOL, dict[str, I64], set[str]]:
@@ -90,8 +107,11 @@ def _scan_chunk(
     # Lines ending "\r\n" end one byte earlier; most files have none, so skip the pass.
     eol = ends - ((ends > starts) & (buf[np.maximum(ends - 1, 0)] == 13)) if crlf else ends
     b = body_start(lines, starts, eol) if xen else starts.copy()
+    # Two row gathers per line: the body's first 24 bytes ("    PPPP [p/m/abi   ]"), then 32 bytes from
+    # "]: s=" (state, n=, x= and the fields after it); the rest are shifts of their words.
+    head = rows(lines, b, 24)
     # "    %4u": four spaces, then a right-aligned port (wider from 10000).
-    g0 = words[b]
+    g0 = head[:, 0]
     ok = (g0 & SPACES4[0]) == SPACES4[1]
     f = g0 >> np.uint64(32)
     g = (f | np.uint64(0x10101010)) ^ np.uint64(0x30303030)
@@ -100,85 +120,115 @@ def _scan_chunk(
     nd = 1 + (port >= 10) + (port >= 100) + (port >= 1000)
     narrow = ((f & np.uint64(0xF0F0F0F0)) == FIELD4[nd]) & (port > 0)
     # Ports from 10000 widen the field (FIFO): "    12345 [". Read them on those lines only.
-    wide = np.flatnonzero(ok & (buf[b + 8] != 32))
+    wide = np.flatnonzero(ok & ((head[:, 1] & M8) != 32))
     if wide.size:
         wv, wn = number(words, b[wide] + 4)
         good = (wn >= 5) & (wn <= 6)
         port[wide] = wv
         b[wide] += np.where(good, wn - 4, 0)
         narrow[wide] = good
+        head[wide] = rows(lines, b[wide], 24)
     ok &= narrow
     # " [p/m" with p, m in {0, 1}, then "]" (4.1-4.3), "/d]" (4.4+ 2L) or "/xxxxxx]" (4.4+ FIFO).
-    g1 = words[b + 8]
+    g1 = head[:, 1]
     ok &= (g1 & _G1_MASK) == _G1_VAL
     c5 = byte_at(g1, 5)
     slash = c5 == ord("/")
     two_l = slash & (byte_at(g1, 7) == ord("]"))
-    fifo = slash & ~two_l & (buf[b + 20] == ord("]"))
+    fifo = slash & ~two_l & (byte_at(head[:, 2], 4) == ord("]"))
     ok &= (c5 == ord("]")) | two_l | fifo
     abi = np.where(two_l, 1, np.where(fifo, 6, -1))
-    q = b + np.where(two_l, 15, np.where(fifo, 20, 13))
-    g2 = words[q]
+    q = b + (13 + 2 * two_l + 7 * fifo)
+    tail = rows(lines, q, 32)
+    t1, t2 = tail[:, 1], tail[:, 2]
+    g2 = tail[:, 0]
     ok &= (g2 & _G2_MASK) == _G2_VAL
-    s = byte_at(g2, 5).view(np.int64) - 48
-    ok &= (s >= 2) & (s <= 6)
-    # " n=" then the notify vCPU: one digit on most lines ("=D " read at once), else reread.
-    g3 = words[q + 8]
-    d1 = byte_at(g3, 1) - np.uint64(48)
-    single = ((g3 & M8) == ord("=")) & (d1 < 10) & ((byte_at(g3, 2) == 32) | (q + 10 == eol))
-    vcpu = d1.view(np.int64)
-    nn = np.ones(n_lines, dtype=np.int64)
-    multi = np.flatnonzero(ok & ~single)
+    s8 = byte_at(g2, 5) - np.uint64(48)
+    ok &= (s8 - np.uint64(2)) <= 4  # s in 2..6 (below 2 wraps around)
+    s = s8.view(np.int64)
+    # " n=" then the notify vCPU: one or two digits on most lines ("=D " or "=DD "), else reread.
+    c1 = byte_at(t1, 1) - np.uint64(48)
+    b2 = byte_at(t1, 2)
+    c2 = b2 - np.uint64(48)
+    lead = ((t1 & M8) == ord("=")) & (c1 < 10)
+    one = lead & ((b2 == 32) | (q + 10 == eol))
+    two = lead & ~one & (c2 < 10) & ((byte_at(t1, 3) == 32) | (q + 11 == eol))
+    nn = one + two * np.int64(2)
+    vcpu = np.where(two, c1 * np.uint64(10) + c2, c1).view(np.int64)
+    # After n=: " x=X" (4.2+) or the first field (4.1), `rel` bytes into the tail.
+    rel = 9 + nn
+    g4 = join_at(t1, t2, (rel - 8).view(np.uint64))
+    multi = np.flatnonzero(ok & (nn == 0))
     if multi.size:
         key, mv, mn = field_at(words, q[multi] + 6, N_EQ)
         long_field(words, q[multi] + 6, mv, mn)
         vcpu[multi] = mv
-        nn[multi] = np.where(key, mn, 0)
-    ok &= nn > 0
-    q = q + 9 + nn
-    # 4.2+: " x=X" now; 4.1: after the suffix.
-    g4 = words[q]
+        mn = np.where(key, mn, 0)
+        ok[multi] &= mn > 0
+        rel[multi] = 9 + mn
+        g4[multi] = words[q[multi] + rel[multi]]
     x_first = (g4 & X_EQ[0]) == X_EQ[1]
     x, okx = digit_at(g4, 3)
-    q += x_first * np.int64(4)
-    # Suffix by state: 2 " d=D"; 3 " d=D p=P"; 4 " p=P[ i=I]"; 5 " v=V"; 6 nothing. Each field is read
-    # only on the lines that have it.
-    rdom = np.full(n_lines, -1, dtype=np.int64)
+    rel += x_first * np.int64(4)
+    # Suffix by state: 2 " d=D"; 3 " d=D p=P"; 4 " p=P[ i=I]"; 5 " v=V"; 6 nothing. The first field
+    # is read from the tail on every line at once, the second on states 3 and 4 only.
+    first = join_at(t1, t2, (rel - 8).view(np.uint64))
+    if multi.size:
+        first[multi] = words[q[multi] + rel[multi]]
+    key = (first & _MASK3) == _FIRST_KEY[s & 7]
+    x_ = ((first >> np.uint64(24)) ^ ZEROS) | HIGH3
+    nondigit = (((x_ & LO7) + ADD) | x_) & HI
+    low = nondigit & (~nondigit + np.uint64(1))
+    nv = (((low >> np.uint64(7)) * CTZ_BYTES) >> np.uint64(56)).view(np.int64)
+    val = swar(x_, nv.view(np.uint64))
+    long_field(words, q + rel, val, nv)
+    has_field = s != 6
+    ok &= ~has_field | (key & (nv > 0))
+    rel += has_field * (3 + nv)
+    rdom = np.where((s == 2) | (s == 3), val, -1)
+    num = np.where((s == 4) | (s == 5), val, -1)
     rport = np.full(n_lines, -1, dtype=np.int64)
-    num = np.full(n_lines, -1, dtype=np.int64)
-    for lit, states in ((D_EQ, (2, 3)), (P_EQ, (3, 4)), (V_EQ, (5, 5))):
-        sel = np.flatnonzero((s == states[0]) | (s == states[1]))
-        if not sel.size:
-            continue
-        qs = q[sel]
-        key, val, nv = field_at(words, qs, lit)
-        long_field(words, qs, val, nv)
-        ok[sel] &= key & (nv > 0)
-        q[sel] = qs + 3 + nv
-        if lit is D_EQ:
-            rdom[sel] = val
-        elif lit is V_EQ:
-            num[sel] = val
-        else:
-            is3 = s[sel] == 3
-            rport[sel[is3]] = val[is3]
-            num[sel[~is3]] = val[~is3]
-    sel = np.flatnonzero(s == 4)
+    sel = np.flatnonzero(ok & ((s == 3) | (s == 4)))
     if sel.size:
-        qs = q[sel]
-        has_i, val, nv = field_at(words, qs, I_EQ)
-        long_field(words, qs, val, nv)
-        ok[sel] &= ~has_i | (nv > 0)
-        q[sel] = np.where(has_i, qs + 3 + nv, qs)
-    x_last = ~x_first & is_at(words, q, X_EQ)
-    xb, okxb = digit(buf, q + 3)
-    ok &= np.where(x_first, okx, x_last & okxb)
-    x = np.where(x_first, x, xb)
-    q += x_last * np.int64(4)
-    # An XSM label " Z=..." runs to the end of the line (4.2+).
-    has_z = x_first & is_at(words, q, Z_EQ)
-    q = np.where(has_z, eol, q)
-    ok &= q == eol
+        r2 = rel[sel]
+        in_row = r2 <= 24
+        upper = r2 >= 16
+        ts = tail[sel]
+        w2 = join_at(
+            np.where(upper, ts[:, 2], ts[:, 1]), np.where(upper, ts[:, 3], ts[:, 2]), (r2 & 7).view(np.uint64)
+        )
+        far = np.flatnonzero(~in_row)
+        if far.size:
+            w2[far] = words[q[sel[far]] + r2[far]]
+        is3 = s[sel] == 3
+        lit = np.where(is3, P_EQ[1], I_EQ[1])
+        has2 = (w2 & _MASK3) == lit
+        y = ((w2 >> np.uint64(24)) ^ ZEROS) | HIGH3
+        nondigit = (((y & LO7) + ADD) | y) & HI
+        low = nondigit & (~nondigit + np.uint64(1))
+        nv2 = (((low >> np.uint64(7)) * CTZ_BYTES) >> np.uint64(56)).view(np.int64)
+        val2 = swar(y, nv2.view(np.uint64))
+        long_field(words, q[sel] + r2, val2, nv2)
+        # s=3 needs " p=P"; s=4 may have " i=I" (4.2+ print the Xen IRQ behind the PIRQ).
+        ok[sel] = np.where(is3, has2 & (nv2 > 0), ~has2 | (nv2 > 0))
+        rel[sel] = r2 + has2 * (3 + nv2)
+        rport[sel[is3]] = val2[is3]
+    q += rel
+    # Most lines end here: 4.2+ with x= read. The rest (4.1's x= last, an XSM label " Z=..." running to
+    # the end of the line, garbage) are looked at on their own.
+    done = x_first & okx & (q == eol)
+    rest = np.flatnonzero(ok & ~done)
+    ok &= done
+    if rest.size:
+        qr, xf = q[rest], x_first[rest]
+        x_last = ~xf & is_at(words, qr, X_EQ)
+        xb, okxb = digit(buf, qr + 3)
+        good = np.where(xf, okx[rest], x_last & okxb)
+        x[rest] = np.where(xf, x[rest], xb)
+        qr = qr + x_last * np.int64(4)
+        has_z = xf & is_at(words, qr, Z_EQ)
+        qr = np.where(has_z, eol[rest], qr)
+        ok[rest] = good & (qr == eol[rest])
     # 4.1 prints x last and has no ABI field.
     ok &= x_first | (abi < 0)
     layouts: set[str] = set()

@@ -16,9 +16,9 @@ import numpy as np
 from evtchn.inspect.cparse import strtol10
 from evtchn.inspect.model import Kind, Source
 from evtchn.inspect.readers.base import TOO_BIG, Row, Sink, Verdict, num
-from evtchn.inspect.swar import ADD, BOOL, FIELD4, I64, LO7, Lines, const, number, swar
+from evtchn.inspect.swar import ADD, BOOL, FIELD4, I64, LO7, Lines, digits_in, join_at, rows, swar
 
-CHUNK = 1 << 15  # lines per pass
+CHUNK = 1 << 13  # lines per pass: its rows (64 bytes a line) stay in the L2 cache
 
 _LS_LINE = re.compile(r"^ *(\d+): VCPU (\d+): (.*)$")
 _LS_BODY: list[tuple[re.Pattern[str], Kind]] = [
@@ -102,76 +102,104 @@ def scan_lsevtchn_ports(lines: Lines, cand: I64) -> tuple[BOOL, dict[str, I64]]:
     return ok, out
 
 
+def _word(text: bytes) -> np.uint64:
+    return np.uint64(int.from_bytes(text, "little"))
+
+
+def _words_of(text: bytes) -> list[tuple[int, np.uint64, np.uint64]]:
+    """(column, mask, value) to compare `text` against a row's 8-byte columns."""
+    out = []
+    for k in range(0, len(text), 8):
+        part = text[k : k + 8]
+        out.append((k // 8, np.uint64((1 << (8 * len(part))) - 1), _word(part)))
+    return out
+
+
+_VC = _word(b": VC")
+_PU = _word(b"PU ")
+_COLON = _word(b": ")
+_INTERDOM = _word(b"Interdom")
+_VIRTUAL = _word(b"Virtual ")
+_PHYSICAL = _word(b"Physical")
+_IRQ = _word(b" IRQ ")  # after "Physical"
+_IRQ_V = _word(b"IRQ ")  # after "Virtual "
+_IPI = _word(b"IPI")
+_UNKNOWN = _word(b"Unknown")
+_PORT = _word(b", Port ")
+_M2, _M3, _M4, _M5, _M7 = (np.uint64((1 << (8 * k)) - 1) for k in (2, 3, 4, 5, 7))
+_CONNECTED_WORDS = _words_of(_CONNECTED)
+_WAITING_WORDS = _words_of(_WAITING)
+
+
 def _scan_ls_chunk(lines: Lines, cand: I64) -> tuple[BOOL, dict[str, I64]]:
-    buf, words = lines.buf, lines.words
     n = cand.shape[0]
     b = lines.starts[cand]
     eol = lines.ends[cand]
+    # Two row gathers per line: 24 bytes from the start ("%4d: VCPU %u: "), 64 from the body; the
+    # fields are shifts and masks of their words.
+    head = rows(lines, b, 24)
+    h0 = head[:, 0]
     # "%4d": a right-aligned port, wider from 10000; then ": VCPU ".
-    f = words[b] & np.uint64(0xFFFFFFFF)
+    f = h0 & np.uint64(0xFFFFFFFF)
     g = (f | np.uint64(0x10101010)) ^ np.uint64(0x30303030)
     ok = ((((g & LO7) + ADD) | g) & np.uint64(0x80808080)) == 0
     port = swar(g, np.full(n, 4, dtype=np.uint64))
     nd = 1 + (port >= 10) + (port >= 100) + (port >= 1000)
     narrow = ((f & np.uint64(0xF0F0F0F0)) == FIELD4[nd]) & (port > 0)
-    q = b + 4
-    wide = np.flatnonzero(ok & (buf[q] != ord(":")))
+    q = b + 4  # where ": VCPU " starts
+    wide = np.flatnonzero(ok & (((h0 >> np.uint64(32)) & np.uint64(0xFF)) != ord(":")))
     if wide.size:
-        wv, wn = number(words, b[wide])
+        wv, wn = digits_in(h0[wide])
         good = (wn >= 5) & (wn <= 7)
         port[wide] = wv
-        q[wide] = b[wide] + np.where(good, wn, 0)
+        q[wide] += np.where(good, wn - 4, 0)
         narrow[wide] = good
-    ok &= narrow & const(words, q, _VCPU)
-    vcpu, vn = number(words, q + len(_VCPU))
-    q = q + len(_VCPU) + vn
-    ok &= (vn > 0) & ((words[q] & np.uint64(0xFFFF)) == int.from_bytes(b": ", "little"))
-    q = q + 2
+        head[wide] = rows(lines, q[wide] - 4, 24)
+        h0 = head[:, 0]
+    h1 = head[:, 1]
+    ok &= narrow & ((h0 >> np.uint64(32)) == _VC) & ((h1 & _M3) == _PU)
+    # The vCPU from byte 11, then ": ".
+    vw = (h1 >> np.uint64(24)) | (head[:, 2] << np.uint64(40))
+    vcpu, vn = digits_in(vw)
+    ok &= (vn > 0) & (((vw >> (vn.view(np.uint64) << np.uint64(3))) & _M2) == _COLON)
+    q += 9 + vn  # the body
+    body = rows(lines, np.minimum(q, eol), 64)  # a body past the line's end is no body
+    c0, c1, c2 = body[:, 0], body[:, 1], body[:, 2]
     kind = np.full(n, 6, dtype=np.int64)  # Unknown
     rdom = np.full(n, -1, dtype=np.int64)
     rport = np.full(n, -1, dtype=np.int64)
-    num = np.full(n, -1, dtype=np.int64)
-    end = np.full(n, -1, dtype=np.int64)
-    first = buf[q]
-    # Each body is tried on the lines whose first letter fits; `end` is where a match stops.
-    sel = np.flatnonzero(first == ord("I"))
+    end = np.where((c0 & _M7) == _UNKNOWN, q + 7, -1)
+    ipi = (c0 & _M3) == _IPI
+    kind[ipi] = 5
+    end[ipi] = q[ipi] + 3
+    # "Virtual IRQ N" and "Physical IRQ N": one number window for both.
+    virq = (c0 == _VIRTUAL) & ((c1 & _M4) == _IRQ_V)
+    pirq = (c0 == _PHYSICAL) & ((c1 & _M5) == _IRQ)
+    irq = virq | pirq
+    shift = pirq.view(np.uint8).astype(np.uint64) + np.uint64(4)
+    numv, numn = digits_in(join_at(c1, c2, shift))
+    kind[irq] = np.where(pirq[irq], 3, 4)
+    num = np.where(irq, numv, -1)
+    end = np.where(irq & (numn > 0), q + 8 + shift.view(np.int64) + numn, end)
+    sel = np.flatnonzero(c0 == _INTERDOM)
     if sel.size:
-        qs = q[sel]
-        ipi = const(words, qs, b"IPI")
-        kind[sel[ipi]] = 5
-        end[sel[ipi]] = qs[ipi] + 3
-        # "Interdomain (C…" or "Interdomain (W…": byte 13 tells which literal to check in full.
-        c13 = buf[qs + 13]
-        for text, k in ((_CONNECTED, 2), (_WAITING, 1)):
-            hit = ~ipi & (c13 == text[13])
-            if not hit.any():
-                continue
-            hit[hit] = const(words, qs[hit], text)
-            hs, hq = sel[hit], qs[hit] + len(text)
-            dv, dn = number(words, hq)
-            hq = hq + dn
-            good = dn > 0
-            kind[hs], rdom[hs] = k, dv
-            if k == 2:
-                good &= const(words, hq, b", Port ")
-                pv, pn = number(words, hq + 7)
-                good &= pn > 0
-                rport[hs] = pv
-                hq = hq + 7 + pn
-            end[hs] = np.where(good, hq, -1)
-    for letter, text, k in ((ord("V"), _VIRQ, 4), (ord("P"), _PIRQ, 3)):
-        sel = np.flatnonzero(first == letter)
-        if not sel.size:
-            continue
-        qs = q[sel]
-        v, vn2 = number(words, qs + len(text))
-        good = const(words, qs, text) & (vn2 > 0)
-        kind[sel], num[sel] = k, v
-        end[sel] = np.where(good, qs + len(text) + vn2, -1)
-    sel = np.flatnonzero(first == ord("U"))
-    if sel.size:
-        qs = q[sel]
-        end[sel] = np.where(const(words, qs, b"Unknown"), qs + 7, -1)
+        bs, qs = body[sel], q[sel]
+        conn = np.ones(sel.shape[0], dtype=np.bool_)
+        for k, mask, value in _CONNECTED_WORDS:
+            conn &= (bs[:, k] & mask) == value
+        wait = ~conn
+        for k, mask, value in _WAITING_WORDS:
+            wait &= (bs[:, k] & mask) == value
+        # Connected: "... Remote Domain D, Port P" (D from byte 40); waiting: "... Domain D" (byte 49).
+        dv, dn = digits_in(np.where(conn, bs[:, 5], join_at(bs[:, 6], bs[:, 7], np.uint64(1))))
+        comma = join_at(bs[:, 5], bs[:, 6], dn.view(np.uint64))
+        pv, pn = digits_in(join_at(bs[:, 6], bs[:, 7], (dn - 1).view(np.uint64)))
+        conn &= (dn > 0) & ((comma & _M7) == _PORT) & (pn > 0)
+        wait &= dn > 0
+        kind[sel] = np.where(conn, 2, 1)
+        rdom[sel] = dv
+        rport[sel] = np.where(conn, pv, -1)
+        end[sel] = np.where(conn, qs + 47 + dn + pn, np.where(wait, qs + 49 + dn, -1))
     ok &= end == eol
     cols = {"port": port, "kind": kind, "vcpu": vcpu, "rdom": rdom, "rport": rport, "num": num}
     return ok, cols
