@@ -11,7 +11,7 @@ costs.dom0_baseline().
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -41,9 +41,15 @@ class Hardware(BaseModel):
     host_memory_mib: int = Field(ge=256, le=B.HOST_MEMORY_MIB.hi)
     dom0_vcpus: int = Field(ge=1, le=512)
     dom0_memory_mib: int = Field(ge=128, le=B.HOST_MEMORY_MIB.hi)
+    # In the order dom0 binds them at boot (the list order).
     irq_sources: list[IrqSource] = Field(default_factory=list)
-    # Xen numbers MSI PIRQs above the GSIs (nr_irqs_gsi: 24 per IO-APIC).
+    # Xen's nr_irqs_gsi (24 per IO-APIC): GSIs lie below it, MSI PIRQs and Xen's dynamic IRQs above it.
     msi_pirq_base: int = Field(default=48, ge=16, le=B.PIRQ.hi)
+    # dom0's PIRQ space as `xl dmesg` prints it ("Dom0 has maximum N PIRQs"); None: Xen's default
+    # (xen_default_nr_pirqs), grown to fit the sources.
+    dom0_nr_pirqs: int | None = Field(default=None, ge=16, le=B.PIRQ.hi)
+    # Dynamic IRQs Xen takes for itself before dom0 maps its first MSI (IOMMU fault and HPET interrupts).
+    xen_msi_irqs: int = Field(default=0, ge=0, le=B.PIRQ.hi)
     sources: dict[str, str] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -63,18 +69,36 @@ class Hardware(BaseModel):
             raise ValueError("a gsi source is one interrupt (count 1)")
         if any(g is not None and g >= self.msi_pirq_base for g in gsis):
             raise ValueError(f"GSIs must be below msi_pirq_base {self.msi_pirq_base}")
+        msi = sum(s.count for s in self.irq_sources if s.kind == "msi")
+        if self.dom0_nr_pirqs is not None and msi > self.dom0_nr_pirqs - self.msi_pirq_base:
+            room = self.dom0_nr_pirqs - self.msi_pirq_base
+            raise ValueError(
+                f"dom0_nr_pirqs {self.dom0_nr_pirqs} leaves room for {room} MSI PIRQs above "
+                f"msi_pirq_base {self.msi_pirq_base}; the sources need {msi}"
+            )
         return self
 
     @property
-    def pirq_numbers(self) -> list[int]:
-        """The PIRQs dom0 binds: each GSI, then MSI vectors numbered upward from msi_pirq_base."""
-        out = [s.gsi for s in self.irq_sources if s.kind == "gsi" and s.gsi is not None]
-        nxt = self.msi_pirq_base
+    def irq_map(self) -> list[IrqNumbers]:
+        """Each interrupt dom0 binds, in bind order, with its numbers as Xen hands them out: a GSI's PIRQ
+        and Xen IRQ are the GSI; an MSI's PIRQ is the highest free one (xen: arch/x86/irq.c get_free_pirq
+        scans from d->nr_pirqs - 1 down to nr_irqs_gsi for a non-GSI map) and its Xen IRQ the lowest free
+        dynamic one (create_irq scans up from nr_irqs_gsi, after the ones Xen took for itself)."""
+        out: list[IrqNumbers] = []
+        pirq, irq = self.nr_pirqs - 1, self.msi_pirq_base + self.xen_msi_irqs
         for s in self.irq_sources:
-            if s.kind == "msi":
-                out.extend(range(nxt, nxt + s.count))
-                nxt += s.count
+            if s.kind == "gsi" and s.gsi is not None:
+                out.append(IrqNumbers(s.name, "gsi", s.gsi, s.gsi, s.gsi))
+                continue
+            for _ in range(s.count):
+                out.append(IrqNumbers(s.name, "msi", None, pirq, irq))
+                pirq, irq = pirq - 1, irq + 1
         return out
+
+    @property
+    def pirq_numbers(self) -> list[int]:
+        """The PIRQs dom0 binds, in bind order (irq_map)."""
+        return [n.pirq for n in self.irq_map]
 
     @property
     def pirqs(self) -> int:
@@ -82,9 +106,38 @@ class Hardware(BaseModel):
 
     @property
     def nr_pirqs(self) -> int:
-        """dom0's PIRQ space: room for every number above, rounded up like Xen's nr_pirqs (≥ 256)."""
-        top = max(self.pirq_numbers, default=0) + 1
-        return max(256, (top + 63) // 64 * 64)
+        """dom0's PIRQ space: dom0_nr_pirqs, or Xen's default grown to hold every MSI above the GSIs."""
+        if self.dom0_nr_pirqs is not None:
+            return self.dom0_nr_pirqs
+        msi = sum(s.count for s in self.irq_sources if s.kind == "msi")
+        return max(
+            xen_default_nr_pirqs(self.host_pcpus, self.dom0_vcpus, self.msi_pirq_base),
+            self.msi_pirq_base + msi,
+        )
+
+
+class IrqNumbers(NamedTuple):
+    """One interrupt dom0 binds: its source, GSI (None for MSI), dom0's PIRQ and Xen's IRQ."""
+
+    source: str
+    kind: str
+    gsi: int | None
+    pirq: int
+    irq: int
+
+
+# xen: arch/x86/include/asm/irq-vectors.h FIRST_DYNAMIC_VECTOR 0x20, LAST_DYNAMIC_VECTOR 0xef (0xdf before
+# the legacy vector range was re-used on APs [UNCERTAIN: from which release]).
+NR_DYNAMIC_VECTORS = 0xEF - 0x20 + 1
+
+
+def xen_default_nr_pirqs(host_pcpus: int, dom0_vcpus: int, nr_irqs_gsi: int) -> int:
+    """dom0's nr_pirqs without extra_guest_irqs=: xen arch/x86/io_apic.c arch_hwdom_irqs() —
+    nr_irqs_gsi + min(fls(present CPUs), dom0 vCPUs) × NR_DYNAMIC_VECTORS, capped by nr_irqs (ioapic_init:
+    max(16 + CPUs × NR_DYNAMIC_VECTORS, 8 × nr_irqs_gsi)) and the PIRQ EOI bitmap page (32768)."""
+    nr_irqs = max(16 + host_pcpus * NR_DYNAMIC_VECTORS, 8 * nr_irqs_gsi)
+    n = min(host_pcpus.bit_length(), dom0_vcpus)
+    return min(nr_irqs_gsi + n * NR_DYNAMIC_VECTORS, nr_irqs, 4096 * 8)
 
 
 _GSI = "gsi"
@@ -129,6 +182,7 @@ DEFAULT_HARDWARE = Hardware(
             "in the blog's 'around 50–100' (reference §10, §13.8)"
         ),
         "msi_pirq_base": "xen: nr_irqs_gsi, 24 per IO-APIC on a 2-IO-APIC board",
+        "dom0_nr_pirqs": "xen arch_hwdom_irqs(): 48 + min(fls(16), 4) x 208 = 880 (xen_default_nr_pirqs)",
     },
 )
 
