@@ -99,7 +99,7 @@ class Dom0Kernel(Binder):
         if self.profile.dom0_kernel.fifo and FifoTracker.init(self.hv, DOM0, self.hardware.dom0_vcpus):
             self.abi = "FIFO"
             self.fifo = True
-        xen_irq = {n.pirq: n.irq for n in self.hardware.irq_map}
+        irq_map = {n.pirq: n for n in self.hardware.irq_map}
         load = channels_on_cpu(self.hv, DOM0, self.hardware.dom0_vcpus)  # kept up to date by settle()
         n_per_cpu = len(kernel_binds(self.profile.dom0_kernel, self.hardware.dom0_vcpus))
         for i, (kind, vcpu, arg) in enumerate(dom0_binds(self.profile, self.hardware)):
@@ -109,7 +109,7 @@ class Dom0Kernel(Binder):
                 port = self.hv.bind_ipi(DOM0, vcpu)
             else:
                 # PHYSDEVOP_map_pirq came first: the Xen IRQ behind the PIRQ (hardware.irq_map).
-                self.hv.domains[DOM0].pirq_irq[arg] = xen_irq.get(arg, arg)
+                self.hv.domains[DOM0].pirq_irq[arg] = irq_map[arg].irq
                 port = self.hv.bind_pirq(DOM0, arg)
             self.held.setdefault(kind, []).append(port)
             if self.fifo:
@@ -117,6 +117,13 @@ class Dom0Kernel(Binder):
             # Per-CPU VIRQs and IPIs stay where they were bound (xen_percpu_chip has no irq_set_affinity);
             # the global VIRQs and PIRQs after them go through the IRQ core's affinity step.
             settle(self.hv, DOM0, port, fifo=self.fifo, cpus=1 if i < n_per_cpu else self.cpus, load=load)
+            pin = irq_map[arg].vcpu if kind == "pirq" else None
+            here = self.hv.domains[DOM0].ports.notify[port]
+            if pin is not None and pin != here:
+                # The hardware file's vCPU: an smp_affinity_list write (set_affinity_irq, one CPU).
+                self.hv.bind_vcpu(DOM0, port, pin)
+                load[here] -= 1
+                load[pin] += 1
 
 
 class Xenstored(Binder):
