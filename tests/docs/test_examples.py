@@ -60,7 +60,8 @@ def test_r720_hardware_worked_example() -> None:
     assert sum(base.values()) == 105
     # every field of the file says where its value comes from
     assert set(hw.sources) == {"description", "host_pcpus", "host_memory_mib", "dom0_vcpus",
-                               "dom0_memory_mib", "irq_sources"}
+                               "dom0_memory_mib", "irq_sources", "msi_pirq_base", "dom0_nr_pirqs",
+                               "xen_msi_irqs"}
 
 
 def test_two_per_vcpu_profile_worked_example() -> None:

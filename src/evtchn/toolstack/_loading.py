@@ -70,3 +70,24 @@ def toml_error(p: Path, text: str, e: tomllib.TOMLDecodeError) -> SpecError:
     m = re.search(r"\(at line (\d+)", msg)
     line = m.group(1) if m else str(max(1, text.count("\n") + (not text.endswith("\n"))))
     return SpecError(f"{p}:{line}: not valid TOML: {msg.split(' (at')[0]}")
+
+
+def yaml_line(p: Path, text: str, loc: tuple[int | str, ...]) -> int | None:
+    """The 1-based line of the value at `loc` (keys and list indexes) in a YAML file, None when it is not
+    there (a missing field, a TOML or JSON file, or text YAML cannot compose)."""
+    if not loc or p.suffix.lower() not in (".yaml", ".yml"):
+        return None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            node = next((v for k, v in node.value if k.value == str(part)), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+            node = node.value[part]
+        else:
+            return None
+        if node is None:
+            return None
+    return None if node is None else int(node.start_mark.line) + 1

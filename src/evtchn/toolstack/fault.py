@@ -38,7 +38,7 @@ class FaultConsumer(Binder):
         self.held.setdefault(KEY, []).append(port)
         if self.fifo:
             FifoTracker.track(self.hv, DOM0, port)
-        settle(self.hv, DOM0, port, fifo=self.fifo)
+        settle(self.hv, DOM0, port, fifo=self.fifo, cpus=self.cpus)
         return port
 
     def unbind(self, count: int | None) -> list[int]:

@@ -8,6 +8,7 @@ for its per-vCPU binds dies with the kernel's BUG line.
 from __future__ import annotations
 
 from evtchn.toolstack.devices import vbd, vif
+from evtchn.toolstack.devices.xenbus import guest_cpus
 from evtchn.toolstack.kernel import FifoTracker, kernel_binds, settle
 from evtchn.toolstack.plumbing import Plumbing
 from evtchn.toolstack.records import Vm
@@ -40,11 +41,13 @@ def boot(p: Plumbing, vm: Vm) -> bool:
         if fifo:
             FifoTracker.track(hv, domid, port)
         settle(hv, domid, port, fifo=fifo)
-    # xenbus and the console driver bind the ports the toolstack allocated for them.
-    for key in ("store", "console"):
-        text = p.xenstore.get(f"/local/domain/{domid}/{key}/port")
-        if text is not None:
-            settle(hv, domid, int(text), fifo=fifo)
+    # xenbus and the console driver bind the ports the toolstack allocated for them; a port not bound yet
+    # is no channel of the kernel's when the other one is placed (kernel.target_vcpu).
+    cpus = guest_cpus(p, vm)
+    texts = [p.xenstore.get(f"/local/domain/{domid}/{key}/port") for key in ("store", "console")]
+    ports = [int(t) for t in texts if t is not None]
+    for i, port in enumerate(ports):
+        settle(hv, domid, port, fifo=fifo, cpus=cpus, skip=tuple(ports[i + 1 :]))
     attached = [d for d in vm.devices if d.state == "plugged"]
     by_key = {(d.kind, d.devid): d for d in attached}
     disks = [

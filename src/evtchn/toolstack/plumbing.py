@@ -102,6 +102,7 @@ class Plumbing:
             self.kernel.boot()
             for b in self.binders:
                 b.fifo = self.kernel.fifo
+                b.cpus = self.kernel.cpus
             self.xenstored.start()
             self.xenconsoled.start()
             self.dom0_events()
@@ -163,6 +164,7 @@ class Plumbing:
             b.hv = p.hv
             b.load_state(state["binders"].get(b.name, []))  # a file from before `evtchn fault` has none
             b.fifo = state["dom0_abi"] == "FIFO"
+            b.cpus = p.kernel.cpus  # derived from the profile's dom0 kernel and the hardware
         p.kernel.abi = state["dom0_abi"]
         p.xenstore = XenStore.from_state(state["xenstore"])
         p.rover = int(state["rover"])

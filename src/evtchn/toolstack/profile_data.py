@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from evtchn.toolstack.profile_data_xen417 import XEN_417
+from evtchn.toolstack.profile_data_xen417 import IRQ_CPU0_SOURCE, IRQ_SPREAD_SOURCE, XEN_417
 from evtchn.toolstack.profile_model import XL_ORDER, Failure, KernelFlavour, Profile
 
 # ------------------------------------------------------------------ kernel flavours
@@ -40,6 +40,7 @@ UPSTREAM_DOM0 = KernelFlavour(
     per_vcpu=[*_LINUX_FIFO, "ipi:spinlock", "ipi:irqwork"],
     global_virqs=[2, 9, 16],
     fifo=True,
+    irq_affinity="least_loaded",
 )
 XS6_LINUX_PV = KernelFlavour(
     name="2.6.32-era Linux PV guest",
@@ -58,6 +59,7 @@ MODERN_LINUX_PV = KernelFlavour(
     per_vcpu=[*_LINUX_FIFO, "ipi:irqwork"],
     smp_only=["ipi:spinlock"],
     fifo=True,
+    irq_affinity="least_loaded",
     blkfront_max_queues=4,
     netfront_max_queues=8,
     netfront_split=True,
@@ -67,6 +69,7 @@ MODERN_LINUX_HVM = KernelFlavour(
     per_vcpu=_LINUX_FIFO,
     smp_only=["ipi:spinlock"],
     fifo=True,
+    irq_affinity="least_loaded",
     blkfront_max_queues=4,
     netfront_max_queues=8,
     netfront_split=True,
@@ -262,7 +265,8 @@ XENSERVER_8 = Profile(
     sources={
         **_XS_SOURCES,
         "xen_version": "XenServer 8 ships Xen 4.17 (XCP-ng 8.2: 4.13)",
-        "dom0_kernel": "4.19 PV dom0 initialises FIFO (reference §12); debug VIRQ only under 2L (§6)",
+        "dom0_kernel": "4.19 PV dom0 initialises FIFO (reference §12); debug VIRQ only under 2L (§6)"
+        + IRQ_CPU0_SOURCE,
         "pv_guest_kernel": "modern Linux: FIFO, blkfront 4 queues, netfront min(8, vCPUs) split (§7.2)",
         "hvm_guest_kernel": "XenServer Windows xenvif supports split channels (reference §7.2); queue count "
         "[UNCERTAIN] (§13.7), modelled as min(8, vCPUs)",
@@ -310,10 +314,10 @@ XEN_XL = Profile(
     sources={
         "toolstack": "xl/libxl (reference §8.2)",
         "xen_version": "current Xen (reference preamble: HEAD after 4.22)",
-        "dom0_kernel": "Linux 6.1 PV dom0 with FIFO (reference §8.3a, §12)",
+        "dom0_kernel": "Linux 6.1 PV dom0 with FIFO (reference §8.3a, §12)" + IRQ_SPREAD_SOURCE,
         "guest_max_evtchn_port": "libxl default max_event_channels 1023 (reference §1, §8.2)",
         "pv_guest_kernel": "Linux 6.1 guests (reference §8.3a); blkfront 4 queues, netfront min(8, vCPUs) "
-        "(reference §7.2)",
+        "(reference §7.2)" + IRQ_SPREAD_SOURCE,
         "hvm_guest_kernel": "Linux HVM guest with PV drivers (reference §7.1, §8.3a)",
         "pvh_guest_kernel": "a PVH Linux guest takes the HVM SMP path: no PV-only irq_work IPI "
         "(linux: arch/x86/xen/enlighten_pvh.c, smp_hvm.c)",
@@ -350,5 +354,3 @@ BUILTIN_PROFILES: dict[str, Profile] = {
     p.name: p for p in (XENSERVER_61, XENSERVER_62, XENSERVER_65, XENSERVER_8, XEN_XL, XEN_417)
 }
 DEFAULT_PROFILE = "xenserver-6.2"
-
-

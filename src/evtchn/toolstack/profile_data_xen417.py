@@ -11,6 +11,16 @@ from __future__ import annotations
 
 from evtchn.toolstack.profile_model import XL_ORDER, Failure, KernelFlavour, Profile
 
+# Where a kernel puts a new non-per-CPU channel (KernelFlavour.irq_affinity), as read in Linux.
+IRQ_SPREAD_SOURCE = (
+    "; new interdomain/PIRQ/global-VIRQ channels go to the least-loaded online vCPU (linux >= 5.11: commit "
+    "93b6adbf0420 'xen/events: Implement irq distribution', events_base.c select_target_cpu)"
+)
+IRQ_CPU0_SOURCE = (
+    "; its channels stay on vCPU 0 (linux < 5.11: xen_irq_init forced the affinity to CPU 0, so evtchn.c's "
+    "round robin, removed by commit 26599cd34323, could only pick CPU 0)"
+)
+
 # linux v6.1: CPU 0 binds its timer VIRQ at time_init (arch/x86/xen/time.c xen_time_init), then the PV
 # spinlock IPI (arch/x86/xen/smp_pv.c xen_pv_smp_prepare_cpus: xen_init_lock_cpu(0) before
 # xen_smp_intr_init(0)), then resched, callfunc, [debug under 2-level], callfuncsingle (arch/x86/xen/smp.c
@@ -26,6 +36,7 @@ LINUX61_PV_DOM0 = KernelFlavour(
     boot_order=["virq:0", "ipi:spinlock", "ipi:resched", "ipi:callfunc", "ipi:callfuncsingle", "ipi:irqwork"],
     global_virqs=[2, 9, 16],
     fifo=True,
+    irq_affinity="least_loaded",
 )
 LINUX61_PV_GUEST = KernelFlavour(
     name="Linux 6.1 PV guest (Debian 12, FIFO)",
@@ -33,6 +44,7 @@ LINUX61_PV_GUEST = KernelFlavour(
     smp_only=["ipi:spinlock"],
     boot_order=["virq:0", "ipi:spinlock", "ipi:resched", "ipi:callfunc", "ipi:callfuncsingle", "ipi:irqwork"],
     fifo=True,
+    irq_affinity="least_loaded",
     blkfront_max_queues=4,
     netfront_max_queues=8,
     netfront_split=True,
@@ -98,10 +110,10 @@ XEN_417 = Profile(
         "xen_cpu_up_online, time.c xen_time_init; globals VIRQ_CONSOLE (hvc_xen), PCPU_STATE, MCA. "
         "xen.fifo_events=0 on dom0's command line (events_base.c module_param fifo_events) gives a 2-level "
         "dom0 that also binds VIRQ_DEBUG per vCPU (smp.c: 'if (!xen_fifo_events)'): "
-        "examples/profiles/xen-4.17-2level.yaml",
+        "examples/profiles/xen-4.17-2level.yaml" + IRQ_SPREAD_SOURCE,
         "guest_max_evtchn_port": "libxl default max_event_channels 1023 (reference §1, §8.2)",
         "pv_guest_kernel": "linux v6.1 PV guest: as dom0's CPU binds; blkfront 4 queues, netfront "
-        "min(8, vCPUs) split (reference §7.2)",
+        "min(8, vCPUs) split (reference §7.2)" + IRQ_SPREAD_SOURCE,
         "hvm_guest_kernel": "linux v6.1 HVM guest: arch/x86/xen/smp_hvm.c binds the spinlock IPI after "
         "xen_smp_intr_init(0) on CPU 0 as on the others; no PV irq_work IPI",
         "pvh_guest_kernel": "a PVH guest takes the HVM SMP path (arch/x86/xen/enlighten_pvh.c)",

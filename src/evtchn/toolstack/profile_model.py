@@ -68,6 +68,11 @@ class KernelFlavour(_Model):
     netfront_max_queues: int = Field(default=1, ge=1, le=B.BACKEND_QUEUES.hi)  # capped at the guest's vCPUs
     netfront_split: bool = False
     netfront_ctrl_ring: bool = False  # uses netback's control ring (hash/mapping configuration)
+    # Where the kernel's IRQ core puts a newly bound non-per-CPU channel (interdomain, PIRQ, global VIRQ,
+    # /dev/xen/evtchn ports): "cpu0" (Linux < 5.11: the affinity mask is forced to CPU 0) or "least_loaded"
+    # (Linux >= 5.11, commit 93b6adbf0420 "xen/events: Implement irq distribution": select_target_cpu()
+    # picks the online CPU with the fewest channels, then EVTCHNOP_bind_vcpu). kernel.target_vcpu().
+    irq_affinity: Literal["cpu0", "least_loaded"] = "cpu0"
     # BUG_ON text when a per-vCPU bind fails (linux: drivers/xen/events/events_base.c).
     bug_line: str = "kernel BUG at drivers/xen/events/events_base.c! RIP: {function}"
 
@@ -238,5 +243,3 @@ class Profile(_Model):
 
     def console_for(self, vm_type: str) -> bool:
         return {"pv": self.console_pv, "hvm": self.console_hvm, "pvh": self.console_pvh}[vm_type]
-
-

@@ -16,7 +16,16 @@ from collections.abc import Hashable
 from typing import Any
 
 from evtchn.toolstack.hardware import Hardware
-from evtchn.toolstack.kernel import VIRQ_CON_RING, VIRQ_DOM_EXC, FifoTracker, dom0_binds, settle
+from evtchn.toolstack.kernel import (
+    VIRQ_CON_RING,
+    VIRQ_DOM_EXC,
+    FifoTracker,
+    channels_on_cpu,
+    dom0_binds,
+    irq_cpus,
+    kernel_binds,
+    settle,
+)
 from evtchn.toolstack.profiles import Profile
 from evtchn.xen import DOMID_SELF, Hypervisor
 
@@ -32,6 +41,7 @@ class Binder:
         self.hv = hv
         self.held: dict[Hashable, list[int]] = {}
         self.fifo = False
+        self.cpus = 1  # dom0's vCPUs its kernel spreads new IRQs over (kernel.irq_cpus; Plumbing sets it)
 
     def bind(self, key: Hashable, domid: int, remote_port: int) -> int:
         """bind_interdomain from dom0; raises XenError (e.g. ENOSPC) with nothing held for that bind."""
@@ -39,7 +49,7 @@ class Binder:
         self.held.setdefault(key, []).append(port)
         if self.fifo:
             FifoTracker.track(self.hv, DOM0, port)
-        settle(self.hv, DOM0, port, fifo=self.fifo)
+        settle(self.hv, DOM0, port, fifo=self.fifo, cpus=self.cpus)
         return port
 
     def release(self, key: Hashable) -> list[int]:
@@ -83,22 +93,37 @@ class Dom0Kernel(Binder):
         self.profile = profile
         self.hardware = hardware
         self.abi = "2-level"
+        self.cpus = irq_cpus(profile.dom0_kernel, hardware.dom0_vcpus)
 
     def boot(self) -> None:
         if self.profile.dom0_kernel.fifo and FifoTracker.init(self.hv, DOM0, self.hardware.dom0_vcpus):
             self.abi = "FIFO"
             self.fifo = True
-        for kind, vcpu, arg in dom0_binds(self.profile, self.hardware):
+        irq_map = {n.pirq: n for n in self.hardware.irq_map}
+        load = channels_on_cpu(self.hv, DOM0, self.hardware.dom0_vcpus)  # kept up to date by settle()
+        n_per_cpu = len(kernel_binds(self.profile.dom0_kernel, self.hardware.dom0_vcpus))
+        for i, (kind, vcpu, arg) in enumerate(dom0_binds(self.profile, self.hardware)):
             if kind == "virq":
                 port = self.hv.bind_virq(DOM0, arg, vcpu)
             elif kind == "ipi":
                 port = self.hv.bind_ipi(DOM0, vcpu)
             else:
+                # PHYSDEVOP_map_pirq came first: the Xen IRQ behind the PIRQ (hardware.irq_map).
+                self.hv.domains[DOM0].pirq_irq[arg] = irq_map[arg].irq
                 port = self.hv.bind_pirq(DOM0, arg)
             self.held.setdefault(kind, []).append(port)
             if self.fifo:
                 FifoTracker.track(self.hv, DOM0, port)
-            settle(self.hv, DOM0, port, fifo=self.fifo)
+            # Per-CPU VIRQs and IPIs stay where they were bound (xen_percpu_chip has no irq_set_affinity);
+            # the global VIRQs and PIRQs after them go through the IRQ core's affinity step.
+            settle(self.hv, DOM0, port, fifo=self.fifo, cpus=1 if i < n_per_cpu else self.cpus, load=load)
+            pin = irq_map[arg].vcpu if kind == "pirq" else None
+            here = self.hv.domains[DOM0].ports.notify[port]
+            if pin is not None and pin != here:
+                # The hardware file's vCPU: an smp_affinity_list write (set_affinity_irq, one CPU).
+                self.hv.bind_vcpu(DOM0, port, pin)
+                load[here] -= 1
+                load[pin] += 1
 
 
 class Xenstored(Binder):
@@ -110,10 +135,10 @@ class Xenstored(Binder):
         # dom0's kernel offers its store port to the local xenstored (/proc/xen/xsd_port), which binds it.
         kport = self.hv.alloc_unbound(DOM0, DOMID_SELF, DOM0)
         self.held["xenbus-kernel"] = [kport]
-        settle(self.hv, DOM0, kport, fifo=self.fifo)
+        settle(self.hv, DOM0, kport, fifo=self.fifo, cpus=self.cpus)
         self.bind("xenbus", DOM0, kport)
         self.held["virq"] = [self.hv.bind_virq(DOM0, VIRQ_DOM_EXC, 0)]
-        settle(self.hv, DOM0, self.held["virq"][0], fifo=self.fifo)
+        settle(self.hv, DOM0, self.held["virq"][0], fifo=self.fifo, cpus=self.cpus)
 
     def introduce(self, domid: int, guest_port: int) -> int:
         """XS_INTRODUCE(domid, mfn, port)."""
@@ -132,7 +157,7 @@ class Xenconsoled(Binder):
     def start(self) -> None:
         if self.log_hv:
             self.held["virq"] = [self.hv.bind_virq(DOM0, VIRQ_CON_RING, 0)]
-            settle(self.hv, DOM0, self.held["virq"][0], fifo=self.fifo)
+            settle(self.hv, DOM0, self.held["virq"][0], fifo=self.fifo, cpus=self.cpus)
 
 
 class BlockBackend(Binder):

@@ -9,7 +9,7 @@ frontend / backend error paths (linux: drivers/xen/xenbus/xenbus_client.c; refer
 from __future__ import annotations
 
 from evtchn.toolstack.devices.dom0_daemons import DOM0
-from evtchn.toolstack.kernel import FifoTracker, settle
+from evtchn.toolstack.kernel import FifoTracker, irq_cpus, settle
 from evtchn.toolstack.plumbing import Plumbing
 from evtchn.toolstack.records import DeviceStatus, Vm
 from evtchn.xen import DOMID_SELF, XenError
@@ -31,8 +31,16 @@ def guest_alloc(p: Plumbing, domid: int, fifo: bool) -> int:
     port = p.hv.alloc_unbound(domid, DOMID_SELF, DOM0)
     if fifo:
         FifoTracker.track(p.hv, domid, port)
-    settle(p.hv, domid, port, fifo=fifo)
+    vm = p.by_domid.get(domid)
+    # The frontend binds it at once (bind_evtchn_to_irqhandler): a >= 5.11 kernel spreads it.
+    settle(p.hv, domid, port, fifo=fifo, cpus=guest_cpus(p, vm) if vm is not None else 1)
     return port
+
+
+def guest_cpus(p: Plumbing, vm: Vm) -> int:
+    """The online vCPUs the guest's kernel spreads new channels over (kernel.irq_cpus): its `vcpus`, not
+    the spare `max_vcpus`, which stay offline."""
+    return irq_cpus(p.profile.guest_kernel(vm.spec.type), vm.spec.vcpus)
 
 
 def frontend_error(p: Plumbing, vm: Vm, dev: DeviceStatus, e: XenError) -> str:
