@@ -36,6 +36,11 @@ LINUX61_PV_GUEST = KernelFlavour(
     blkfront_max_queues=4,
     netfront_max_queues=8,
     netfront_split=True,
+    # linux v6.1 drivers/net/xen-netfront.c xennet_init_queue: NET_TX_RING_SIZE and NET_RX_RING_SIZE (256
+    # each) buffer refs per queue before setup_netfront grants the tx and rx rings; v6.1 has the 5.19
+    # allocator (drivers/xen/grant-table.c gnttab_set_free), refs from NR_RESERVED_ENTRIES = 8 upwards.
+    netfront_tx_grants=256,
+    netfront_rx_grants=256,
 )
 # HVM/PVH Linux: arch/x86/xen/smp_hvm.c xen_hvm_smp_prepare_cpus calls xen_smp_intr_init(0) *before*
 # xen_init_lock_cpu(0), so the spinlock IPI is last on every CPU there; no irq_work IPI outside PV.

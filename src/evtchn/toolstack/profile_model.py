@@ -68,6 +68,12 @@ class KernelFlavour(_Model):
     netfront_max_queues: int = Field(default=1, ge=1, le=B.BACKEND_QUEUES.hi)  # capped at the guest's vCPUs
     netfront_split: bool = False
     netfront_ctrl_ring: bool = False  # uses netback's control ring (hash/mapping configuration)
+    # The guest's grant table as its frontends take from it (devices/xenbus.py grant()): the first ref
+    # its allocator hands out (the ones below are the toolstack's, console 0 and xenstore 1), and the
+    # buffer refs netfront reserves per queue, tx then rx, before it grants that queue's two rings.
+    grant_first_free: int = Field(default=8, ge=0)
+    netfront_tx_grants: int = Field(default=0, ge=0)
+    netfront_rx_grants: int = Field(default=0, ge=0)
     # BUG_ON text when a per-vCPU bind fails (linux: drivers/xen/events/events_base.c).
     bug_line: str = "kernel BUG at drivers/xen/events/events_base.c! RIP: {function}"
 

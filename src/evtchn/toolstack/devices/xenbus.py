@@ -18,11 +18,16 @@ from evtchn.xen import DOMID_SELF, XenError
 XB_INITIALISING, XB_INITWAIT, XB_INITIALISED, XB_CONNECTED, XB_CLOSING = 1, 2, 3, 4, 5
 
 
-def grant(p: Plumbing, vm: Vm) -> int:
-    """A grant reference for a ring page; Linux starts after the 8 reserved entries."""
+def grant(p: Plumbing, vm: Vm, count: int = 1) -> int:
+    """The first of `count` grant references the guest's allocator hands out (Linux get_free_entries()):
+    a fresh table gives them in order from the kernel's grant_first_free (linux: drivers/xen/grant-table.c,
+    NR_RESERVED_ENTRIES 8 below which the toolstack's console 0 and xenstore 1 refs live). A ring takes one;
+    netfront's buffer reservations take a ring's worth (KernelFlavour.netfront_tx_grants/_rx_grants).
+    Refs a frontend gives back are not reused here (Linux pushes them on the free list's head)."""
     assert vm.domid is not None
-    n = p.grefs.get(vm.domid, 8)
-    p.grefs[vm.domid] = n + 1
+    first = p.profile.guest_kernel(vm.spec.type).grant_first_free
+    n = p.grefs.get(vm.domid, first)
+    p.grefs[vm.domid] = n + count
     return n
 
 
