@@ -41,6 +41,7 @@ LINUX61_PV_GUEST = KernelFlavour(
     # allocator (drivers/xen/grant-table.c gnttab_set_free), refs from NR_RESERVED_ENTRIES = 8 upwards.
     netfront_tx_grants=256,
     netfront_rx_grants=256,
+    frontend_closes=True,  # blkfront_closing / netback_changed -> xenbus_frontend_closed()
 )
 # HVM/PVH Linux: arch/x86/xen/smp_hvm.c xen_hvm_smp_prepare_cpus calls xen_smp_intr_init(0) *before*
 # xen_init_lock_cpu(0), so the spinlock IPI is last on every CPU there; no irq_work IPI outside PV.

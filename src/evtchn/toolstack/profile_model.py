@@ -74,6 +74,9 @@ class KernelFlavour(_Model):
     grant_first_free: int = Field(default=8, ge=0)
     netfront_tx_grants: int = Field(default=0, ge=0)
     netfront_rx_grants: int = Field(default=0, ge=0)
+    # Its frontends answer a backend's Closing by going Closed (Linux: xenbus_frontend_closed() from
+    # blkfront's blkback_changed / netfront's netback_changed); the backend then goes Closed too.
+    frontend_closes: bool = False
     # BUG_ON text when a per-vCPU bind fails (linux: drivers/xen/events/events_base.c).
     bug_line: str = "kernel BUG at drivers/xen/events/events_base.c! RIP: {function}"
 
