@@ -38,9 +38,12 @@ def run(p: Plumbing, vm: Vm, atoms: Sequence[Atom]) -> None:
             atom.do(p, vm)
     except AtomFailed:
         p.dom0_events()
-        for atom in reversed(started):
-            if atom.undo is not None:
-                atom.undo(p, vm)
+        try:
+            for atom in reversed(started):
+                if atom.undo is not None:
+                    atom.undo(p, vm)
+        finally:
+            p.leave_dying = False
         raise
 
 

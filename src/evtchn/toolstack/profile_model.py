@@ -136,6 +136,9 @@ class Failure(_Model):
     message: str
     xenapi_code: str = "INTERNAL_ERROR"
     xenapi_params: list[str] = Field(default_factory=lambda: ["{message}"])
+    # The toolstack destroys the half-built domain, but a dom0 daemon still maps one of its pages, so Xen
+    # cannot finish: the domain stays dying (`(null)` `--p--d` in xl list), keeping its domid.
+    leaves_dying: bool = False
 
     @field_validator("message")
     @classmethod
