@@ -62,7 +62,7 @@ def test_xenopsd_profiles_destroy_fully() -> None:
 
 def _crashing(on_crash: str) -> VmSpec:
     # 4 vCPUs want ~6 binds each; a table of 10 ports dies binding vCPU 1's (reference §8.3a).
-    return VmSpec(name="c", type="pv", vcpus=4, max_event_channels=10, on_crash=on_crash)  # type: ignore[arg-type]
+    return VmSpec(name="c", type="pv", vcpus=4, max_event_channels=10, on_crash=on_crash)
 
 
 @pytest.mark.parametrize(("profile", "state"), [("xen-4.17", "---sc-"), ("xenserver-8", "--psc-")])
