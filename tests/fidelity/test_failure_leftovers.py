@@ -10,6 +10,8 @@ xen-api ocaml/xapi/xapi_xenops.ml on_crash_behaviour (preserve -> Vm.Pause: XenA
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from evtchn.toolstack import BUILTIN_PROFILES, Host, StartError, VmSpec
@@ -111,3 +113,42 @@ def test_on_crash_read_from_xl_cfg_and_written_back() -> None:
 
     with pytest.raises(SpecError, match=r"^g.cfg:2: on_crash must be one of destroy, restart"):
         parse_xl_cfg('name = "g"\non_crash = "explode"\n', source="g.cfg")
+
+
+def test_the_zombie_and_the_preserved_crash_persist(tmp_path: Path) -> None:
+    """`evtchn vm start` commits what a refused start leaves in Xen (a dying domain), then exits 3."""
+    from click.testing import CliRunner
+
+    from evtchn.cli import main
+    from evtchn.cli.exits import EXIT_REFUSED
+    from evtchn.store import create_store, open_store
+
+    path = tmp_path / "h.db"
+    create_store(_short_host("xen-4.17", 0), path)
+    spec = tmp_path / "g.yaml"
+    spec.write_text("name: g\ntype: pv\n")
+
+    def cli(*args: str) -> tuple[int, str]:
+        r = CliRunner().invoke(main, [*args, "--host", str(path)])
+        return r.exit_code, r.stderr
+
+    assert cli("vm", "create", str(spec))[0] == 0
+    for domid in (1, 2):
+        code, err = cli("vm", "start", "g")
+        assert code == EXIT_REFUSED and f"domain {domid} console tty: timed out" in err
+    fresh = open_store(path).read()
+    assert [(r.domid, r.name, r.state) for r in xl_list(fresh.plumbing)][1:] == [
+        (1, "(null)", "--p--d"),
+        (2, "(null)", "--p--d"),
+    ]
+    assert fresh.vm("g").power_state == "Halted"
+    fresh.check_invariants()
+
+    store = create_store(Host.create("xen-4.17"), tmp_path / "c.db")
+    with store.transaction() as host:
+        host.define_vm(_crashing("preserve"))
+        vm = host.start_vm("c")
+    again = open_store(store.path).read()
+    assert again.vm("c").power_state == "Paused" and again.vm("c").spec.on_crash == "preserve"
+    assert vm.domid is not None and again.hv.domains[vm.domid].xl_state == "---sc-"
+    again.check_invariants()

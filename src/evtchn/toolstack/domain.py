@@ -93,6 +93,7 @@ def destroy(p: Plumbing, vm: Vm) -> None:
     if domid in p.hv.domains:
         if p.leave_dying:
             p.hv.kill_domain(domid)
+            p.left_dying = True
         else:
             p.hv.destroy_domain(domid)
     p.leave_dying = False

@@ -54,6 +54,7 @@ class Plumbing:
         self.tty = 0  # the last /dev/pts number xenconsoled handed out
         self.grefs: dict[int, int] = {}  # next grant reference per domain
         self.restarting: set[str] = set()  # VM uuids whose on_crash restart is running (crash.py)
+        self.left_dying = False  # ... and domain.destroy did leave one (AtomFailed's error says so)
         self.leave_dying = False  # the failure being undone leaves the domain dying (Failure.leaves_dying)
         self.early_ioreq: list[int] = []  # between VM_create and the device model, within one start
         self.memory = MemoryModel()
