@@ -85,6 +85,21 @@ def test_preserve_keeps_the_crashed_domain_and_its_ports(profile: str, state: st
     host.check_invariants()
 
 
+def test_console_text_is_linux_61s_bug_with_its_line() -> None:
+    """linux 6.1.166 drivers/xen/events/events_base.c: bind_ipi_to_irq BUG() at 1282, bind_virq_to_irq
+    BUG_ON(ret < 0) at 1399; lib/bug.c prints "kernel BUG at <file>:<line>!"."""
+    host = Host.create("xen-4.17")
+    host.define_vm(_crashing("preserve"))  # ports 1-2 store/console, 3-8 vCPU 0, 9-10 vCPU 1's timer, resched
+    assert host.start_vm("c").messages == [
+        "kernel BUG at drivers/xen/events/events_base.c:1282! RIP: bind_ipi_to_irq"
+    ]
+    spec = VmSpec(name="v", type="pv", vcpus=4, max_event_channels=8, on_crash="preserve")  # vCPU 1's timer
+    host.define_vm(spec)
+    assert host.start_vm("v").messages == [
+        "kernel BUG at drivers/xen/events/events_base.c:1399! RIP: bind_virq_to_irq"
+    ]
+
+
 def test_destroy_frees_everything() -> None:
     host = Host.create("xen-4.17")
     host.define_vm(_crashing("destroy"))

@@ -18,6 +18,13 @@ from evtchn.toolstack.profile_model import XL_ORDER, Failure, KernelFlavour, Pro
 # IPIs from the cpuhp "prepare" step (enlighten_pv.c xen_cpu_up_prepare_pv) and the spinlock IPI from the
 # "online" step (enlighten.c xen_cpu_up_online), i.e. last. xen_init_spinlocks() turns PV spinlocks off
 # on a 1-CPU domain (arch/x86/xen/spinlock.c), hence smp_only.
+# A guest whose own table has no port left for a per-CPU bind dies in the binder (linux 6.1.166,
+# drivers/xen/events/events_base.c): bind_virq_to_irq gets -ENOSPC, which is not -EEXIST, so
+# BUG_ON(ret < 0) at line 1399; bind_ipi_to_irq's EVTCHNOP_bind_ipi failure is BUG() at line 1282.
+# "kernel BUG at %s:%u!" is lib/bug.c report_bug()'s text. The line moves between 6.1 point releases
+# (Debian 12 ships 6.1.1xx); 6.1.166 as read (unifreq/linux-6.1.y 525d1212a).
+LINUX61_BUG = "kernel BUG at drivers/xen/events/events_base.c:{line}! RIP: {function}"
+LINUX61_BUG_LINES = {"bind_virq_to_irq": 1399, "bind_ipi_to_irq": 1282}
 _FIFO_PER_CPU = ["virq:0", "ipi:resched", "ipi:callfunc", "ipi:callfuncsingle"]
 LINUX61_PV_DOM0 = KernelFlavour(
     name="Linux 6.1 PV dom0 (Debian 12, FIFO)",
@@ -42,6 +49,8 @@ LINUX61_PV_GUEST = KernelFlavour(
     netfront_tx_grants=256,
     netfront_rx_grants=256,
     frontend_closes=True,  # blkfront_closing / netback_changed -> xenbus_frontend_closed()
+    bug_line=LINUX61_BUG,
+    bug_lines=LINUX61_BUG_LINES,
 )
 # HVM/PVH Linux: arch/x86/xen/smp_hvm.c xen_hvm_smp_prepare_cpus calls xen_smp_intr_init(0) *before*
 # xen_init_lock_cpu(0), so the spinlock IPI is last on every CPU there; no irq_work IPI outside PV.

@@ -79,6 +79,8 @@ class KernelFlavour(_Model):
     frontend_closes: bool = False
     # BUG_ON text when a per-vCPU bind fails (linux: drivers/xen/events/events_base.c).
     bug_line: str = "kernel BUG at drivers/xen/events/events_base.c! RIP: {function}"
+    # The source line of each binder's BUG for this kernel version ({line} in bug_line), by function.
+    bug_lines: dict[str, int] = Field(default_factory=dict)
 
     @field_validator("per_vcpu", "smp_only")
     @classmethod
@@ -107,7 +109,7 @@ class KernelFlavour(_Model):
     @field_validator("bug_line")
     @classmethod
     def _bug_line(cls, v: str) -> str:
-        return _template(v, function="bind_virq_to_irq", vcpu=0, bind="virq:0")
+        return _template(v, function="bind_virq_to_irq", vcpu=0, bind="virq:0", line=0)
 
 
 StartOp = Literal["xenstored_introduce", "xenconsoled_bind", "VBD_plug", "VIF_plug", "VM_create_device_model"]
