@@ -6,7 +6,7 @@ error/<nodename>/error, then xenbus_switch_state(Closing)); the frontend's other
 xenbus_frontend_closed() -> Closed (6); the backend's frontend_changed (xen-blkback/xenbus.c,
 xen-netback/xenbus.c, case XenbusStateClosed) switches to Closed and, `online` being 1, stays.
 blkfront adds the gendisk only on the backend's Connected (blkfront_connect); netfront registered its
-net_device at probe and turns the carrier on only in xennet_connect.
+net_device in xennet_connect() once its own rings and ports are set up.
 """
 
 from __future__ import annotations
@@ -45,10 +45,11 @@ def test_blkback_failure_closes_both_ends() -> None:
     failed = vm.device("vbd", 51728)
     assert failed is not None and failed.dom0_ports == [] and len(failed.guest_ports) == 1
     assert host.hv.domains[d].ports.state[failed.guest_ports[0]] != 0
-    # The guest: xvda in /proc/partitions, xvdb absent; eth0 listed without carrier.
+    # The guest: xvda in /proc/partitions, xvdb absent; eth0 still listed (netfront registered it in
+    # xennet_connect before netback failed).
     view = guest_view(vm)
     assert view.partitions == ["xvda"]
-    assert view.interfaces == [("eth0", False)]
+    assert view.interfaces == ["eth0"]
     host.check_invariants()
 
 
@@ -57,7 +58,7 @@ def test_all_connected_guest_sees_everything() -> None:
     host.define_vm(SPEC)
     vm = host.start_vm("g")
     assert guest_view(vm).partitions == ["xvda", "xvdb"]
-    assert guest_view(vm).interfaces == [("eth0", True)]
+    assert guest_view(vm).interfaces == ["eth0"]
     host.destroy_vm("g")
     assert guest_view(host.vm("g")).partitions == []
 
@@ -76,3 +77,16 @@ def test_disk_names() -> None:
     # 202<<8 | disk<<4 (xvda = 51712), the extended form 1<<28 | disk<<8.
     assert [disk_name(51712), disk_name(51728), disk_name(51712 + 16 * 15)] == ["xvda", "xvdb", "xvdp"]
     assert [disk_name((1 << 28) | (26 << 8)), disk_name((1 << 28) | (27 << 8))] == ["xvdaa", "xvdab"]
+
+
+def test_a_nic_whose_frontend_got_no_port_is_absent() -> None:
+    """max_event_channels leaves the guest no port for netfront: talk_to_netback fails, no net_device."""
+    host = Host.create("xen-4.17")
+    # ports 1-2 store/console, 3-7 the one vCPU's binds (no spinlock IPI), 8 the disk: none for the NIC.
+    spec = SPEC.model_copy(update={"disks": SPEC.disks[:1], "max_event_channels": 8})
+    host.define_vm(spec)
+    vm = host.start_vm("g")
+    nic = vm.device("vif", 0)
+    assert nic is not None and nic.state == "absent"
+    assert guest_view(vm) == type(guest_view(vm))(["xvda"], [])
+    host.check_invariants()

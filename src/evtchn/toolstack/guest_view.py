@@ -1,13 +1,15 @@
 """What a booted Linux guest sees of its PV devices, as its own tools show them.
 
     guest_view(vm).partitions     # ["xvda", "xvdb"]: /proc/partitions, connected disks only
-    guest_view(vm).interfaces     # [("eth0", True)]: `ip link`, with carrier
+    guest_view(vm).interfaces     # ["eth0"]: `ip link`
 
-Sources (linux v6.1): blkfront adds a disk's gendisk only in blkfront_connect(), on the backend's Connected
-(drivers/block/xen-blkfront.c blkback_changed -> blkfront_connect -> device_add_disk), so a disk whose
-backend failed or whose frontend got no port never appears in /proc/partitions. netfront registers its
-net_device at probe (drivers/net/xen-netfront.c netfront_probe -> register_netdev) and turns the carrier
-on only in xennet_connect(), so a NIC whose connect failed is listed without carrier (NO-CARRIER).
+Sources (linux 6.1.166): blkfront adds a disk's gendisk only in blkfront_connect(), on the backend's
+Connected (drivers/block/xen-blkfront.c blkback_changed -> blkfront_connect -> device_add_disk), so a disk
+whose backend failed or whose frontend got no port never appears in /proc/partitions. netfront registers
+its net_device in xennet_connect() once talk_to_netback() succeeded (drivers/net/xen-netfront.c, on the
+backend's InitWait), turns the carrier on there and goes Connected without waiting for netback; a later
+Closing only closes the xenbus device (xenbus_frontend_closed), so a NIC whose backend failed is still
+listed (with carrier, passing no traffic), and only a NIC whose frontend got no port is absent.
 Interfaces are named eth<N> in frontend order, as the kernel names them before udev renames.
 """
 
@@ -21,7 +23,7 @@ from evtchn.toolstack.records import Vm
 @dataclass(frozen=True, slots=True)
 class GuestView:
     partitions: list[str]
-    interfaces: list[tuple[str, bool]]
+    interfaces: list[str]
 
 
 def disk_name(devid: int) -> str:
@@ -47,6 +49,5 @@ def guest_view(vm: Vm) -> GuestView:
     if not vm.booted:
         return GuestView([], [])
     disks = [disk_name(d.devid) for d in vm.devices if d.kind == "vbd" and d.state == "connected"]
-    nics = [d for d in vm.devices if d.kind == "vif" and d.state in ("connected", "failed", "absent")]
-    nics.sort(key=lambda d: d.devid)
-    return GuestView(disks, [(f"eth{i}", d.state == "connected") for i, d in enumerate(nics)])
+    nics = [d for d in vm.devices if d.kind == "vif" and d.state in ("connected", "failed")]
+    return GuestView(disks, [f"eth{i}" for i in range(len(nics))])
