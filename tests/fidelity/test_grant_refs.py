@@ -1,8 +1,9 @@
 """Grant references as Linux 6.1 frontends take them, in xenstore and in the backends' error messages.
 
 Sources (linux v6.1):
-- drivers/xen/grant-table.c: NR_RESERVED_ENTRIES 8 (include/xen/grant_table.h: GNTTAB_RESERVED_CONSOLE 0,
-  GNTTAB_RESERVED_XENSTORE 1 are the toolstack's); gnttab_init() puts 8.. on the free list with
+- include/xen/interface/grant_table.h: GNTTAB_NR_RESERVED_ENTRIES 8 (GNTTAB_RESERVED_CONSOLE 0 and
+  GNTTAB_RESERVED_XENSTORE 1 are the toolstack's); drivers/xen/grant-table.c (read in 6.1.166):
+  gnttab_init() puts 8.. on the free list with
   gnttab_set_free(), a grown table's entries are appended at the tail (since 5.19), and get_free_entries()
   takes from the head, so a fresh guest hands out 8, 9, 10, ... in order.
 - drivers/net/xen-netfront.c: xennet_create_queues() runs xennet_init_queue() for every queue, which reserves

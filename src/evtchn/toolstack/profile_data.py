@@ -24,9 +24,10 @@ _LINUX_FIFO = [_TIMER, "ipi:resched", "ipi:callfunc", "ipi:callfuncsingle"]
 # NET_TX_RING_SIZE / NET_RX_RING_SIZE), called from xennet_create_queues for every queue before
 # talk_to_netback's setup_netfront loop). Both ring sizes are __CONST_RING_SIZE(xen_netif_{tx,rx}, 4096)
 # = 256 (include/xen/interface/io/netif.h: 4032 bytes of slots, 12- and 8-byte unions, rounded down to
-# a power of two). Refs below 8 are the toolstack's (grant-table.c NR_RESERVED_ENTRIES, console 0 and
-# xenstore 1 in grant_table.h), so a fresh guest's allocator hands out 8, 9, …; Linux >= 5.19 appends
-# the entries of a grown table at the tail of the free list (gnttab_set_free), so they stay in order.
+# a power of two). Refs below 8 are the toolstack's (include/xen/interface/grant_table.h
+# GNTTAB_NR_RESERVED_ENTRIES 8, GNTTAB_RESERVED_CONSOLE 0, GNTTAB_RESERVED_XENSTORE 1), so a fresh
+# guest's allocator hands out 8, 9, …; Linux >= 5.19 appends the entries of a grown table at the tail
+# of the free list (gnttab_set_free), so they stay in order.
 # [UNCERTAIN] Older kernels (the 2.6.32 / 3.10 guests below) put a grown table's entries at the head
 # (grow_gnttab_list before 5.19); refs past their first 512-entry frame are not modelled that way.
 NET_TX_RING_SIZE = NET_RX_RING_SIZE = 256

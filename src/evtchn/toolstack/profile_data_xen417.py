@@ -45,7 +45,7 @@ LINUX61_PV_GUEST = KernelFlavour(
     netfront_split=True,
     # linux v6.1 drivers/net/xen-netfront.c xennet_init_queue: NET_TX_RING_SIZE and NET_RX_RING_SIZE (256
     # each) buffer refs per queue before setup_netfront grants the tx and rx rings; v6.1 has the 5.19
-    # allocator (drivers/xen/grant-table.c gnttab_set_free), refs from NR_RESERVED_ENTRIES = 8 upwards.
+    # allocator (drivers/xen/grant-table.c gnttab_set_free), refs from GNTTAB_NR_RESERVED_ENTRIES = 8 up.
     netfront_tx_grants=256,
     netfront_rx_grants=256,
     frontend_closes=True,  # blkfront_closing / netback_changed -> xenbus_frontend_closed()

@@ -20,8 +20,9 @@ XB_INITIALISING, XB_INITWAIT, XB_INITIALISED, XB_CONNECTED, XB_CLOSING, XB_CLOSE
 
 def grant(p: Plumbing, vm: Vm, count: int = 1) -> int:
     """The first of `count` grant references the guest's allocator hands out (Linux get_free_entries()):
-    a fresh table gives them in order from the kernel's grant_first_free (linux: drivers/xen/grant-table.c,
-    NR_RESERVED_ENTRIES 8 below which the toolstack's console 0 and xenstore 1 refs live). A ring takes one;
+    a fresh table gives them in order from the kernel's grant_first_free (linux: drivers/xen/grant-table.c;
+    GNTTAB_NR_RESERVED_ENTRIES 8, below which the toolstack's console 0 and xenstore 1 refs live).
+    A ring takes one;
     netfront's buffer reservations take a ring's worth (KernelFlavour.netfront_tx_grants/_rx_grants).
     Refs a frontend gives back are not reused here (Linux pushes them on the free list's head)."""
     assert vm.domid is not None
