@@ -158,6 +158,15 @@ def test_the_zombie_and_the_preserved_crash_persist(tmp_path: Path) -> None:
     ]
     assert fresh.vm("g").power_state == "Halted"
     fresh.check_invariants()
+    r = CliRunner().invoke(main, ["xl-list", "--host", str(path)])
+    assert r.exit_code == 0 and r.stdout.splitlines()[2:] == [
+        "(null)                                       1     0     1     --p--d",
+        "(null)                                       2     0     1     --p--d",
+    ]
+    shown = CliRunner().invoke(main, ["host", "show", "--json", "--host", str(path)]).stdout
+    import json
+
+    assert [d["name"] for d in json.loads(shown)["domains"]] == ["Domain-0", "(null)", "(null)"]
 
     store = create_store(Host.create("xen-4.17"), tmp_path / "c.db")
     with store.transaction() as host:
