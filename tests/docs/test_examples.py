@@ -40,7 +40,7 @@ def test_client_scripts_compile() -> None:
 
 def test_xl_cfg_notes_the_key_it_does_not_model() -> None:
     _, notes = read_spec(EXAMPLES / "guest.cfg")
-    assert notes == [f"{EXAMPLES / 'guest.cfg'}:8: on_crash: not modelled, ignored"]
+    assert notes == [f"{EXAMPLES / 'guest.cfg'}:9: serial: not modelled, ignored"]
 
 
 def test_seed_example_is_the_blogs_vm() -> None:

@@ -112,9 +112,10 @@ def test_upstream_pv_direct_kernel_boot() -> None:
     assert [d.vbd_devid for d in spec.disks] == [51712]  # xvda = 202<<8 (xen: docs/misc/vbd-interface.txt)
     assert [n.devid for n in spec.nics] == [0]  # vif = [ '' ]: one NIC with every default
     assert spec.max_event_channels == 2047
-    # kernel/ramdisk/extra/maxmem/on_crash do not change an event-channel count: named, by line, not refused.
+    # kernel/ramdisk/extra/maxmem do not change an event-channel count: named, by line, not refused.
     assert notes[0] == "debian-pv.cfg:6: kernel: not modelled, ignored"
-    assert _ignored(notes) == ["kernel", "ramdisk", "extra", "maxmem", "on_crash"]
+    assert _ignored(notes) == ["kernel", "ramdisk", "extra", "maxmem"]
+    assert spec.on_crash == "preserve"  # read: a guest that dies at boot stays crashed (crash.py)
 
 
 def test_xen_tools_generated_file() -> None:
@@ -130,15 +131,15 @@ def test_xen_tools_generated_file() -> None:
         "dhcp",
         "on_poweroff",
         "on_reboot",
-        "on_crash",
     ]
+    assert spec.on_crash == "restart"
 
 
 def test_upstream_hvm_with_emulated_cdrom() -> None:
     spec, notes = parse_xl_cfg(UPSTREAM_HVM, source="win.cfg")
     assert spec.type == "hvm" and spec.vcpus == 4
     assert [(d.vbd_devid, d.kind, d.mode) for d in spec.disks] == [(768, "disk", "rw"), (5632, "cdrom", "ro")]
-    assert "win.cfg:10: on_crash: not modelled, ignored" in notes
+    assert not any("on_crash" in n for n in notes) and spec.on_crash == "coredump-restart"
 
 
 @pytest.mark.parametrize("text", [UPSTREAM_PV, XEN_TOOLS, UPSTREAM_HVM])

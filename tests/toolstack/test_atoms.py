@@ -59,7 +59,8 @@ def test_executor_undoes_every_started_atom_newest_first() -> None:
 def _snapshot(h: Host) -> tuple[object, ...]:
     xs = h.xenstore
     vms = xs.ls("/vm") if xs.exists("/vm") else []
-    return h.dom0_ports_used(), sorted(h.hv.domains), [kv for kv in xs.walk("/local") if kv[1]], vms
+    live = sorted(d for d, dom in h.hv.domains.items() if not dom.dying)
+    return h.dom0_ports_used(), live, [kv for kv in xs.walk("/local") if kv[1]], vms
 
 
 @pytest.mark.parametrize("name", sorted(BUILTIN_PROFILES))
@@ -78,4 +79,8 @@ def test_a_failure_at_every_start_atom_leaves_nothing(name: str) -> None:
         assert info.value.op in {a.name for a in atoms(profile, "start")}
         assert _snapshot(h) == before
         assert h.vm("v").power_state == "Halted"
+        # Except a dying domain where the profile says the failure leaves one (xen-4.17: xenstored could
+        # not bind, so libxl's destroy cannot finish; tests/fidelity/test_failure_leftovers.py).
+        dying = {d for d, dom in h.hv.domains.items() if dom.dying}
+        assert dying == ({1} if k == 0 and profile.store_failure.leaves_dying else set())
         h.check_invariants()

@@ -101,10 +101,8 @@ def test_xl_cfg(tmp_path: Path) -> None:
     assert [(n.devid, n.mac) for n in spec.nics] == [(0, "00:16:3e:11:22:33"), (5, None)]
     assert spec.max_event_channels == 2047 and spec.pv_drivers
     # Unknown keys are reported with their line, not fatal.
-    assert notes == [
-        f"{tmp_path / 'guest1.cfg'}:12: on_crash: not modelled, ignored",
-        f"{tmp_path / 'guest1.cfg'}:13: serial: not modelled, ignored",
-    ]
+    assert notes == [f"{tmp_path / 'guest1.cfg'}:13: serial: not modelled, ignored"]
+    assert spec.on_crash == "destroy"  # on_crash is read (xl.cfg(5); toolstack/crash.py)
 
 
 def test_xl_cfg_defaults_and_builder() -> None:

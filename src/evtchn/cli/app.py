@@ -33,6 +33,7 @@ COMMANDS: dict[str, str] = {
     "serve": "evtchn.cli.serve:serve",
     "vm": "evtchn.cli.vm:vm_group",
     "vm-local": "evtchn.cli.vm_local:vm_local",
+    "xl-list": "evtchn.cli.xl:xl_list_cmd",
 }
 
 

@@ -49,11 +49,21 @@ def _progress(total: int, what: str) -> Iterator[Callable[[], None]]:
 
 def run_steps(store: Store[Host], steps: list[Step], what: str) -> None:
     """Each step in its own transaction, in order; on the first failure: one line and its exit code."""
+    from evtchn.toolstack.errors import ToolstackError
+
     with _progress(len(steps), what) as advance:
         for done, step in enumerate(steps):
+            kept: ToolstackError | None = None
             try:
                 with store.transaction() as host:
-                    lines = step.run(host)
+                    try:
+                        lines = step.run(host)
+                    except ToolstackError as e:
+                        if not e.left_behind:
+                            raise
+                        kept, lines = e, []  # commit what the failure left (a dying domain), then report
+                if kept is not None:
+                    raise kept
             except Exception as e:
                 got = one_line(e)
                 if got is None:

@@ -54,7 +54,7 @@ def domain_listing(store: Store[Host], names: dict[int, str]) -> list[dict[str, 
     return [
         {
             "domid": domid,
-            "name": DOM0_NAME if domid == 0 else names.get(domid, "?"),
+            "name": DOM0_NAME if domid == 0 else names.get(domid, "(null)"),  # as xl list: no name node
             "used": used,
             "free": limit - used,
             "limit": limit,

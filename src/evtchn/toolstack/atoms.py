@@ -36,11 +36,15 @@ def run(p: Plumbing, vm: Vm, atoms: Sequence[Atom]) -> None:
         for atom in atoms:
             started.append(atom)
             atom.do(p, vm)
-    except AtomFailed:
+    except AtomFailed as f:
         p.dom0_events()
-        for atom in reversed(started):
-            if atom.undo is not None:
-                atom.undo(p, vm)
+        try:
+            for atom in reversed(started):
+                if atom.undo is not None:
+                    atom.undo(p, vm)
+        finally:
+            f.error.left_behind = p.left_dying
+            p.leave_dying = p.left_dying = False
         raise
 
 

@@ -84,12 +84,19 @@ def _build(p: Plumbing, vm: Vm) -> None:
 
 
 def destroy(p: Plumbing, vm: Vm) -> None:
-    """Destroy the domain; xenstored and xenconsoled release it on @releaseDomain."""
+    """Destroy the domain; xenstored and xenconsoled release it on @releaseDomain. When the failure being
+    undone leaves it dying (Failure.leaves_dying: a dom0 daemon still maps its page), Xen only kills it:
+    its ports close, it keeps its domid, and the toolstack forgets it (dying_orphans())."""
     domid = vm.domid
     if domid is None:
         return
     if domid in p.hv.domains:
-        p.hv.destroy_domain(domid)
+        if p.leave_dying:
+            p.hv.kill_domain(domid)
+            p.left_dying = True
+        else:
+            p.hv.destroy_domain(domid)
+    p.leave_dying = False
     p.xenconsoled.release(domid)
     p.xenstored.release(domid)
     xs = p.xenstore

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 
 class ToolstackError(Exception):
+    # The failed operation still changed the host (Xen keeps a dying domain: Failure.leaves_dying), so a
+    # persisted host commits it before reporting the error.
+    left_behind = False
+
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message

@@ -35,7 +35,8 @@ def boot(p: Plumbing, vm: Vm) -> bool:
             port = hv.bind_virq(domid, int(arg), vcpu) if kind == "virq" else hv.bind_ipi(domid, vcpu)
         except XenError:
             fn = "bind_virq_to_irq" if kind == "virq" else "bind_ipi_to_irq"
-            vm.messages.append(kernel.bug_line.format(function=fn, vcpu=vcpu, bind=bind))
+            line = kernel.bug_lines.get(fn, 0)
+            vm.messages.append(kernel.bug_line.format(function=fn, vcpu=vcpu, bind=bind, line=line))
             vm.last_error = vm.messages[-1]
             return False
         if fifo:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from evtchn.toolstack import capacity, costs, guest, hotplug, invariants, migrate, operations
+from evtchn.toolstack import capacity, costs, crash, guest, hotplug, invariants, migrate, operations
 from evtchn.toolstack.atoms import AtomFailed, run
 from evtchn.toolstack.capacity import Admission
 from evtchn.toolstack.devices import xenbus
@@ -352,8 +352,8 @@ class Host:
             self._boot(vm)
 
     def _boot(self, vm: Vm) -> None:
-        if not guest.boot(self.plumbing, vm):
-            self._teardown(vm)  # the guest panicked; the crash action (destroy) halts the VM
+        if not guest.boot(self.plumbing, vm):  # the kernel died: the VM's on_crash action (crash.py)
+            crash.handle(self.plumbing, vm, self._teardown, lambda v: self.start_vm(v.uuid))
 
     def _teardown(self, vm: Vm, state: str = HALTED) -> None:
         run(self.plumbing, vm, operations.atoms(self.profile, "shutdown", vm))

@@ -13,6 +13,11 @@ from evtchn.toolstack.records import HALTED, SUSPENDED, Vm
 from evtchn.xen import ECS
 
 
+def dying_orphans(p: Plumbing, live: set[int]) -> set[int]:
+    """Dying domains no VM owns: what a failed creation left (Failure.leaves_dying)."""
+    return {d for d, dom in p.hv.domains.items() if dom.dying and d not in live}
+
+
 def check(p: Plumbing, vms: Iterable[Vm]) -> None:
     p.hv.check_invariants()
     vms = list(vms)
@@ -27,7 +32,10 @@ def check(p: Plumbing, vms: Iterable[Vm]) -> None:
     for port in p.fault.all_ports():  # IOCTL_EVTCHN_BIND_UNBOUND_PORT: unbound, remote dom0 (fault.py)
         assert d0.ports.state[port] == ECS.UNBOUND and d0.ports.rdom[port] == DOM0, f"fault port {port}"
     live = {vm.domid for vm in vms if vm.domid is not None}
-    assert set(p.hv.domains) - {DOM0} == live, f"domains {set(p.hv.domains)} vs live VMs {live}"
+    zombies = dying_orphans(p, live)
+    for domid in zombies:  # a failed creation's dying domain: no port, no xenstore home (domain.destroy)
+        assert not p.hv.domains[domid].ports.used_ports(), f"dying domain {domid} holds ports"
+    assert set(p.hv.domains) - {DOM0} - zombies == live, f"domains {set(p.hv.domains)} vs live VMs {live}"
     assert set(p.footprints) == live and p.resident_mib == sum(p.footprints.values()), "memory ledger"
     for vm in vms:
         if vm.power_state in (HALTED, SUSPENDED):

@@ -53,6 +53,9 @@ class Plumbing:
         self.by_domid: dict[int, Vm] = {}
         self.tty = 0  # the last /dev/pts number xenconsoled handed out
         self.grefs: dict[int, int] = {}  # next grant reference per domain
+        self.restarting: set[str] = set()  # VM uuids whose on_crash restart is running (crash.py)
+        self.left_dying = False  # ... and domain.destroy did leave one (AtomFailed's error says so)
+        self.leave_dying = False  # the failure being undone leaves the domain dying (Failure.leaves_dying)
         self.early_ioreq: list[int] = []  # between VM_create and the device model, within one start
         self.memory = MemoryModel()
         self.footprints: dict[int, int] = {}  # MiB each live domain takes (memory.py), by domid
@@ -133,6 +136,7 @@ class Plumbing:
             "errname": e.name,
             "strerror": e.errno.strerror,
         }
+        self.leave_dying = failure.leaves_dying  # read by the domain's undo (domain.destroy)
         message = failure.message.format(**fields)
         params = [p.format(message=message, **fields) for p in failure.xenapi_params]
         return AtomFailed(StartError(message, xenapi_code=failure.xenapi_code, xenapi_params=params, op=op))

@@ -19,6 +19,19 @@ _TIMER, _DEBUG = "virq:0", "virq:1"
 _LINUX_2L = [_TIMER, "ipi:resched", "ipi:callfunc", _DEBUG, "ipi:callfuncsingle"]
 _LINUX_FIFO = [_TIMER, "ipi:resched", "ipi:callfunc", "ipi:callfuncsingle"]
 
+# Linux netfront reserves a ring's worth of grant refs per queue for its tx and rx buffers before it
+# grants the queue's rings (drivers/net/xen-netfront.c xennet_init_queue: gnttab_alloc_grant_references(
+# NET_TX_RING_SIZE / NET_RX_RING_SIZE), called from xennet_create_queues for every queue before
+# talk_to_netback's setup_netfront loop). Both ring sizes are __CONST_RING_SIZE(xen_netif_{tx,rx}, 4096)
+# = 256 (include/xen/interface/io/netif.h: 4032 bytes of slots, 12- and 8-byte unions, rounded down to
+# a power of two). Refs below 8 are the toolstack's (include/xen/interface/grant_table.h
+# GNTTAB_NR_RESERVED_ENTRIES 8, GNTTAB_RESERVED_CONSOLE 0, GNTTAB_RESERVED_XENSTORE 1), so a fresh
+# guest's allocator hands out 8, 9, …; Linux >= 5.19 appends the entries of a grown table at the tail
+# of the free list (gnttab_set_free), so they stay in order.
+# [UNCERTAIN] Older kernels (the 2.6.32 / 3.10 guests below) put a grown table's entries at the head
+# (grow_gnttab_list before 5.19); refs past their first 512-entry frame are not modelled that way.
+NET_TX_RING_SIZE = NET_RX_RING_SIZE = 256
+
 XS6_DOM0 = KernelFlavour(
     name="xenserver-6 dom0 (2.6.32, 32-bit PV)",
     per_vcpu=[*_LINUX_2L, "ipi:spinlock"],
@@ -43,11 +56,17 @@ UPSTREAM_DOM0 = KernelFlavour(
     irq_affinity="least_loaded",
 )
 XS6_LINUX_PV = KernelFlavour(
+    netfront_tx_grants=NET_TX_RING_SIZE,
+    netfront_rx_grants=NET_RX_RING_SIZE,
+    frontend_closes=True,
     name="2.6.32-era Linux PV guest",
     per_vcpu=_LINUX_2L,
     smp_only=["ipi:spinlock"],
 )
 XS65_LINUX_PV = KernelFlavour(
+    netfront_tx_grants=NET_TX_RING_SIZE,
+    netfront_rx_grants=NET_RX_RING_SIZE,
+    frontend_closes=True,
     name="3.10-era Linux PV guest",
     per_vcpu=[*_LINUX_2L, "ipi:irqwork"],
     smp_only=["ipi:spinlock"],
@@ -55,6 +74,9 @@ XS65_LINUX_PV = KernelFlavour(
     netfront_max_queues=1,
 )
 MODERN_LINUX_PV = KernelFlavour(
+    netfront_tx_grants=NET_TX_RING_SIZE,
+    netfront_rx_grants=NET_RX_RING_SIZE,
+    frontend_closes=True,
     name="Linux 6.1 PV/PVH guest (FIFO)",
     per_vcpu=[*_LINUX_FIFO, "ipi:irqwork"],
     smp_only=["ipi:spinlock"],
@@ -65,6 +87,9 @@ MODERN_LINUX_PV = KernelFlavour(
     netfront_split=True,
 )
 MODERN_LINUX_HVM = KernelFlavour(
+    netfront_tx_grants=NET_TX_RING_SIZE,
+    netfront_rx_grants=NET_RX_RING_SIZE,
+    frontend_closes=True,
     name="Linux 6.1 HVM guest with PV drivers (FIFO)",
     per_vcpu=_LINUX_FIFO,
     smp_only=["ipi:spinlock"],

@@ -73,8 +73,19 @@ class KernelFlavour(_Model):
     # (Linux >= 5.11, commit 93b6adbf0420 "xen/events: Implement irq distribution": select_target_cpu()
     # picks the online CPU with the fewest channels, then EVTCHNOP_bind_vcpu). kernel.target_vcpu().
     irq_affinity: Literal["cpu0", "least_loaded"] = "cpu0"
+    # The guest's grant table as its frontends take from it (devices/xenbus.py grant()): the first ref
+    # its allocator hands out (the ones below are the toolstack's, console 0 and xenstore 1), and the
+    # buffer refs netfront reserves per queue, tx then rx, before it grants that queue's two rings.
+    grant_first_free: int = Field(default=8, ge=0)
+    netfront_tx_grants: int = Field(default=0, ge=0)
+    netfront_rx_grants: int = Field(default=0, ge=0)
+    # Its frontends answer a backend's Closing by going Closed (Linux: xenbus_frontend_closed() from
+    # blkfront's blkback_changed / netfront's netback_changed); the backend then goes Closed too.
+    frontend_closes: bool = False
     # BUG_ON text when a per-vCPU bind fails (linux: drivers/xen/events/events_base.c).
     bug_line: str = "kernel BUG at drivers/xen/events/events_base.c! RIP: {function}"
+    # The source line of each binder's BUG for this kernel version ({line} in bug_line), by function.
+    bug_lines: dict[str, int] = Field(default_factory=dict)
 
     @field_validator("per_vcpu", "smp_only")
     @classmethod
@@ -103,7 +114,7 @@ class KernelFlavour(_Model):
     @field_validator("bug_line")
     @classmethod
     def _bug_line(cls, v: str) -> str:
-        return _template(v, function="bind_virq_to_irq", vcpu=0, bind="virq:0")
+        return _template(v, function="bind_virq_to_irq", vcpu=0, bind="virq:0", line=0)
 
 
 StartOp = Literal["xenstored_introduce", "xenconsoled_bind", "VBD_plug", "VIF_plug", "VM_create_device_model"]
@@ -132,6 +143,9 @@ class Failure(_Model):
     message: str
     xenapi_code: str = "INTERNAL_ERROR"
     xenapi_params: list[str] = Field(default_factory=lambda: ["{message}"])
+    # The toolstack destroys the half-built domain, but a dom0 daemon still maps one of its pages, so Xen
+    # cannot finish: the domain stays dying (`(null)` `--p--d` in xl list), keeping its domid.
+    leaves_dying: bool = False
 
     @field_validator("message")
     @classmethod

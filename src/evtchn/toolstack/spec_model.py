@@ -90,6 +90,17 @@ class NicSpec(_Model):
     queues: int | None = Field(default=None, ge=1, le=64)
 
 
+# xl.cfg(5) on_crash / on_poweroff actions (xen: docs/man/xl.cfg.5.pod.in, libxl_types.idl
+# libxl_action_on_shutdown: destroy, restart, rename-restart, preserve, coredump-destroy,
+# coredump-restart, soft-reset).
+OnCrash = Literal[
+    "destroy", "restart", "rename-restart", "preserve", "coredump-destroy", "coredump-restart", "soft-reset"
+]
+ON_CRASH: tuple[str, ...] = (
+    "destroy", "restart", "rename-restart", "preserve", "coredump-destroy", "coredump-restart", "soft-reset"
+)
+
+
 class VmSpec(_Model):
     """What a VM is made of, as far as event channels care."""
 
@@ -103,6 +114,9 @@ class VmSpec(_Model):
     nics: list[NicSpec] = Field(default_factory=list)
     pv_drivers: bool = True  # HVM: PV drivers installed (PV/PVH guests always have frontends)
     max_event_channels: int | None = Field(default=None, ge=1, le=B.MAX_EVENT_CHANNELS.hi)
+    # What the toolstack does when the guest crashes: xl.cfg(5) on_crash (libxl default destroy;
+    # xapi's actions_after_crash, xen-api ocaml/xapi/xapi_xenops.ml on_crash_behaviour).
+    on_crash: OnCrash = "destroy"
 
     @model_validator(mode="after")
     def _check(self) -> VmSpec:

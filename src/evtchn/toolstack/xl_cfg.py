@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from evtchn.toolstack.errors import SpecError
 from evtchn.toolstack.spec_model import (
+    ON_CRASH,
     DiskSpec,
     NicSpec,
     VmSpec,
@@ -41,6 +42,7 @@ _XL_KEYS = {
     "vif",
     "max_event_channels",
     "xen_platform_pci",
+    "on_crash",
 }
 
 
@@ -234,6 +236,12 @@ def parse_xl_cfg(text: str, *, source: str = "<xl.cfg>") -> tuple[VmSpec, list[s
         elif key == "max_event_channels":
             # 0 means unset: libxl's default applies (xl.cfg(5); reference §1).
             fields["max_event_channels"] = want(int) or None
+        elif key == "on_crash":
+            action = want(str)
+            if action not in ON_CRASH:
+                choices = ", ".join(ON_CRASH)
+                raise SpecError(f"{source}:{line}: on_crash must be one of {choices}, not {action!r}")
+            fields["on_crash"] = action
         elif key == "xen_platform_pci":
             platform_pci = bool(want(int))
         elif key in ("disk", "vif"):
@@ -290,4 +298,6 @@ def to_xl_cfg(spec: VmSpec) -> str:
         lines.append(f"max_event_channels = {spec.max_event_channels}")
     if spec.type == "hvm" and not spec.pv_drivers:
         lines.append("xen_platform_pci = 0")
+    if spec.on_crash != "destroy":
+        lines.append(f'on_crash = "{spec.on_crash}"')
     return "\n".join(lines) + "\n"

@@ -133,6 +133,11 @@ def frontend(p: Plumbing, vm: Vm, nic: NicSpec, dev: DeviceStatus, fifo: bool) -
     multi = queues > 1
     if multi:
         keys["multi-queue-num-queues"] = queues
+    # xennet_create_queues: every queue reserves its tx then rx buffer refs; then talk_to_netback's
+    # setup_netfront grants each queue's tx ring, then its rx ring (linux v6.1 drivers/net/xen-netfront.c).
+    kernel = p.profile.guest_kernel(vm.spec.type)
+    for _ in layout:
+        xenbus.grant(p, vm, kernel.netfront_tx_grants + kernel.netfront_rx_grants)
     for q, ports in enumerate(layout):
         prefix = f"queue-{q}/" if multi else ""
         keys[f"{prefix}tx-ring-ref"] = xenbus.grant(p, vm)

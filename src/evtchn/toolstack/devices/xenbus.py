@@ -15,14 +15,20 @@ from evtchn.toolstack.records import DeviceStatus, Vm
 from evtchn.xen import DOMID_SELF, XenError
 
 # xenbus states (xen: xen/include/public/io/xenbus.h)
-XB_INITIALISING, XB_INITWAIT, XB_INITIALISED, XB_CONNECTED, XB_CLOSING = 1, 2, 3, 4, 5
+XB_INITIALISING, XB_INITWAIT, XB_INITIALISED, XB_CONNECTED, XB_CLOSING, XB_CLOSED = 1, 2, 3, 4, 5, 6
 
 
-def grant(p: Plumbing, vm: Vm) -> int:
-    """A grant reference for a ring page; Linux starts after the 8 reserved entries."""
+def grant(p: Plumbing, vm: Vm, count: int = 1) -> int:
+    """The first of `count` grant references the guest's allocator hands out (Linux get_free_entries()):
+    a fresh table gives them in order from the kernel's grant_first_free (linux: drivers/xen/grant-table.c;
+    GNTTAB_NR_RESERVED_ENTRIES 8, below which the toolstack's console 0 and xenstore 1 refs live).
+    A ring takes one;
+    netfront's buffer reservations take a ring's worth (KernelFlavour.netfront_tx_grants/_rx_grants).
+    Refs a frontend gives back are not reused here (Linux pushes them on the free list's head)."""
     assert vm.domid is not None
-    n = p.grefs.get(vm.domid, 8)
-    p.grefs[vm.domid] = n + 1
+    first = p.profile.guest_kernel(vm.spec.type).grant_first_free
+    n = p.grefs.get(vm.domid, first)
+    p.grefs[vm.domid] = n + count
     return n
 
 
@@ -71,11 +77,28 @@ def backend_error_path(kind: str, domid: int, devid: int) -> str:
 
 
 def backend_failed(p: Plumbing, vm: Vm, dev: DeviceStatus, kind: str, text: str) -> None:
-    """xenbus_dev_fatal(): error node, kernel log line, backend to Closing (reference §8.3)."""
+    """xenbus_dev_fatal(): error node, kernel log line, backend to Closing (reference §8.3); then, with a
+    Linux frontend, the close handshake both ends show in xenstore afterwards:
+
+    1. the backend (blkback connect_ring / netback connect_data_rings) calls xenbus_dev_fatal(), which
+       writes error/<nodename>/error and xenbus_switch_state(Closing) (drivers/xen/xenbus/xenbus_client.c
+       xenbus_va_dev_error, xenbus_dev_fatal);
+    2. the frontend's otherend_changed sees Closing: blkfront blkback_changed -> blkfront_closing() and
+       netfront netback_changed both call xenbus_frontend_closed(), i.e. the frontend goes Closed; blkfront
+       keeps its ring and port (blkif_free runs only on remove/resume), so the guest's port stays unbound;
+    3. the backend's frontend_changed sees Closed: blkback and netback switch to Closed and, the device
+       being `online`, stay registered (xen-blkback/xenbus.c, xen-netback/xenbus.c case XenbusStateClosed).
+    tapdisk3 (vbd3) reports in its own key and its state handshake is not modelled: it stays Closing.
+    """
     assert vm.domid is not None
     domid = vm.domid
+    back = f"/local/domain/0/backend/{kind}/{domid}/{dev.devid}/state"
+    front = f"/local/domain/{domid}/device/{dev.kind}/{dev.devid}/state"
     p.xenstore.write(backend_error_path(kind, domid, dev.devid), text)
-    p.xenstore.write(f"/local/domain/0/backend/{kind}/{domid}/{dev.devid}/state", XB_CLOSING)
+    p.xenstore.write(back, XB_CLOSING)
+    if kind != "vbd3" and p.profile.guest_kernel(vm.spec.type).frontend_closes:
+        p.xenstore.write(front, XB_CLOSED)
+        p.xenstore.write(back, XB_CLOSED)
     vm.messages.append(f"{dev.kind} {dev.kind}-{domid}-{dev.devid}: {text}")
     dev.error = p.profile.device_error_display.format(text=text)
     dev.state = "failed"

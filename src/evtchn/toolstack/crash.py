@@ -1,0 +1,81 @@
+"""What the toolstack does when a guest crashes: the VM's on_crash action, as steps per toolstack.
+
+    handle(plumbing, vm, teardown, restart)   # after guest.boot() returned False (the kernel died)
+
+Xen first marks the domain crashed (domain_crash -> domain_shutdown(SHUTDOWN_crash): `---sc-` in xl list,
+every port still held). Then:
+- xl (xen: tools/xl/xl_vmcontrol.c handle_domain_death, libxl_types.idl libxl_action_on_shutdown):
+  destroy -> libxl_domain_destroy; restart / rename-restart -> destroy, then "Done. Rebooting now" and the
+  domain is created again (sleep(2); goto start: xl has no restart-loop guard, it restarts for ever);
+  preserve -> the domain is left as it is, crashed and unpaused; coredump-* -> the core is dumped first
+  (binds nothing), then destroy / restart. soft-reset is not modelled for a crash: destroy [UNCERTAIN].
+- xenopsd (xen-api: ocaml/xapi/xapi_xenops.ml on_crash_behaviour): preserve -> [Vm.Pause], so XenAPI shows
+  the VM Paused (`--psc-` in xl list); coredump_and_destroy -> [Coredump; Shutdown]; restart and
+  rename_restart -> [Start]; coredump_and_restart -> [Coredump; Start]; destroy -> [Shutdown].
+A preserved VM is Paused in its record (XenAPI has no Crashed power state) and keeps its ports.
+The simulation runs one restart; a restarted guest that crashes again at boot is destroyed, with a
+message saying the real toolstack would go on restarting it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from evtchn.toolstack.errors import ToolstackError
+from evtchn.toolstack.plumbing import Plumbing
+from evtchn.toolstack.records import PAUSED, Vm
+
+# on_crash -> steps after Xen's crash: "pause", "coredump", "destroy", "restart" (destroy + create).
+_STEPS: dict[str, dict[str, tuple[str, ...]]] = {
+    "xl": {
+        "destroy": ("destroy",),
+        "restart": ("restart",),
+        "rename-restart": ("restart",),
+        "preserve": (),
+        "coredump-destroy": ("coredump", "destroy"),
+        "coredump-restart": ("coredump", "restart"),
+        "soft-reset": ("destroy",),
+    },
+    "xenopsd": {
+        "destroy": ("destroy",),
+        "restart": ("restart",),
+        "rename-restart": ("restart",),
+        "preserve": ("pause",),
+        "coredump-destroy": ("coredump", "destroy"),
+        "coredump-restart": ("coredump", "restart"),
+        "soft-reset": ("destroy",),
+    },
+}
+
+
+def steps(toolstack: str, on_crash: str) -> tuple[str, ...]:
+    return _STEPS[toolstack][on_crash]
+
+
+def handle(p: Plumbing, vm: Vm, teardown: Callable[[Vm], object], restart: Callable[[Vm], object]) -> None:
+    """Apply vm.spec.on_crash to a guest whose kernel died at boot (guest.boot returned False)."""
+    assert vm.domid is not None
+    p.hv.crash_domain(vm.domid)
+    todo = steps(p.profile.toolstack, vm.spec.on_crash)
+    if "pause" in todo:
+        p.hv.pause(vm.domid)
+    if not todo or todo == ("pause",):
+        vm.power_state = PAUSED  # preserved: XenAPI has no Crashed state; xenopsd pauses it
+        return
+    teardown(vm)
+    if "restart" not in todo:
+        return
+    if vm.uuid in p.restarting:
+        p.restarting.discard(vm.uuid)
+        vm.messages.append(
+            f"{vm.name}: crashed again after its restart; the toolstack would keep restarting it "
+            "(xl has no restart-loop guard), the simulation stops here with the domain destroyed"
+        )
+        return
+    p.restarting.add(vm.uuid)
+    try:
+        restart(vm)
+    except ToolstackError as e:  # the new domain could not be built: the VM stays halted with the error
+        vm.messages.append(f"{vm.name}: restart after the crash failed: {e.message}")
+    finally:
+        p.restarting.discard(vm.uuid)
