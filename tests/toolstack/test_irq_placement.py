@@ -3,8 +3,10 @@ a naive recount written from its definition: every non-FREE port but port 0 and 
 
 from __future__ import annotations
 
+import random
 from array import array
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -49,3 +51,10 @@ def test_counts_match_a_naive_recount(profile: str, vms: list[tuple[str, int, bo
         cpus = d.max_vcpus
         assert channels_on_cpu(host.hv, domid, cpus) == _naive(host, domid, cpus)
     host.check_invariants()
+
+
+@pytest.mark.parametrize("cpus", [1, 2, 4, 255, 256, 257, 600])
+def test_fast_count_of_a_big_table_is_a_plain_count(cpus: int) -> None:
+    rnd = random.Random(cpus)
+    a = array("H", [rnd.randrange(cpus) for _ in range(5000)])  # past the numpy threshold
+    assert _count_notify(a, cpus) == [a.count(v) for v in range(1, cpus)]

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from evtchn.toolstack.devices.dom0_daemons import DOM0, Binder
 from evtchn.toolstack.errors import ToolstackError
-from evtchn.toolstack.kernel import FifoTracker, settle
+from evtchn.toolstack.kernel import FifoTracker, channels_on_cpu, settle
 from evtchn.xen import DOMID_SELF, XenError
 
 if TYPE_CHECKING:
@@ -32,13 +32,14 @@ class FaultConsumer(Binder):
 
     name = FAULT_BINDER
 
-    def bind_unbound(self, remote_dom: int = DOM0) -> int:
-        """IOCTL_EVTCHN_BIND_UNBOUND_PORT; XenError (ENOSPC) with nothing held for this bind."""
+    def bind_unbound(self, remote_dom: int = DOM0, load: list[int] | None = None) -> int:
+        """IOCTL_EVTCHN_BIND_UNBOUND_PORT; XenError (ENOSPC) with nothing held for this bind. `load`: dom0's
+        channels per vCPU for a run of binds (kernel.settle keeps it up to date)."""
         port = self.hv.alloc_unbound(DOM0, DOMID_SELF, remote_dom)
         self.held.setdefault(KEY, []).append(port)
         if self.fifo:
             FifoTracker.track(self.hv, DOM0, port)
-        settle(self.hv, DOM0, port, fifo=self.fifo, cpus=self.cpus)
+        settle(self.hv, DOM0, port, fifo=self.fifo, cpus=self.cpus, load=load)
         return port
 
     def unbind(self, count: int | None) -> list[int]:
@@ -76,9 +77,10 @@ def consume(plumbing: Plumbing, leave_free: int, free: int, domid: int = DOM0) -
     if leave_free > free:
         raise ToolstackError(f"--leave-free {leave_free}: domain {domid} has only {free} free event channels")
     got: list[int] = []
+    load = channels_on_cpu(plumbing.hv, DOM0, plumbing.fault.cpus)  # counted once for the whole run
     try:
         for _ in range(free - leave_free):
-            got.append(plumbing.fault.bind_unbound())
+            got.append(plumbing.fault.bind_unbound(load=load))
     except XenError as e:  # the table filled early (e.g. FIFO event-array pages): give back what we took
         plumbing.fault.unbind(len(got))
         raise ToolstackError(f"fault consume: dom0 refused a bind after {len(got)} ports: {e}") from None
