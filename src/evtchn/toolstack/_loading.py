@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from evtchn.toolstack.errors import SpecError
 from evtchn.toolstack.safe_load import guarded, one_line, read_text
+from evtchn.toolstack.yaml_strict import StrictSafeLoader
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -29,7 +30,7 @@ def _parse_mapping(p: Path, what: str, text: str) -> dict[str, Any]:
     suffix = p.suffix.lower()
     try:
         if suffix in (".yaml", ".yml"):
-            data = yaml.safe_load(text)
+            data = yaml.load(text, Loader=StrictSafeLoader)
         elif suffix == ".toml":
             data = tomllib.loads(text)
         elif suffix == ".json":

@@ -30,6 +30,7 @@ from evtchn.toolstack.spec_model import (
     xvd_devid,
 )
 from evtchn.toolstack.xl_cfg import parse_xl_cfg, to_xl_cfg
+from evtchn.toolstack.yaml_strict import StrictFastLoader, StrictSafeLoader
 
 
 def read_spec(path: str | Path) -> tuple[VmSpec, list[str]]:
@@ -80,8 +81,9 @@ def _from_yaml(p: Path, text: str) -> VmSpec:
     return parse_yaml_spec(text, source=str(p))
 
 
-# libyaml's loader when PyYAML has it; the pure-Python one words the errors (and finds the lines).
-_FAST_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# libyaml's loader when PyYAML has it; the pure-Python one words the errors (and finds the lines). Both
+# refuse a key given twice (yaml_strict.py).
+_FAST_LOADER: type[yaml.SafeLoader] = StrictFastLoader
 
 
 def parse_yaml_spec(text: str, *, source: str = "<yaml>") -> VmSpec:
@@ -91,7 +93,7 @@ def parse_yaml_spec(text: str, *, source: str = "<yaml>") -> VmSpec:
         data = yaml.load(text, Loader=_FAST_LOADER)  # a SafeLoader (C or Python)
     except yaml.YAMLError:
         try:
-            yaml.safe_load(text)  # the same failure, worded by the pure-Python loader
+            yaml.load(text, Loader=StrictSafeLoader)  # the same failure, worded by the pure-Python loader
         except yaml.YAMLError as e:
             mark = getattr(e, "problem_mark", None)
             line = f":{mark.line + 1}" if mark is not None else ""
