@@ -72,7 +72,7 @@ class Service:
                     w = self._world
                     if w is not None and w.key == key:
                         return w
-                    w = build(key, self._inputs())
+                    w = build(key, self._inputs(), prev=self._world)  # unchanged VMs' parts reused
                     self._world = w
                     return w
         except StoreError as e:
