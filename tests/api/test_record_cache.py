@@ -1,7 +1,8 @@
-"""The per-VM record cache (api/records.py) against the naive model: after every write, by this server or
-by another process on the same host file, each VM / VBD / VIF record the service answers equals the record
-in a view of the whole host built from scratch. A cache that missed one events row would answer a stale
-record here."""
+"""The per-VM record cache (api/records.py) and the whole view built from the previous one (world.py
+`build(prev=)`) against the naive model: after every write, by this server or by another process on the
+same host file, each VM / VBD / VIF record the service answers, and every object of the whole view, equal
+those of a view built from scratch. A cache that missed one events row, or a part reused when its inputs
+moved, would answer a stale record here."""
 
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ def _fresh(svc: Service) -> dict[str, dict[str, dict[str, Any]]]:
 
 def _check(svc: Service) -> None:
     fresh = _fresh(svc)
+    # the whole view, built from the previous one (unchanged VMs' parts reused), equals one built afresh
+    assert svc.world().objects == fresh
     for cls in ("VM", "VBD", "VIF"):
         for ref, rec in fresh[cls].items():
             if cls == "VM" and (rec["is_a_template"] or rec["is_control_domain"]):

@@ -9,6 +9,7 @@ Templates follow XenServer's shipped ones (xen-api: ocaml/xapi/xapi_templates.ml
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -132,4 +133,38 @@ def vdi_defaults() -> dict[str, Any]:
         "snapshot_of": NULL_REF, "snapshots": [], "tags": [], "allow_caching": False,
         "on_boot": "persist", "metadata_latest": False, "is_tools_iso": False, "cbt_enabled": False,
         "allowed_operations": ["clone", "copy", "destroy", "resize", "snapshot"], "current_operations": {},
+    }  # fmt: skip
+
+
+# What xapi allows per power state (xen-api: ocaml/xapi/xapi_vm_lifecycle.ml, allowed_operations).
+VM_OPS = {
+    "Halted": ["changing_VCPUs", "changing_memory_limits", "clone", "copy", "destroy", "export", "provision",
+               "start", "start_on"],
+    "Running": ["changing_dynamic_range", "clean_reboot", "clean_shutdown", "hard_reboot", "hard_shutdown",
+                "pause", "pool_migrate", "suspend"],
+    "Paused": ["hard_reboot", "hard_shutdown", "unpause"],
+    "Suspended": ["hard_shutdown", "resume", "resume_on"],
+}  # fmt: skip
+TEMPLATE_OPS = ["clone", "copy", "export", "provision"]
+
+
+def pif_record(n: int, dev: str, uuid: str, net_ref: str, host_ref: str, host_uuid: str) -> dict[str, Any]:
+    """PIF number `n` (device `dev`): the first is the management interface (DHCP, an address)."""
+    mac = "00:16:3e:" + ":".join(hashlib.sha256(f"{host_uuid}{dev}".encode()).hexdigest()[i : i + 2]
+                                   for i in range(0, 6, 2))  # fmt: skip
+    return {
+        "uuid": uuid, "device": dev, "network": net_ref, "host": host_ref, "MAC": mac, "MTU": 1500,
+        "VLAN": -1, "physical": True, "currently_attached": True, "management": n == 0,
+        "ip_configuration_mode": "DHCP" if n == 0 else "None", "IP": "192.0.2.10" if n == 0 else "",
+        "netmask": "255.255.255.0" if n == 0 else "", "gateway": "", "DNS": "", "other_config": {},
+        "disallow_unplug": False, "bond_master_of": [], "bond_slave_of": NULL_REF, "metrics": NULL_REF,
+    }  # fmt: skip
+
+
+def network_record(n: int, dev: str, uuid: str, pif_ref: str) -> dict[str, Any]:
+    """The network bridged on PIF `dev` (xenbr<n>, as XenServer names them)."""
+    return {
+        "uuid": uuid, "name_label": f"Pool-wide network associated with {dev}", "name_description": "",
+        "bridge": f"xenbr{n}", "MTU": 1500, "PIFs": [pif_ref], "VIFs": [], "other_config": {}, "tags": [],
+        "managed": True, "allowed_operations": [], "current_operations": {}, "blobs": {},
     }  # fmt: skip

@@ -130,7 +130,7 @@ class HostEventSource:
                     prev = before.get(ref)
                     if prev is None:
                         self._append(cls, ref, "add", rec, stamp)
-                    elif prev != rec:
+                    elif prev is not rec and prev != rec:  # a reused record (world.py) is unchanged
                         self._append(cls, ref, "mod", rec, stamp)
                 for ref, rec in before.items():
                     if ref not in after and (cls, ref) not in logged:

@@ -24,8 +24,9 @@ from evtchn.api.world import World
 from evtchn.store.errors import EventsLost
 from evtchn.store.sqlite import Store
 
-LIMIT = 256  # VM parts kept (least recently used go first): a few MB at most on a 1 000-VM host
+LIMIT = 128  # VM parts kept, least recently used dropped first: ~1 MiB (each part ~8 KiB)
 _OWN = {"vm", "vbd", "vif"}
+_KEPT = ("VM", "VBD", "VIF")  # the classes answered from a part (service.py _toolstack_record)
 _IGNORED = {"message", "task"}  # classes whose rows no VM part reads
 
 
@@ -61,7 +62,8 @@ class RecordCache:
             if part is not None:
                 self._parts.move_to_end(vm_ref)
                 return part
-        part = build(vm_ref)
+        built = build(vm_ref)
+        part = World(built.key, objects={c: built.objects[c] for c in _KEPT}, by_uuid={})  # what reads need
         with self._lock:
             if self._gen == gen and self._tasks == tasks:
                 self._parts[vm_ref] = part

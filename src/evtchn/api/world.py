@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from evtchn.api import catalog
+from evtchn.api.catalog import TEMPLATE_OPS, VM_OPS
 from evtchn.api.coerce import MIB, NULL_REF, stable_mac, vbd_device_name
 from evtchn.api.overlay import DELETED
 from evtchn.store.rows import DeviceRow, VmRow
@@ -30,16 +31,6 @@ CLASSES = (
 )  # fmt: skip
 _NS = uuidlib.UUID("6b1d3c52-7e0a-4d3b-9c39-2f8e5a0b7c11")
 
-# What xapi allows per power state (xen-api: ocaml/xapi/xapi_vm_lifecycle.ml, allowed_operations).
-VM_OPS = {
-    "Halted": ["changing_VCPUs", "changing_memory_limits", "clone", "copy", "destroy", "export", "provision",
-               "start", "start_on"],
-    "Running": ["changing_dynamic_range", "clean_reboot", "clean_shutdown", "hard_reboot", "hard_shutdown",
-                "pause", "pool_migrate", "suspend"],
-    "Paused": ["hard_reboot", "hard_shutdown", "unpause"],
-    "Suspended": ["hard_shutdown", "resume", "resume_on"],
-}  # fmt: skip
-TEMPLATE_OPS = ["clone", "copy", "export", "provision"]
 
 
 @functools.lru_cache(maxsize=65536)
@@ -69,6 +60,9 @@ class World:
     by_uuid: dict[str, dict[str, str]] = field(default_factory=lambda: {c: {} for c in CLASSES})
     vm_names: dict[str, str] = field(default_factory=dict)  # VM ref -> toolstack name (not templates)
     free_memory: int = 0
+    # VM ref -> what its part of the view (VM, VBDs, VIFs, metrics, console, guest metrics) was built from:
+    # the next build reuses the part of a VM whose inputs are equal (see _reused)
+    vm_inputs: dict[str, tuple[Any, ...]] = field(default_factory=dict)
 
     def add(self, cls: str, ref: str, rec: dict[str, Any]) -> dict[str, Any]:
         self.objects[cls][ref] = rec
@@ -82,7 +76,9 @@ def _overlaid(rec: dict[str, Any], extra: dict[str, Any] | None) -> dict[str, An
     return rec
 
 
-def build(key: Any, i: Inputs) -> World:
+def build(key: Any, i: Inputs, prev: World | None = None) -> World:
+    """The whole view; with `prev` (the view of an earlier generation) the part of each toolstack VM whose
+    rows, overlay fields and operations are unchanged is taken from it instead of being built again."""
     w = World(key)
     meta = i.meta
     host_ref, host_uuid = meta["host_ref"], meta["host_uuid"]
@@ -107,7 +103,7 @@ def build(key: Any, i: Inputs) -> World:
     _overlaid(dom0, over.get(meta["dom0_ref"]))
     _vm_extras(w, meta["dom0_ref"], dom0, host_ref)
     w.add("VM", meta["dom0_ref"], dom0)
-    used_memory = i.dom0_memory_mib * MIB + _toolstack_vms(w, i, over, first_net)
+    used_memory = i.dom0_memory_mib * MIB + _toolstack_vms(w, i, over, first_net, prev)
     for t in catalog.TEMPLATES:
         ref, uuid = derived(host_uuid, f"template/{t.name_label}")
         extra = over.get(ref)
@@ -212,15 +208,25 @@ def build_vms(key: Any, i: Inputs) -> World:
     return w
 
 
-def _toolstack_vms(w: World, i: Inputs, over: Mapping[str, dict[str, Any]], first_net: str) -> int:
+def _toolstack_vms(
+    w: World, i: Inputs, over: Mapping[str, dict[str, Any]], first_net: str, prev: World | None = None
+) -> int:
     """Add the toolstack's VMs and their devices; the memory the running ones hold."""
     host_ref = i.meta["host_ref"]
     dev_by_vm: dict[str, list[DeviceRow]] = {}
     for d in i.devices:
         dev_by_vm.setdefault(d.vm_ref, []).append(d)
+    vdis = frozenset(r for r, (c, f) in i.overlay.items() if c == "VDI" and not f.get(DELETED))
     used_memory = 0
     for row in i.vms:
         devs = dev_by_vm.get(row.ref, [])
+        extras = [(over.get(r), i.operations.get(r)) for r in [row.ref] + [d.ref for d in devs]]
+        sig = (host_ref, first_net, vdis, row, tuple(devs), *extras)
+        w.vm_inputs[row.ref] = sig
+        if prev is not None and prev.vm_inputs.get(row.ref) == sig:
+            used_memory += _reused(w, prev, row.ref)
+            w.vm_names[row.ref] = row.name
+            continue
         rec = _vm_record(row, devs, host_ref, over.get(row.ref), i)
         if rec["power_state"] in ("Running", "Paused"):
             used_memory += rec["memory_static_max"]
@@ -232,6 +238,23 @@ def _toolstack_vms(w: World, i: Inputs, over: Mapping[str, dict[str, Any]], firs
             _guest_metrics(w, row, rec, devs)
         w.add("VM", row.ref, rec)
     return used_memory
+
+
+def _reused(w: World, prev: World, ref: str) -> int:
+    """Take VM `ref`'s part of the view from `prev` (its inputs are unchanged); the memory it holds. Records
+    are never changed once built, so the two views share them."""
+    rec = prev.objects["VM"][ref]
+    for cls, key in (("VBD", "VBDs"), ("VIF", "VIFs"), ("console", "consoles"), ("VM_metrics", "metrics"),
+                     ("VM_guest_metrics", "guest_metrics")):  # fmt: skip
+        for r in [rec[key]] if isinstance(rec[key], str) else rec[key]:
+            if r in prev.objects[cls]:
+                w.add(cls, r, prev.objects[cls][r])
+    for r in rec["VIFs"]:
+        vif = w.objects["VIF"][r]
+        if vif["network"] in w.objects["network"] and vif["currently_attached"]:
+            w.objects["network"][vif["network"]]["VIFs"].append(r)
+    w.add("VM", ref, rec)
+    return int(rec["memory_static_max"]) if rec["power_state"] in ("Running", "Paused") else 0
 
 
 def _vdis(w: World, i: Inputs, sr_ref: str) -> None:
@@ -254,21 +277,8 @@ def _build_network(w: World, host_ref: str, host_uuid: str, over: Mapping[str, d
     for n, dev in enumerate(catalog.PIF_DEVICES):
         net_ref, net_uuid = derived(host_uuid, f"network/{dev}")
         pif_ref, pif_uuid = derived(host_uuid, f"PIF/{dev}")
-        mac = "00:16:3e:" + ":".join(hashlib.sha256(f"{host_uuid}{dev}".encode()).hexdigest()[i : i + 2]
-                                       for i in range(0, 6, 2))  # fmt: skip
-        w.add("PIF", pif_ref, {
-            "uuid": pif_uuid, "device": dev, "network": net_ref, "host": host_ref, "MAC": mac, "MTU": 1500,
-            "VLAN": -1, "physical": True, "currently_attached": True, "management": n == 0,
-            "ip_configuration_mode": "DHCP" if n == 0 else "None", "IP": "192.0.2.10" if n == 0 else "",
-            "netmask": "255.255.255.0" if n == 0 else "", "gateway": "", "DNS": "", "other_config": {},
-            "disallow_unplug": False, "bond_master_of": [], "bond_slave_of": NULL_REF, "metrics": NULL_REF,
-        })  # fmt: skip
-        net = {
-            "uuid": net_uuid, "name_label": f"Pool-wide network associated with {dev}",
-            "name_description": "",
-            "bridge": f"xenbr{n}", "MTU": 1500, "PIFs": [pif_ref], "VIFs": [], "other_config": {}, "tags": [],
-            "managed": True, "allowed_operations": [], "current_operations": {}, "blobs": {},
-        }  # fmt: skip
+        w.add("PIF", pif_ref, catalog.pif_record(n, dev, pif_uuid, net_ref, host_ref, host_uuid))
+        net = catalog.network_record(n, dev, net_uuid, pif_ref)
         w.add("network", net_ref, _overlaid(net, over.get(net_ref)))
 
 

@@ -115,6 +115,8 @@ class XapiService:
             return self.svc.world().objects
         except ApiFailure:  # an unreadable host file: the getters come from the defaults only
             return {c: {} for c in CLASSES}
+        finally:  # only the field names were wanted: a server nobody asks for a whole view keeps none
+            self.svc.drop_view()
 
     def _host(self, ref: Any) -> bool:
         self.svc.record("host", ref)

@@ -18,6 +18,7 @@ the background at most every HEADROOM_EVERY seconds.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from dataclasses import replace
@@ -33,18 +34,28 @@ HEADROOM_EVERY = 5.0  # seconds between whole reads for the headroom rows' bindi
 
 
 class _Parts:
-    """The bytes of the parts a VM's row is built from, as of one generation."""
+    """Digests of the parts a VM's row is built from, as of one generation (16 bytes each, not the ~3.5 MB
+    of parts a 1 000-VM host has); `raw_vm` / `raw_hold` keep the bytes only until the update is done."""
 
     def __init__(self, store: Store[Host]) -> None:
         q = store._q  # the store's own read of its parts table (store/reads.py reads it the same way)
-        self.vm = {str(k): bytes(d) for k, d in q("SELECT key, data FROM parts WHERE kind = 'vm'")}
-        dom: dict[str, list[bytes]] = {}
+        self.raw_vm = {str(k): bytes(d) for k, d in q("SELECT key, data FROM parts WHERE kind = 'vm'")}
+        self.raw_hold = {str(k): bytes(d) for k, d in q("SELECT key, data FROM parts WHERE kind = 'hold'")}
+        dom: dict[str, Any] = {}
         for k, d in q("SELECT key, data FROM parts WHERE kind = 'dom'"):
-            dom.setdefault(str(k), []).append(bytes(d))
+            dom.setdefault(str(k), hashlib.blake2b(digest_size=16)).update(bytes(d))
         for k, d in q("SELECT key, data FROM parts WHERE kind = 'bkt' ORDER BY key"):
-            dom.setdefault(str(k).partition("/")[0], []).append(bytes(d))
-        self.dom = {k: b"\0".join(v) for k, v in dom.items()}
-        self.hold = {str(k): bytes(d) for k, d in q("SELECT key, data FROM parts WHERE kind = 'hold'")}
+            dom.setdefault(str(k).partition("/")[0], hashlib.blake2b(digest_size=16)).update(b"/" + bytes(d))
+        self.dom = {k: h.digest() for k, h in dom.items()}
+        self.vm = {k: _digest(v) for k, v in self.raw_vm.items()}
+        self.hold = {k: _digest(v) for k, v in self.raw_hold.items()}
+
+    def done(self) -> None:
+        self.raw_vm, self.raw_hold = {}, {}
+
+
+def _digest(data: bytes) -> bytes:
+    return hashlib.blake2b(data, digest_size=16).digest()
 
 
 class LiveView:
@@ -94,6 +105,8 @@ class LiveView:
         }
         self._rows = _row_keys(rows)
         # parts read at the generation the host was read at describe it; else rebuild every VM next time
+        if parts is not None:
+            parts.done()
         self._parts = parts
         self._gen, self._view = now, view
         if parts is None:  # a commit landed between the whole read and the parts: rebuild every VM row
@@ -129,7 +142,7 @@ class LiveView:
             from evtchn.store.writer import decode
             from evtchn.toolstack.records import vm_from_state
 
-            built = {u: vm_from_state(decode(parts.vm[u])) for u in changed if u in parts.vm}
+            built = {u: vm_from_state(decode(parts.raw_vm[u])) for u in changed if u in parts.raw_vm}
             domids = [vm.domid for vm in built.values() if vm.domid is not None]
             guests = _guests(store, domids)
         for uuid in [u for u in self._vms if u not in parts.vm]:
@@ -139,11 +152,12 @@ class LiveView:
             daemons: dict[str, list[int]] = {}
             if vm.domid is not None:
                 for kind, name in names.items():
-                    held_blob = parts.hold.get(_hold(name, vm.domid))
+                    held_blob = parts.raw_hold.get(_hold(name, vm.domid))
                     daemons[kind] = list(decode(held_blob)) if held_blob is not None else []
             kinds = vm_ports_by_kind(vm, daemons)
             self._kinds[uuid] = {k: len(p) for k, p in kinds.items() if p}
             self._vms[uuid] = vm_view(vm, sum(len(p) for p in kinds.values()), guests.get(vm.domid), rows)
+        parts.done()
         self._parts, self._rows, self._gen = parts, keys, gen
         used = int(meta.get("dom0_ports_used", "0"))
         usable = used + int(meta.get("dom0_ports_free", "0"))
