@@ -265,11 +265,25 @@ class Store(Rows, Generic[H]):
         del vm_rows, dev_rows
         seen = [0]
 
+        def rows() -> Iterator[Any]:
+            """Every part in rowid order, or kind by kind in the codec's load order (each in rowid order,
+            then any other kind): a table scan per kind, which costs less than sorting ~100 000 rows."""
+            order: tuple[str, ...] | None = getattr(self.codec, "load_order", None)
+            if order is None:
+                yield from conn.execute("SELECT kind, key, data FROM parts ORDER BY rowid")
+                return
+            sql = "SELECT kind, key, data FROM parts NOT INDEXED WHERE kind = ? ORDER BY rowid"
+            for kind in order:
+                yield from conn.execute(sql, (kind,))
+            marks = ", ".join("?" * len(order))
+            yield from conn.execute(
+                f"SELECT kind, key, data FROM parts WHERE kind NOT IN ({marks}) ORDER BY rowid", order
+            )
+
         def parts() -> Iterator[tuple[str, str, Any]]:
             """Decoded one at a time, so a large host is never held as bytes and objects at once."""
             try:
-                cursor = conn.execute("SELECT kind, key, data FROM parts ORDER BY rowid")
-                for kind, key, data in cursor:
+                for kind, key, data in rows():
                     seen[0] += 1
                     try:
                         yield str(kind), str(key), writer.decode(data)

@@ -52,7 +52,11 @@ def decode(data: bytes) -> Any:
         body = zlib.decompress(body)
     elif tag != b"j":
         raise ValueError(f"unknown part encoding {tag!r}")
-    return json.loads(body)
+    # what json.loads(body) does, less its per-call encoding sniffing (a 1 000-VM host is ~110 000 parts)
+    return _JSON.decode(body.decode())
+
+
+_JSON = json.JSONDecoder()
 
 
 def ensure_ref(conn: sqlite3.Connection, cls: str, key: str, uuid: str | None = None) -> tuple[str, str]:
