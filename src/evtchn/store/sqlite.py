@@ -30,7 +30,15 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from evtchn.store import writer
-from evtchn.store.connect import BROKEN, give_back_memory, init_file, is_busy, open_read_only, write_error
+from evtchn.store.connect import (
+    BROKEN,
+    CACHE_KIB,
+    give_back_memory,
+    init_file,
+    is_busy,
+    open_read_only,
+    write_error,
+)
 from evtchn.store.errors import CorruptHost, HostBusy, HostExists, ReadOnlyHost, StoreError
 from evtchn.store.paths import lock_timeout
 from evtchn.store.queries import Rows
@@ -178,6 +186,7 @@ class Store(Rows, Generic[H]):
                     conn = sqlite3.connect(self.path, isolation_level=None, timeout=self.timeout)
                     conn.execute("PRAGMA synchronous = FULL")
                     conn.execute("PRAGMA foreign_keys = ON")
+                conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
             except BROKEN as e:
                 raise CorruptHost(f"{self.path}: corrupt host file: cannot open host file: {e}") from None
             self._local.conn = conn
