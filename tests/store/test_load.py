@@ -7,9 +7,12 @@ from __future__ import annotations
 import json
 import random
 import sqlite3
+import zlib
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from evtchn.store import CorruptHost, create_store, open_store
@@ -107,3 +110,13 @@ def test_a_damaged_disk_record_is_one_line(tmp_path: Path) -> None:
     assert "\n" not in e.value.message and "the host cannot be rebuilt" in e.value.message
     assert "mode" in e.value.message
     assert json.dumps(rec)  # the damage is valid JSON: only the model can refuse it
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=st.text(), is_dir=st.booleans())
+def test_a_node_part_is_the_bytes_json_writes(value: str, is_dir: bool) -> None:
+    """writer.encode's shortcut for xenstore nodes writes what json.dumps writes, byte for byte."""
+    raw = json.dumps([value, is_dir], separators=(",", ":")).encode()
+    got = encode([value, is_dir])
+    assert got == (b"j" + raw if len(raw) <= 2048 else b"z" + zlib.compress(raw, 1))
+    assert decode(got) == [value, is_dir]
