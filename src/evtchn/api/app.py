@@ -16,6 +16,7 @@ from evtchn.api.dispatch import Dispatcher
 from evtchn.api.server import SocketInUse, XapiServer, make_tcp_server, make_unix_server
 from evtchn.api.sessions import Credentials, Sessions
 from evtchn.api.xenapi import XapiService
+from evtchn.store.connect import one_malloc_arena
 
 if TYPE_CHECKING:
     from evtchn.store.sqlite import Store
@@ -44,6 +45,7 @@ def start_servers(
     unix: str | os.PathLike[str] | None = None,
 ) -> list[XapiServer]:
     """Bind the listeners and serve each in a daemon thread; returns them (for addresses and stopping)."""
+    one_malloc_arena()  # before the worker threads exist (store/connect.py says why)
     servers: list[XapiServer] = []
     try:
         if tcp is not None:

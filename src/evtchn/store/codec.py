@@ -24,6 +24,7 @@ from typing import Any
 
 from evtchn.store.hostparts import (
     TrackedHolds,
+    counter,
     dom0_held,
     dom_part,
     find_vm,
@@ -103,59 +104,86 @@ def _settle(host: Host) -> None:
         b.held.take()
 
 
+class _Parts:
+    """The parts of one host, in LOAD_ORDER, taken kind by kind."""
+
+    def __init__(self, parts: Iterable[tuple[str, str, Any]]) -> None:
+        self._it = iter(parts)
+        self.rank = 0
+        self._next()
+
+    def _next(self) -> None:
+        self.head = next(self._it, None)
+        if self.head is None:
+            return
+        kind = self.head[0]
+        if kind not in _RANK:
+            raise ValueError(f"unknown part kind {kind!r}")
+        if _RANK[kind] < self.rank:
+            raise ValueError(f"part {kind} {self.head[1]} comes after the {LOAD_ORDER[self.rank]} parts")
+        self.rank = _RANK[kind]
+
+    def each(self, kind: str) -> Iterator[tuple[str, Any]]:
+        """(key, value) of every part of this kind (they come together)."""
+        while self.head is not None and self.head[0] == kind:
+            _, key, value = self.head
+            self._next()
+            yield key, value
+
+
+# The order assemble() takes parts in (the store reads them so, each kind in rowid order): the host part
+# and what Host.from_state needs first, then each domain's buckets before its record, so each domain is
+# built as its record arrives and its decoded parts die young; then the xenstore nodes, straight into
+# the tree (docs/store.md, "Memory").
+LOAD_ORDER = ("host", "hold", "vm", "bkt", "dom", "xs")
+_RANK = {kind: i for i, kind in enumerate(LOAD_ORDER)}
+
+
 class HostCodec:
+    load_order = LOAD_ORDER
+
     def parts(self, host: Host) -> Iterator[tuple[str, str, Any]]:
+        """Every part of the host, in LOAD_ORDER."""
         yield "host", "", host_part(host)
-        for domid in host.hv.domains:
-            yield "dom", str(domid), dom_part(host, domid)
         track_holds(host)
         for b in host.binders:
             assert isinstance(b.held, TrackedHolds)
             b.held.take()
             for k, v in b.held.items():
                 yield "hold", hold_key(b.name, k), list(v)
+        for vm in host.vms.values():
+            yield "vm", vm.uuid, vm_part(vm)
         for dom in delta.export_all(host.hv)["domains"]:
             for b, data in dom["buckets"].items():
                 yield "bkt", f"{dom['domid']}/{b}", data
-        for vm in host.vms.values():
-            yield "vm", vm.uuid, vm_part(vm)
+        for domid in host.hv.domains:
+            yield "dom", str(domid), dom_part(host, domid)
         for path, value, is_dir in host.xenstore.nodes():
             yield "xs", path, [value, is_dir]
 
     def assemble(self, parts: Iterable[tuple[str, str, Any]]) -> Host:
-        """A Host from parts(); ValueError / KeyError / TypeError (or ToolstackError) if they are not one."""
+        """A Host from parts() in LOAD_ORDER (each kind in the order written); ValueError / KeyError /
+        TypeError (or ToolstackError) if they are not one. Nothing is held twice: VM records become Vm
+        objects, domains are built and xenstore nodes join the tree as they arrive."""
+        it = _Parts(parts)
         head: dict[str, Any] | None = None
-        domains: list[dict[str, Any]] = []
-        vms: list[Vm] = []
-        specs: dict[Any, Any] = {}
-        nodes = TreeLoader()  # xenstore nodes go straight into the tree: ~100 000 on a 1 000-VM host
-        buckets: dict[str, dict[str, Any]] = {}
-        holds: list[tuple[str, Any, Any]] = []
-        for kind, key, value in parts:
-            if kind == "host":
-                head = value
-            elif kind == "dom":
-                domains.append(value)
-            elif kind == "vm":
-                vms.append(vm_from_state(share_specs(value, specs)))  # now: the record dies young
-            elif kind == "xs":
-                nodes.add(key, str(value[0]), bool(value[1]))
-            elif kind == "hold":
-                holds.append((*hold_from_key(key), value))
-            elif kind == "bkt":
-                domid, _, bucket = key.partition("/")
-                buckets.setdefault(domid, {})[bucket] = value
-            else:
-                raise ValueError(f"unknown part kind {kind!r}")
+        for _, value in it.each("host"):
+            if head is not None:
+                raise ValueError("two host parts")
+            head = value
         if head is None:
             raise ValueError("no host part")
         binders: dict[str, list[Any]] = {str(name): [] for name in head["binder_names"]}
-        for name, hold, value in holds:
+        for key, value in it.each("hold"):
+            name, hold = hold_from_key(key)
             binders.setdefault(name, []).append([hold, value])  # a binder newer than the head
-        grefs: dict[str, int] = {}
-        for d in domains:
-            if d["grefs"] is not None:
-                grefs[str(part_domid(d))] = int(d["grefs"])
+        specs: dict[Any, Any] = {}
+        vms = [vm_from_state(share_specs(value, specs)) for _, value in it.each("vm")]
+        del specs
+        buckets: dict[str, dict[str, Any]] = {}
+        for key, value in it.each("bkt"):
+            domid, _, bucket = key.partition("/")
+            buckets.setdefault(domid, {})[bucket] = value
         state = {
             "version": head["version"],
             "profile": head["profile"],
@@ -164,7 +192,7 @@ class HostCodec:
             "xenstore": ["", {}],
             "rover": head["rover"],
             "tty": head["tty"],
-            "grefs": grefs,
+            "grefs": {},
             "binders": binders,
             "dom0_abi": head["dom0_abi"],
             "vms": vms,
@@ -172,19 +200,30 @@ class HostCodec:
         if "memory" in head:
             state["memory"] = head["memory"]
         host = Host.from_state(state)
+        del state, vms, binders
+        grefs = counter(host, "grefs")
+
+        def domains() -> Iterator[dict[str, Any]]:
+            for _, d in it.each("dom"):
+                domid = part_domid(d)
+                if d["grefs"] is not None:
+                    grefs[domid] = int(d["grefs"])
+                yield {"domid": domid, "record": d["record"], "buckets": buckets.pop(str(domid), {})}
+
         host.hv.apply_export({
             "version": delta.DELTA_VERSION,
             "globals": {k: v for k, v in head["hv"].items() if k != "version"},
             "destroyed": [],
-            "domains": [
-                {"domid": i, "record": d["record"], "buckets": buckets.get(str(i), {})}
-                for d in domains
-                for i in [part_domid(d)]
-            ],
+            "domains": domains(),
         })  # fmt: skip
         # the toolstack's rover under its old name wins: files from before the toolstack let Xen choose
         # domids kept Xen's own rover unmoved (the two are one since then)
         host.plumbing.rover = int(head["rover"])
+        nodes = TreeLoader()  # ~100 000 nodes on a 1 000-VM host
+        for key, value in it.each("xs"):
+            nodes.add(key, str(value[0]), bool(value[1]))
+        if it.head is not None:
+            raise ValueError(f"part {it.head[0]} {it.head[1]} is out of order")
         host.plumbing.xenstore = nodes.finish(str(head["xs_root"]))
         check_hypervisor(host.hv)  # a damaged part that still decodes is caught here (issue 15)
         _settle(host)

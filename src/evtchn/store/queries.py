@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from evtchn.store.connect import BROKEN
@@ -181,3 +181,17 @@ class Rows:
         except (ValueError, TypeError) as e:
             raise CorruptHost(f"{self.path}: corrupt host file: an event cannot be read: {e}") from None
         return out, max(token, int(rows[-1][0]) if rows else last)
+
+
+def part_rows(conn: sqlite3.Connection, load_order: tuple[str, ...] | None) -> Iterator[Any]:
+    """(kind, key, data) of every part: in rowid order, or kind by kind in a codec's load order (each kind
+    in rowid order, then any other kind): a table scan per kind costs less than sorting ~100 000 rows."""
+    if load_order is None:
+        yield from conn.execute("SELECT kind, key, data FROM parts ORDER BY rowid")
+        return
+    sql = "SELECT kind, key, data FROM parts NOT INDEXED WHERE kind = ? ORDER BY rowid"
+    for kind in load_order:
+        yield from conn.execute(sql, (kind,))
+    marks = ", ".join("?" * len(load_order))
+    sql = f"SELECT kind, key, data FROM parts WHERE kind NOT IN ({marks}) ORDER BY rowid"
+    yield from conn.execute(sql, load_order)

@@ -117,7 +117,9 @@ class HostCodec(Protocol[H]):
     """How the store turns a host into parts and rows and back; `evtchn.store.codec` has the real one.
 
     parts() and assemble() are exact inverses; changes() says what changed since the last call (or since
-    assemble), or None when it cannot tell (then the store rewrites every part)."""
+    assemble), or None when it cannot tell (then the store rewrites every part). A codec with a
+    `load_order` attribute (a tuple of kinds) is given its parts kind by kind in that order, each kind in
+    rowid order; without one, all parts in rowid order."""
 
     def parts(self, host: H) -> Iterable[tuple[str, str, Any]]: ...
 

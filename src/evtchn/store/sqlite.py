@@ -29,11 +29,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from evtchn.store import writer
+from evtchn.store import connect, writer
 from evtchn.store.connect import BROKEN, give_back_memory, init_file, is_busy, open_read_only, write_error
 from evtchn.store.errors import CorruptHost, HostBusy, HostExists, ReadOnlyHost, StoreError
 from evtchn.store.paths import lock_timeout
-from evtchn.store.queries import Rows
+from evtchn.store.queries import Rows, part_rows
 from evtchn.store.rows import Event, HostCodec
 from evtchn.store.schema import SCHEMA_VERSION, check_host_file
 from evtchn.store.writer import new_ref
@@ -178,6 +178,7 @@ class Store(Rows, Generic[H]):
                     conn = sqlite3.connect(self.path, isolation_level=None, timeout=self.timeout)
                     conn.execute("PRAGMA synchronous = FULL")
                     conn.execute("PRAGMA foreign_keys = ON")
+                conn.execute(f"PRAGMA cache_size = -{connect.CACHE_KIB}")
             except BROKEN as e:
                 raise CorruptHost(f"{self.path}: corrupt host file: cannot open host file: {e}") from None
             self._local.conn = conn
@@ -268,8 +269,7 @@ class Store(Rows, Generic[H]):
         def parts() -> Iterator[tuple[str, str, Any]]:
             """Decoded one at a time, so a large host is never held as bytes and objects at once."""
             try:
-                cursor = conn.execute("SELECT kind, key, data FROM parts ORDER BY rowid")
-                for kind, key, data in cursor:
+                for kind, key, data in part_rows(conn, getattr(self.codec, "load_order", None)):
                     seen[0] += 1
                     try:
                         yield str(kind), str(key), writer.decode(data)

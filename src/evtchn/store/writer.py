@@ -37,9 +37,18 @@ def new_ref() -> str:
     return f"OpaqueRef:{_uuid4()}"
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"))  # json.dumps makes a new one per call with separators
+_quote = json.encoder.encode_basestring_ascii  # what the encoder writes for a str (ensure_ascii)
+_BOOL = {True: ",true]", False: ",false]"}
+
+
 def encode(value: Any) -> bytes:
     """A part's bytes: b"j" + JSON, or b"z" + deflated JSON past a couple of KiB."""
-    raw = json.dumps(value, separators=(",", ":")).encode()
+    if type(value) is list and len(value) == 2 and type(value[0]) is str and type(value[1]) is bool:
+        # a xenstore node, [value, is_dir]: a VM start writes ~100 of them; the same bytes as the encoder
+        raw = ("[" + _quote(value[0]) + _BOOL[value[1]]).encode()
+    else:
+        raw = _ENCODER.encode(value).encode()
     return b"z" + zlib.compress(raw, 1) if len(raw) > _COMPRESS_OVER else b"j" + raw
 
 
@@ -52,7 +61,11 @@ def decode(data: bytes) -> Any:
         body = zlib.decompress(body)
     elif tag != b"j":
         raise ValueError(f"unknown part encoding {tag!r}")
-    return json.loads(body)
+    # what json.loads(body) does, less its per-call encoding sniffing (a 1 000-VM host is ~110 000 parts)
+    return _JSON.decode(body.decode())
+
+
+_JSON = json.JSONDecoder()
 
 
 def ensure_ref(conn: sqlite3.Connection, cls: str, key: str, uuid: str | None = None) -> tuple[str, str]:
@@ -109,7 +122,8 @@ def write_changes(conn: sqlite3.Connection, codec: HostCodec[H], host: H) -> boo
 
 def _meta(conn: sqlite3.Connection, codec: HostCodec[H], host: H) -> None:
     conn.executemany(
-        "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        "INSERT INTO meta (key, value) VALUES (?, ?) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value WHERE value != excluded.value",
         codec.meta(host).items(),
     )
 
