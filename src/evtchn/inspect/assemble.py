@@ -7,7 +7,6 @@ clean 'e' dumps, or nothing but lsevtchn output, is built at once (`whole_dumps`
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections.abc import Callable
 
@@ -201,8 +200,10 @@ class Builder(Sink):
         fifo = (c_fifo[hi] - c_fifo[lo] > 0).tolist()
         store = self._store("e")
         name = self.name
+        # Positional arguments (names, domid_inferred, fifo, file): a keyword call costs a third more,
+        # which counts with tens of thousands of tables.
         self.prebuilt = [
-            Table(Source.EDUMP, dom, line, store, a, b, fifo=f if seen else None, file=name)
+            Table(Source.EDUMP, dom, line, store, a, b, None, False, f if seen else None, name)
             for dom, line, a, b, f, seen in zip(
                 domids[heads].tolist(),
                 (events[heads] + 1).tolist(),
@@ -253,9 +254,10 @@ class Builder(Sink):
         starts.update(r for r in named if r < rows.shape[0])
         cuts = [*sorted(starts), int(rows.shape[0])]
         store = self._store("ls")
+        name = self.name
         self.prebuilt = [
-            Table(Source.LSEVTCHN, named.get(a), int(rows[a]) + 1, store, a, b, file=self.name)
-            for a, b in itertools.pairwise(cuts)
+            Table(Source.LSEVTCHN, named.get(a), line + 1, store, a, b, None, False, None, name)
+            for a, b, line in zip(cuts[:-1], cuts[1:], rows[cuts[:-1]].tolist(), strict=True)
         ]
         self.handled += len(prompts) + len(notes)
         self.dump.blank += blank

@@ -16,7 +16,7 @@ import numpy as np
 from evtchn.inspect.cparse import strtol10
 from evtchn.inspect.model import Kind, Source
 from evtchn.inspect.readers.base import TOO_BIG, Row, Sink, Verdict, num
-from evtchn.inspect.swar import ADD, BOOL, FIELD4, I64, LO7, Lines, digits_in, join_at, rows, swar
+from evtchn.inspect.swar import ADD, BOOL, FIELD4, I64, LO7, Lines, digits_in, join_at, rows, swar4
 
 CHUNK = 1 << 13  # lines per pass: its rows (64 bytes a line) stay in the L2 cache
 
@@ -89,6 +89,8 @@ def scan_lsevtchn_ports(lines: Lines, cand: I64) -> tuple[BOOL, dict[str, I64]]:
     rport, num). Lines with a CR, numbers over 7 digits and the like go to the per-line parser.
     """
     n = cand.shape[0]
+    if lines.data.find(_VCPU) < 0:  # no lsevtchn line anywhere ('e' dumps, logs): skip the passes
+        return np.zeros(n, dtype=np.bool_), {k: np.full(n, -1, dtype=np.int64) for k in _LS_KEYS}
     if n <= CHUNK:
         return _scan_ls_chunk(lines, cand)
     ok = np.empty(n, dtype=np.bool_)
@@ -143,7 +145,7 @@ def _scan_ls_chunk(lines: Lines, cand: I64) -> tuple[BOOL, dict[str, I64]]:
     f = h0 & np.uint64(0xFFFFFFFF)
     g = (f | np.uint64(0x10101010)) ^ np.uint64(0x30303030)
     ok = ((((g & LO7) + ADD) | g) & np.uint64(0x80808080)) == 0
-    port = swar(g, np.full(n, 4, dtype=np.uint64))
+    port = swar4(g)
     nd = 1 + (port >= 10) + (port >= 100) + (port >= 1000)
     narrow = ((f & np.uint64(0xF0F0F0F0)) == FIELD4[nd]) & (port > 0)
     q = b + 4  # where ": VCPU " starts
