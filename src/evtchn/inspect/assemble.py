@@ -193,11 +193,16 @@ class Builder(Sink):
         hi = np.zeros(heads.shape[0], dtype=np.int64)
         slot = np.searchsorted(heads, owner)
         lo[slot], hi[slot] = gap_a[runs + 1], gap_b[runs + 1]
-        abi = self.fields["abi"]
-        c_any = np.concatenate(([0], np.cumsum(abi >= 0)))
-        c_fifo = np.concatenate(([0], np.cumsum(abi >= 6)))
-        any_abi = (c_any[hi] - c_any[lo] > 0).tolist()
-        fifo = (c_fifo[hi] - c_fifo[lo] > 0).tolist()
+        # The widest ABI field in each table's rows (-1: none, 1: 2L, 6: FIFO): one reduction over
+        # [lo0, hi0, lo1, hi1, ...], every other segment being a table's rows.
+        widest = np.full(heads.shape[0], -1, dtype=np.int64)
+        full = np.flatnonzero(hi > lo)
+        if full.size:
+            cuts = np.stack((lo[full], hi[full]), axis=1).ravel()
+            cuts = cuts[:-1] if cuts[-1] == n else cuts
+            widest[full] = np.maximum.reduceat(self.fields["abi"], cuts)[::2]
+        any_abi = (widest >= 0).tolist()
+        fifo = (widest >= 6).tolist()
         store = self._store("e")
         name = self.name
         # Positional arguments (names, domid_inferred, fifo, file): a keyword call costs a third more,

@@ -263,10 +263,11 @@ def _scan_chunk(
     num = np.where((s == 4) | (s == 5), val, -1)
     # The second field (s=3 " p=P", s=4 " i=I"): from the tail where such lines are many, else left to
     # _finish with the other rare shapes (a few gathers for all chunks beat thirty calls per chunk).
-    two = np.flatnonzero(ok & ((s == 3) | (s == 4)))
-    second = two.shape[0] * 16 >= starts.shape[0]
+    is3, is4 = s == 3, s == 4
+    two = is3 | is4
+    second = int(np.count_nonzero(two)) * 16 >= starts.shape[0]
     if second:
-        rport = _second_field(lines, tail[two], q[two], rel, two, s[two], ok)
+        rport = _second_field(lines, tail, q, rel, is3, two, ok)
     q += rel
     # Most lines end here: 4.2+ with x= read and one field or none. The rest (a second field, 4.1's
     # x= last, an XSM label, garbage) are left to _finish, all chunks' at once.
@@ -290,26 +291,27 @@ def _scan_chunk(
     return ok, fields, x_first, (idx, q[idx], eol[idx], np.full(idx.shape[0], second))
 
 
-def _second_field(lines: Lines, ts: U64, q: I64, rel: I64, two: I64, s: I64, ok: BOOL) -> I64:
-    """The second field of the lines `two` (states 3 and 4) from their tail rows `ts`, `rel` bytes
-    after `q`: updates rel and ok in place, returns the rport column of the chunk."""
-    r2 = rel[two]
-    upper = r2 >= 16
-    w2 = join_at(
-        np.where(upper, ts[:, 2], ts[:, 1]), np.where(upper, ts[:, 3], ts[:, 2]), (r2 & 7).view(np.uint64)
-    )
-    far = np.flatnonzero(r2 > 24)  # past the 32-byte tail
+def _second_field(lines: Lines, tail: U64, q: I64, rel: I64, is3: BOOL, two: BOOL, ok: BOOL) -> I64:
+    """The second field of every line of states 3 and 4 (`two`), `rel` bytes after `q`, from the
+    tail rows (every line at once: they are many). Updates rel and ok in place, returns rport."""
+    upper = rel >= 16
+    lo = np.where(upper, tail[:, 2], tail[:, 1])
+    hi = np.where(upper, tail[:, 3], tail[:, 2])
+    w2 = join_at(lo, hi, (rel & 7).view(np.uint64))
+    far = np.flatnonzero(two & ok & (rel > 24))  # past the 32-byte tail
     if far.size:
-        w2[far] = lines.words[q[far] + r2[far]]
-    is3 = s == 3
+        w2[far] = lines.words[q[far] + rel[far]]
     has2 = (w2 & _MASK3) == np.where(is3, P_EQ[1], I_EQ[1])
     val2, nv2 = digits_in(w2 >> np.uint64(24))
-    long_field(lines.words, q + r2, val2, nv2)
+    long = np.flatnonzero(two & (nv2 == 5))
+    if long.size:
+        v5, n5 = val2[long], nv2[long]
+        long_field(lines.words, q[long] + rel[long], v5, n5)
+        val2[long], nv2[long] = v5, n5
     # s=3 needs " p=P"; s=4 may have " i=I" (4.2+ print the Xen IRQ behind the PIRQ).
-    ok[two] = np.where(is3, has2 & (nv2 > 0), ~has2 | (nv2 > 0))
-    rel[two] = r2 + has2 * (3 + nv2)
-    rport = np.full(rel.shape[0], -1, dtype=np.int64)
-    rport[two[is3]] = val2[is3]
+    ok &= ~two | np.where(is3, has2 & (nv2 > 0), ~has2 | (nv2 > 0))
+    rel += (two & has2) * (3 + nv2)
+    rport: I64 = np.where(is3, val2, -1)
     return rport
 
 

@@ -89,8 +89,22 @@ def scan_lsevtchn_ports(lines: Lines, cand: I64) -> tuple[BOOL, dict[str, I64]]:
     rport, num). Lines with a CR, numbers over 7 digits and the like go to the per-line parser.
     """
     n = cand.shape[0]
-    if lines.data.find(_VCPU) < 0:  # no lsevtchn line anywhere ('e' dumps, logs): skip the passes
-        return np.zeros(n, dtype=np.bool_), {k: np.full(n, -1, dtype=np.int64) for k in _LS_KEYS}
+    # Only lines with ":" right after a port of 4 to 7 characters can be lsevtchn's: where few are
+    # (an 'e' dump's framing, a console log), scan just those.
+    at = lines.starts[cand]
+    buf = lines.buf
+    maybe = np.flatnonzero(
+        (buf[at + 4] == 58) | (buf[at + 5] == 58) | (buf[at + 6] == 58) | (buf[at + 7] == 58)
+    )
+    if maybe.shape[0] * 2 < n:
+        ok = np.zeros(n, dtype=np.bool_)
+        cols = {k: np.full(n, -1, dtype=np.int64) for k in _LS_KEYS}
+        if maybe.size:
+            part_ok, part = scan_lsevtchn_ports(lines, cand[maybe])
+            ok[maybe] = part_ok
+            for k in _LS_KEYS:
+                cols[k][maybe] = part[k]
+        return ok, cols
     if n <= CHUNK:
         return _scan_ls_chunk(lines, cand)
     ok = np.empty(n, dtype=np.bool_)
