@@ -278,3 +278,14 @@ def const(words: U64, pos: I64, text: bytes) -> BOOL:
         mask, value = lit(text[k : k + 8])
         ok &= (words[pos + k] & mask) == value
     return ok
+
+
+def const_rows(lines: Lines, pos: I64, text: bytes) -> BOOL:
+    """const() for a long literal (up to PAD bytes): one row gather, then a compare per word."""
+    width = -(-len(text) // 8) * 8
+    row = rows(lines, pos, width)
+    ok: BOOL = np.ones(pos.shape[0], dtype=np.bool_)
+    for k in range(0, len(text), 8):
+        mask, value = lit(text[k : k + 8])
+        ok &= (row[:, k // 8] & mask) == value
+    return ok

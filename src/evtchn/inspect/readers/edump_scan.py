@@ -38,6 +38,7 @@ from evtchn.inspect.swar import (
     byte_at,
     bytes_mask,
     const,
+    const_rows,
     digit,
     digit_at,
     digits_in,
@@ -337,14 +338,14 @@ def scan_edump_frames(lines: Lines, candidates: I64, body: I64 | None = None) ->
     sel = np.flatnonzero((first == ord("'")) & (buf[b + 2] == ord("'")))
     if sel.size:
         bs = b[sel]
-        hit = const(words, bs + 3, b" pressed -> dumping event-channel info") & (bs + 41 == eol[sel])
+        hit = const_rows(lines, bs + 3, b" pressed -> dumping event-channel info") & (bs + 41 == eol[sel])
         code[sel[hit]] = FRAME_PRESSED
     head = b"Event channel information for domain "
     sel = np.flatnonzero(first == ord("E"))
     if sel.size:
         bs = b[sel]
         val, nd = number(words, bs + len(head))
-        dom = const(words, bs, head) & (nd > 0) & (nd < 7)
+        dom = const_rows(lines, bs, head) & (nd > 0) & (nd < 7)
         dom &= buf[bs + len(head) + np.maximum(nd, 0)] == ord(":")
         dom &= bs + len(head) + nd + 1 == eol[sel]
         code[sel[dom]] = FRAME_DOMAIN
