@@ -254,15 +254,17 @@ class Builder(Sink):
         named: dict[int, int] = {}
         for line, domid in prompts:
             named[int(np.searchsorted(rows, line))] = domid  # a later prompt before the same row wins
-        starts = set((np.flatnonzero(ports[1:] <= ports[:-1]) + 1).tolist())
-        starts.add(0)
-        starts.update(r for r in named if r < rows.shape[0])
-        cuts = [*sorted(starts), int(rows.shape[0])]
+        nrows = int(rows.shape[0])
+        cut = np.flatnonzero(ports[1:] <= ports[:-1]) + 1
+        if named:
+            cut = np.union1d(cut, np.array([r for r in named if 0 < r < nrows], dtype=np.int64))
+        firsts = np.concatenate(([0], cut)).astype(np.int64)
+        ends = np.concatenate((cut, [nrows])).astype(np.int64)
         store = self._store("ls")
         name = self.name
         self.prebuilt = [
             Table(Source.LSEVTCHN, named.get(a), line + 1, store, a, b, None, False, None, name)
-            for a, b, line in zip(cuts[:-1], cuts[1:], rows[cuts[:-1]].tolist(), strict=True)
+            for a, b, line in zip(firsts.tolist(), ends.tolist(), rows[firsts].tolist(), strict=True)
         ]
         self.handled += len(prompts) + len(notes)
         self.dump.blank += blank
