@@ -1,6 +1,6 @@
 """Parse throughput on 1 000 000-line captures against a bare `for line in file` loop (run in the same
-process, best of several runs each). Prints ratios; the target for the vectorised parser is ≥ 0.3, and
-the run exits 1 when a target is missed.
+process, best of several runs each). Prints ratios; the target for the vectorised parser is ≥ 0.3 on
+every input (the three 'e' captures and lsevtchn), and the run exits 1 when a target is missed.
 
     python bench/bench_parse.py [--lines N] [--repeat R]
 
@@ -218,8 +218,14 @@ def main() -> None:
     print(
         f"per-line parser alone (no vectorised scan), one dump: {slow * 1e3:8.1f} ms  ratio {base / slow:.3f}"
     )
-    print(f"lsevtchn of each domain, again and again: {ls_time * 1e3:8.1f} ms  ratio {ls_base / ls_time:.3f}")
+    ls_name = "lsevtchn of each domain, again and again"
+    print(
+        f"{ls_name}: bare loop {ls_base * 1e3:8.1f} ms, parse_file {ls_time * 1e3:8.1f} ms  "
+        f"ratio {ls_base / ls_time:.3f}  (target >= {TARGET})"
+    )
     missed = [name for name, base, fast, *_ in rows if base / fast < TARGET]
+    if ls_base / ls_time < TARGET:
+        missed.append(ls_name)
     if missed:
         print(f"MISSED the {TARGET} target: {'; '.join(missed)}")
         sys.exit(1)

@@ -7,7 +7,6 @@ clean 'e' dumps, or nothing but lsevtchn output, is built at once (`whole_dumps`
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections.abc import Callable
 
@@ -194,15 +193,22 @@ class Builder(Sink):
         hi = np.zeros(heads.shape[0], dtype=np.int64)
         slot = np.searchsorted(heads, owner)
         lo[slot], hi[slot] = gap_a[runs + 1], gap_b[runs + 1]
-        abi = self.fields["abi"]
-        c_any = np.concatenate(([0], np.cumsum(abi >= 0)))
-        c_fifo = np.concatenate(([0], np.cumsum(abi >= 6)))
-        any_abi = (c_any[hi] - c_any[lo] > 0).tolist()
-        fifo = (c_fifo[hi] - c_fifo[lo] > 0).tolist()
+        # The widest ABI field in each table's rows (-1: none, 1: 2L, 6: FIFO): one reduction over
+        # [lo0, hi0, lo1, hi1, ...], every other segment being a table's rows.
+        widest = np.full(heads.shape[0], -1, dtype=np.int64)
+        full = np.flatnonzero(hi > lo)
+        if full.size:
+            cuts = np.stack((lo[full], hi[full]), axis=1).ravel()
+            cuts = cuts[:-1] if cuts[-1] == n else cuts
+            widest[full] = np.maximum.reduceat(self.fields["abi"], cuts)[::2]
+        any_abi = (widest >= 0).tolist()
+        fifo = (widest >= 6).tolist()
         store = self._store("e")
         name = self.name
+        # Positional arguments (names, domid_inferred, fifo, file): a keyword call costs a third more,
+        # which counts with tens of thousands of tables.
         self.prebuilt = [
-            Table(Source.EDUMP, dom, line, store, a, b, fifo=f if seen else None, file=name)
+            Table(Source.EDUMP, dom, line, store, a, b, None, False, f if seen else None, name)
             for dom, line, a, b, f, seen in zip(
                 domids[heads].tolist(),
                 (events[heads] + 1).tolist(),
@@ -248,14 +254,17 @@ class Builder(Sink):
         named: dict[int, int] = {}
         for line, domid in prompts:
             named[int(np.searchsorted(rows, line))] = domid  # a later prompt before the same row wins
-        starts = set((np.flatnonzero(ports[1:] <= ports[:-1]) + 1).tolist())
-        starts.add(0)
-        starts.update(r for r in named if r < rows.shape[0])
-        cuts = [*sorted(starts), int(rows.shape[0])]
+        nrows = int(rows.shape[0])
+        cut = np.flatnonzero(ports[1:] <= ports[:-1]) + 1
+        if named:
+            cut = np.union1d(cut, np.array([r for r in named if 0 < r < nrows], dtype=np.int64))
+        firsts = np.concatenate(([0], cut)).astype(np.int64)
+        ends = np.concatenate((cut, [nrows])).astype(np.int64)
         store = self._store("ls")
+        name = self.name
         self.prebuilt = [
-            Table(Source.LSEVTCHN, named.get(a), int(rows[a]) + 1, store, a, b, file=self.name)
-            for a, b in itertools.pairwise(cuts)
+            Table(Source.LSEVTCHN, named.get(a), line + 1, store, a, b, None, False, None, name)
+            for a, b, line in zip(firsts.tolist(), ends.tolist(), rows[firsts].tolist(), strict=True)
         ]
         self.handled += len(prompts) + len(notes)
         self.dump.blank += blank

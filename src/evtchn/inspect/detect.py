@@ -95,11 +95,13 @@ def parse_lines(lines: Lines, *, name: str, fast: bool) -> Dump:
     if not fast:
         ls_ok[:] = False
     b.ls_lines = slow[ls_ok]
-    b.ls_fields = {k: v[ls_ok] for k, v in ls_cols.items()}
+    every = bool(ls_ok.all())  # a file of nothing but lsevtchn lines: the columns as they are
+    b.ls_fields = {k: v if every else v[ls_ok] for k, v in ls_cols.items()}
     b.ls_fields["xen"] = np.full(b.ls_lines.shape[0], NONE, dtype=np.int64)
     # Per-line events (framing lines and lines for the per-line parser); between them, fast rows.
     events = slow[~ls_ok]
-    codes, domids, body = scan_edump_frames(lines, events)
+    starts = fields["body"]
+    codes, domids, body = scan_edump_frames(lines, events, starts[events] if starts.shape[0] else None)
     if fast:
         zero = np.flatnonzero(codes == 0)
         codes[zero[quiet_lines(lines, events[zero], body[zero])]] = FRAME_QUIET

@@ -20,11 +20,11 @@ def infer_domids(tables: list[Table]) -> None:
     known = {(t.source, t.domid): t for t in tables if t.domid is not None}
     has_dom0 = any(t.domid == 0 for t in tables if t.source is not Source.INTERRUPTS)
     for t in tables:
+        if not known and has_dom0:
+            break  # no peers to vote and dom0 named: the rest stay anonymous (tens of thousands, maybe)
         if t.domid is not None or t.source is Source.INTERRUPTS:
             continue
         if not known:
-            if has_dom0:
-                continue
             inter = np.zeros(0, dtype=np.int64)
         else:
             inter = np.flatnonzero(t.kind == int(Kind.INTERDOMAIN))

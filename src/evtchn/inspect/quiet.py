@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from evtchn.inspect.readers.messages import KEYWORDS
-from evtchn.inspect.swar import BOOL, I64, XEN, Lines, body_start, const
+from evtchn.inspect.swar import ADD, BOOL, HI, I64, LO7, XEN, ZEROS, Lines, body_start, const, lit
 
 _WORDS = tuple(k.encode() for k in (*KEYWORDS, "lsevtchn", ' = "'))
 # Each word's anchor: a byte pair at an offset in it that is rare in console logs. One pass over the
@@ -56,6 +56,9 @@ def quiet_lines(lines: Lines, idx: I64, body: I64 | None = None) -> BOOL:
     xen_ok &= ~const(words, b, b"Event ch") & ~const(words, b, b"Polling ")
     xen_ok &= ~(const(words, b, b"Domain ") & ((buf[b + 7] - np.uint8(48)) < 10))
     kernel = (buf[starts] == ord("[")) & _KERNEL_SECOND[buf[starts + 1]] & (ends > starts + 1)
+    at = np.flatnonzero(kernel)
+    if at.size:
+        kernel[at] = kernel_stamped(lines, starts[at], ends[at])
     cand = np.flatnonzero(xen_ok | kernel)
     if not cand.size:
         return out
@@ -77,6 +80,42 @@ def quiet_lines(lines: Lines, idx: I64, body: I64 | None = None) -> BOOL:
         line = np.searchsorted(lines.starts, byte, side="right") - 1
         out[cand[np.isin(lines_c, line)]] = False
     return out
+
+
+_SP = np.uint64(0x2020202020202020)
+_FRACTION = lit(b".\0\0\0\0\0\0]")  # "." and "]" around six digits
+_FRACTION_MASK = np.uint64(0xFF000000000000FF)
+_SIX = np.uint64(0x00FFFFFFFFFFFF00) & HI
+
+
+def kernel_stamped(lines: Lines, at: I64, eol: I64) -> BOOL:
+    r"""Which lines at `at` (each starting "[") open with the kernel's printk timestamp
+    "[%5lu.%06lu]", the seconds 5 to 8 characters wide: spaces, then digits (the per-line reader's
+    `[ *\d+\.\d+\]` in the shape Linux prints; any other is left to it)."""
+    words = lines.words
+    ok: BOOL = np.zeros(at.shape[0], dtype=np.bool_)
+    todo = np.arange(at.shape[0])
+    for k in range(5, 9):
+        a, e = at[todo], eol[todo]
+        kmask = np.uint64((1 << (8 * k)) - 1)
+        f = words[a + 1] & kmask
+        x = f ^ ZEROS
+        nondigit = (((x & LO7) + ADD) | x) & HI & kmask
+        y = f ^ _SP
+        space = ~(((y & LO7) + LO7) | y) & HI & kmask
+        run = (space >> np.uint64(7)) * np.uint64(0xFF)  # the spaces as 0xFF bytes: a prefix run or none
+        good = (
+            ((nondigit & ~space) == 0) & ((nondigit >> np.uint64(8 * k - 8)) == 0) & ((run & (run + 1)) == 0)
+        )
+        frac = words[a + k + 1]
+        z = frac ^ ZEROS
+        good &= ((frac & _FRACTION_MASK) == _FRACTION[1]) & (((((z & LO7) + ADD) | z) & _SIX) == 0)
+        good &= a + k + 9 <= e
+        ok[todo[good]] = True
+        todo = todo[~good]
+        if not todo.size:
+            break
+    return ok
 
 
 def find_words(blob: bytes) -> I64:

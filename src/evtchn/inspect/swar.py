@@ -150,6 +150,15 @@ def swar(x: U64, ndig: U64) -> I64:
     return res
 
 
+def swar4(x: U64) -> I64:
+    """Value of the 4 digit bytes in the low half of x, already xor-ed with '0' (first digit lowest;
+    the high half zero): swar(x, 4) in two steps."""
+    v = ((x & np.uint64(0x0F0F0F0F)) * np.uint64(2561)) >> np.uint64(8)
+    v = ((v & np.uint64(0x00FF00FF)) * np.uint64(6553601)) >> np.uint64(16)
+    res: I64 = (v & np.uint64(0xFFFF)).view(np.int64)
+    return res
+
+
 def number(words: U64, pos: I64) -> tuple[I64, I64]:
     """Read an unsigned decimal of 1..7 digits at pos: (value, digits); digits 0 means none or too long."""
     return digits_in(words[pos])
@@ -268,4 +277,15 @@ def const(words: U64, pos: I64, text: bytes) -> BOOL:
     for k in range(0, len(text), 8):
         mask, value = lit(text[k : k + 8])
         ok &= (words[pos + k] & mask) == value
+    return ok
+
+
+def const_rows(lines: Lines, pos: I64, text: bytes) -> BOOL:
+    """const() for a long literal (up to PAD bytes): one row gather, then a compare per word."""
+    width = -(-len(text) // 8) * 8
+    row = rows(lines, pos, width)
+    ok: BOOL = np.ones(pos.shape[0], dtype=np.bool_)
+    for k in range(0, len(text), 8):
+        mask, value = lit(text[k : k + 8])
+        ok &= (row[:, k // 8] & mask) == value
     return ok

@@ -16,7 +16,7 @@ import numpy as np
 from evtchn.inspect.cparse import strtol10
 from evtchn.inspect.model import Kind, Source
 from evtchn.inspect.readers.base import TOO_BIG, Row, Sink, Verdict, num
-from evtchn.inspect.swar import ADD, BOOL, FIELD4, I64, LO7, Lines, digits_in, join_at, rows, swar
+from evtchn.inspect.swar import ADD, BOOL, FIELD4, I64, LO7, Lines, digits_in, join_at, rows, swar4
 
 CHUNK = 1 << 13  # lines per pass: its rows (64 bytes a line) stay in the L2 cache
 
@@ -143,7 +143,7 @@ def _scan_ls_chunk(lines: Lines, cand: I64) -> tuple[BOOL, dict[str, I64]]:
     f = h0 & np.uint64(0xFFFFFFFF)
     g = (f | np.uint64(0x10101010)) ^ np.uint64(0x30303030)
     ok = ((((g & LO7) + ADD) | g) & np.uint64(0x80808080)) == 0
-    port = swar(g, np.full(n, 4, dtype=np.uint64))
+    port = swar4(g)
     nd = 1 + (port >= 10) + (port >= 100) + (port >= 1000)
     narrow = ((f & np.uint64(0xF0F0F0F0)) == FIELD4[nd]) & (port > 0)
     q = b + 4  # where ": VCPU " starts
@@ -163,6 +163,25 @@ def _scan_ls_chunk(lines: Lines, cand: I64) -> tuple[BOOL, dict[str, I64]]:
     vcpu, vn = digits_in(vw)
     ok &= (vn > 0) & (((vw >> (vn.view(np.uint64) << np.uint64(3))) & _M2) == _COLON)
     q += 9 + vn  # the body
+    live = np.flatnonzero(ok)
+    if live.shape[0] * 2 < n:  # few lsevtchn lines here (an 'e' dump's framing, a log): just those
+        kind = np.full(n, 6, dtype=np.int64)
+        rdom, rport, num, end = (np.full(n, -1, dtype=np.int64) for _ in range(4))
+        if live.size:
+            got = _body(lines, q[live], eol[live])
+            for col, part in zip((kind, rdom, rport, num, end), got, strict=True):
+                col[live] = part
+    else:
+        kind, rdom, rport, num, end = _body(lines, q, eol)
+    ok &= end == eol
+    cols = {"port": port, "kind": kind, "vcpu": vcpu, "rdom": rdom, "rport": rport, "num": num}
+    return ok, cols
+
+
+def _body(lines: Lines, q: I64, eol: I64) -> tuple[I64, I64, I64, I64, I64]:
+    """The body of lsevtchn lines starting at `q`: (kind, rdom, rport, num, where the body ends; -1 when
+    it is none of the known bodies)."""
+    n = q.shape[0]
     body = rows(lines, np.minimum(q, eol), 64)  # a body past the line's end is no body
     c0, c1, c2 = body[:, 0], body[:, 1], body[:, 2]
     kind = np.full(n, 6, dtype=np.int64)  # Unknown
@@ -184,22 +203,32 @@ def _scan_ls_chunk(lines: Lines, cand: I64) -> tuple[BOOL, dict[str, I64]]:
     sel = np.flatnonzero(c0 == _INTERDOM)
     if sel.size:
         bs, qs = body[sel], q[sel]
-        conn = np.ones(sel.shape[0], dtype=np.bool_)
-        for k, mask, value in _CONNECTED_WORDS:
-            conn &= (bs[:, k] & mask) == value
-        wait = ~conn
-        for k, mask, value in _WAITING_WORDS:
-            wait &= (bs[:, k] & mask) == value
-        # Connected: "... Remote Domain D, Port P" (D from byte 40); waiting: "... Domain D" (byte 49).
-        dv, dn = digits_in(np.where(conn, bs[:, 5], join_at(bs[:, 6], bs[:, 7], np.uint64(1))))
-        comma = join_at(bs[:, 5], bs[:, 6], dn.view(np.uint64))
-        pv, pn = digits_in(join_at(bs[:, 6], bs[:, 7], (dn - 1).view(np.uint64)))
+        b1 = bs[:, 1]
+        # Connected: "Interdomain (Connected) - Remote Domain D, Port P", five whole words then D at
+        # byte 40; most interdomain lines are these.
+        conn = b1 == _CONNECTED_WORDS[1][2]
+        for k, _mask, value in _CONNECTED_WORDS[2:]:
+            conn &= bs[:, k] == value
+        b5, b6 = bs[:, 5], bs[:, 6]
+        dv, dn = digits_in(b5)
+        comma = join_at(b5, b6, dn.view(np.uint64))
+        pv, pn = digits_in(join_at(b6, bs[:, 7], (dn - 1).view(np.uint64)))
         conn &= (dn > 0) & ((comma & _M7) == _PORT) & (pn > 0)
-        wait &= dn > 0
-        kind[sel] = np.where(conn, 2, 1)
+        kind[sel] = 2
         rdom[sel] = dv
-        rport[sel] = np.where(conn, pv, -1)
-        end[sel] = np.where(conn, qs + 47 + dn + pn, np.where(wait, qs + 49 + dn, -1))
-    ok &= end == eol
-    cols = {"port": port, "kind": kind, "vcpu": vcpu, "rdom": rdom, "rport": rport, "num": num}
-    return ok, cols
+        rport[sel] = pv
+        end[sel] = np.where(conn, qs + 47 + dn + pn, -1)
+        # Waiting: "Interdomain (Waiting connection) - Remote Domain D", D at byte 49.
+        wait = np.flatnonzero(b1 == _WAITING_WORDS[1][2])
+        if wait.size:
+            bw = bs[wait]
+            good = np.ones(wait.shape[0], dtype=np.bool_)
+            for k, mask, value in _WAITING_WORDS[2:]:
+                good &= (bw[:, k] & mask) == value
+            wv, wn = digits_in(join_at(bw[:, 6], bw[:, 7], np.uint64(1)))
+            at = sel[wait]
+            kind[at] = 1
+            rdom[at] = wv
+            rport[at] = -1
+            end[at] = np.where(good & (wn > 0), qs[wait] + 49 + wn, -1)
+    return kind, rdom, rport, num, end
