@@ -176,3 +176,15 @@ def test_the_zombie_and_the_preserved_crash_persist(tmp_path: Path) -> None:
     assert again.vm("c").power_state == "Paused" and again.vm("c").spec.on_crash == "preserve"
     assert vm.domid is not None and again.hv.domains[vm.domid].xl_state == "---sc-"
     again.check_invariants()
+
+
+def test_unpausing_a_preserved_crash_changes_nothing() -> None:
+    host = Host.create("xen-4.17")
+    host.define_vm(_crashing("preserve"))
+    vm = host.start_vm("c")
+    assert vm.domid is not None
+    before = host.hv.domains[vm.domid].ports.used_ports()
+    host.unpause_vm("c")
+    assert vm.power_state == "Paused" and host.hv.domains[vm.domid].xl_state == "---sc-"
+    assert host.hv.domains[vm.domid].ports.used_ports() == before
+    host.check_invariants()

@@ -52,6 +52,13 @@ def steps(toolstack: str, on_crash: str) -> tuple[str, ...]:
     return _STEPS[toolstack][on_crash]
 
 
+def preserved(p: Plumbing, vm: Vm) -> bool:
+    """The VM holds a crashed domain (on_crash=preserve). Unpausing it changes nothing: Xen does not run a
+    shut-down domain (xl leaves it `---sc-`), and xenopsd, seeing it crashed again, re-applies Vm.Pause."""
+    d = p.hv.domains.get(vm.domid) if vm.domid is not None else None
+    return d is not None and d.shutdown_reason is not None
+
+
 def handle(p: Plumbing, vm: Vm, teardown: Callable[[Vm], object], restart: Callable[[Vm], object]) -> None:
     """Apply vm.spec.on_crash to a guest whose kernel died at boot (guest.boot returned False)."""
     assert vm.domid is not None
