@@ -91,13 +91,34 @@ def test_console_text_is_linux_61s_bug_with_its_line() -> None:
     host = Host.create("xen-4.17")
     host.define_vm(_crashing("preserve"))  # ports 1-2 store/console, 3-8 vCPU 0, 9-10 vCPU 1's timer, resched
     assert host.start_vm("c").messages == [
-        "kernel BUG at drivers/xen/events/events_base.c:1282! RIP: bind_ipi_to_irq"
+        "kernel BUG at drivers/xen/events/events_base.c:1282! RIP: bind_ipi_to_irq",
+        # xl create, still attached (tools/xl/xl_vmcontrol.c handle_domain_death, create_domain)
+        "Domain 1 has shut down, reason code 3 0x3",
+        "Action for shutdown reason code 3 is preserve",
+        "Done. Exiting now",
     ]
     spec = VmSpec(name="v", type="pv", vcpus=4, max_event_channels=8, on_crash="preserve")  # vCPU 1's timer
     host.define_vm(spec)
-    assert host.start_vm("v").messages == [
+    assert host.start_vm("v").messages[0] == (
         "kernel BUG at drivers/xen/events/events_base.c:1399! RIP: bind_virq_to_irq"
+    )
+
+
+def test_xl_logs_the_action_it_takes() -> None:
+    host = Host.create("xen-4.17")
+    host.define_vm(_crashing("coredump-restart"))
+    got = host.start_vm("c").messages
+    assert got[1:6] == [
+        "Domain 1 has shut down, reason code 3 0x3",
+        "Action for shutdown reason code 3 is coredump-restart",
+        "dumping core to /var/lib/xen/dump/c",
+        "Domain 1 needs to be cleaned up: destroying the domain",
+        "Done. Rebooting now",
     ]
+    # xenopsd logs to xensource.log: nothing but the kernel's own line in the VM's log.
+    host = Host.create("xenserver-8")
+    host.define_vm(_crashing("destroy"))
+    assert [m for m in host.start_vm("c").messages if not m.startswith("kernel BUG")] == []
 
 
 def test_destroy_frees_everything() -> None:
