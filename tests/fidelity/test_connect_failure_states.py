@@ -117,3 +117,20 @@ def test_frontends_that_got_no_port_close_as_their_drivers_do() -> None:
     assert r(f"/local/domain/{d}/error/device/vbd/51712/error") == "28 allocating event channel"
     assert guest_view(vm) == type(guest_view(vm))([], [])
     host.check_invariants()
+
+
+def test_a_hot_plug_the_toolstack_took_back_is_gone_from_the_guest() -> None:
+    import pytest
+
+    from evtchn.toolstack import DeviceError
+
+    host = _host("xen-4.17", 8)  # store, console, two disks, the NIC's pair: 2 left, one more NIC's worth
+    vm = host.start_vm("g")
+    assert guest_view(vm).interfaces == ["eth0"]
+    host.plug_device("g", NicSpec(devid=1))
+    with pytest.raises(DeviceError):
+        host.plug_device("g", NicSpec(devid=2))
+    nic2 = vm.device("vif", 2)
+    assert nic2 is not None and nic2.state == "failed" and not nic2.guest_ports  # detached again
+    assert guest_view(vm).interfaces == ["eth0", "eth1"]
+    host.check_invariants()
