@@ -209,3 +209,22 @@ def test_unpausing_a_preserved_crash_changes_nothing() -> None:
     assert vm.power_state == "Paused" and host.hv.domains[vm.domid].xl_state == "---sc-"
     assert host.hv.domains[vm.domid].ports.used_ports() == before
     host.check_invariants()
+
+
+def test_xenapi_shows_a_preserved_crash_as_paused(tmp_path: Path) -> None:
+    """xapi_xenops.ml on_crash_behaviour: `preserve -> [Vm.Pause]`; XenAPI has no Crashed power state."""
+    from evtchn.api.app import build_dispatcher
+    from evtchn.api.sessions import Credentials
+    from evtchn.store import create_store
+    from tests.api.harness import serving
+
+    store = create_store(Host.create("xenserver-8"), tmp_path / "h.db")
+    with store.transaction() as host:
+        host.define_vm(_crashing("preserve"))
+        domid = host.start_vm("c").domid
+    with serving(build_dispatcher(store, Credentials(user="root", password="pw"))) as ep:
+        s = ep.tcp_session()
+        s.xenapi.login_with_password("root", "pw", "2.0", "evtchn-tests")
+        ref = s.xenapi.VM.get_by_name_label("c")[0]
+        assert s.xenapi.VM.get_power_state(ref) == "Paused"
+        assert s.xenapi.VM.get_domid(ref) == str(domid)
