@@ -90,3 +90,47 @@ def test_a_nic_whose_frontend_got_no_port_is_absent() -> None:
     assert nic is not None and nic.state == "absent"
     assert guest_view(vm) == type(guest_view(vm))(["xvda"], [])
     host.check_invariants()
+
+
+def test_frontends_that_got_no_port_close_as_their_drivers_do() -> None:
+    """xenbus_alloc_evtchn() failing is itself a xenbus_dev_fatal (frontend Closing, backend follows);
+    netfront then closes both ends, blkfront_closing() returns early: a disk stays Closing on both."""
+    host = Host.create("xen-4.17")
+    # ports 1-2 store/console, 3-7 the vCPU's binds: nothing left for either frontend.
+    spec = SPEC.model_copy(update={"disks": SPEC.disks[:1], "max_event_channels": 7})
+    host.define_vm(spec)
+    vm = host.start_vm("g")
+    d = vm.domid
+    r = host.xenstore.read
+    assert [x.state for x in vm.devices] == ["absent", "absent"]
+    assert (
+        r(f"/local/domain/{d}/device/vbd/51712/state"),
+        r(f"/local/domain/0/backend/vbd/{d}/51712/state"),
+    ) == (
+        "5",
+        "5",
+    )
+    assert (r(f"/local/domain/{d}/device/vif/0/state"), r(f"/local/domain/0/backend/vif/{d}/0/state")) == (
+        "6",
+        "6",
+    )
+    assert r(f"/local/domain/{d}/error/device/vbd/51712/error") == "28 allocating event channel"
+    assert guest_view(vm) == type(guest_view(vm))([], [])
+    host.check_invariants()
+
+
+def test_a_hot_plug_the_toolstack_took_back_is_gone_from_the_guest() -> None:
+    import pytest
+
+    from evtchn.toolstack import DeviceError
+
+    host = _host("xen-4.17", 8)  # store, console, two disks, the NIC's pair: 2 left, one more NIC's worth
+    vm = host.start_vm("g")
+    assert guest_view(vm).interfaces == ["eth0"]
+    host.plug_device("g", NicSpec(devid=1))
+    with pytest.raises(DeviceError):
+        host.plug_device("g", NicSpec(devid=2))
+    nic2 = vm.device("vif", 2)
+    assert nic2 is not None and nic2.state == "failed" and not nic2.guest_ports  # detached again
+    assert guest_view(vm).interfaces == ["eth0", "eth1"]
+    host.check_invariants()

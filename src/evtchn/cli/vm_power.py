@@ -82,6 +82,11 @@ def _started(vm: Vm) -> list[str]:
     for d in vm.devices:  # a degraded device is a note, not a failure (the VM runs)
         if not d.connected and d.error:
             notice(f"{vm.name}: {d.kind} {d.devid} not connected: {d.error}")
+    if vm.last_error is not None:  # the guest's kernel died at boot; on_crash said what became of it
+        notice(f"{vm.name}: {vm.last_error}")
+        where = f"domid {vm.domid}, " if vm.domid is not None else ""
+        state = vm.power_state.lower()
+        return [f"started {vm.name}: crashed at boot, on_crash {vm.spec.on_crash}: {where}{state}"]
     return [f"started {vm.name}: domid {vm.domid}, {vm.power_state.lower()}"]
 
 

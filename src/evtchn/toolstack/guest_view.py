@@ -49,5 +49,7 @@ def guest_view(vm: Vm) -> GuestView:
     if not vm.booted:
         return GuestView([], [])
     disks = [disk_name(d.devid) for d in vm.devices if d.kind == "vbd" and d.state == "connected"]
-    nics = [d for d in vm.devices if d.kind == "vif" and d.state in ("connected", "failed")]
+    # a NIC whose frontend holds its ports; a detached one (unplugged, or a hot-plug the toolstack took
+    # back) was removed, and netfront_remove unregistered its interface
+    nics = [d for d in vm.devices if d.kind == "vif" and d.guest_ports and d.state in ("connected", "failed")]
     return GuestView(disks, [f"eth{i}" for i in range(len(nics))])

@@ -235,6 +235,8 @@ class Host:
 
     def unpause_vm(self, name: str) -> Vm:
         vm = self._in_state(name, PAUSED)
+        if crash.preserved(self.plumbing, vm):  # a crashed domain does not run again (crash.py)
+            return vm
         boot = vm.boot_on_unpause and not vm.booted
         vm.boot_on_unpause = False
         self._run_guest(vm, boot)

@@ -10,7 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from evtchn.toolstack.profile_data_xen417 import IRQ_CPU0_SOURCE, IRQ_SPREAD_SOURCE, XEN_417
+from evtchn.toolstack.profile_data_xen417 import (
+    IRQ_CPU0_SOURCE,
+    IRQ_SPREAD_SOURCE,
+    LINUX61_BUG,
+    LINUX61_BUG_LINES,
+    XEN_417,
+)
 from evtchn.toolstack.profile_model import XL_ORDER, Failure, KernelFlavour, Profile
 
 # ------------------------------------------------------------------ kernel flavours
@@ -85,6 +91,8 @@ MODERN_LINUX_PV = KernelFlavour(
     blkfront_max_queues=4,
     netfront_max_queues=8,
     netfront_split=True,
+    bug_line=LINUX61_BUG,  # the kernel's own BUG line, read in 6.1.166 (profile_data_xen417)
+    bug_lines=LINUX61_BUG_LINES,
 )
 MODERN_LINUX_HVM = KernelFlavour(
     netfront_tx_grants=NET_TX_RING_SIZE,
@@ -98,6 +106,8 @@ MODERN_LINUX_HVM = KernelFlavour(
     blkfront_max_queues=4,
     netfront_max_queues=8,
     netfront_split=True,
+    bug_line=LINUX61_BUG,  # the kernel's own BUG line, read in 6.1.166 (profile_data_xen417)
+    bug_lines=LINUX61_BUG_LINES,
 )
 XS_WINDOWS_LEGACY = KernelFlavour(name="XenServer 6.x Windows PV drivers (xennet/xenvbd)")
 XS_WINDOWS_8 = KernelFlavour(

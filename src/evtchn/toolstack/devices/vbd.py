@@ -113,7 +113,7 @@ def frontend(p: Plumbing, vm: Vm, disk: DiskSpec, dev: DeviceStatus, fifo: bool)
         for port in ports:
             p.hv.close(domid, port)
         dev.frontend_error = xenbus.frontend_error(p, vm, dev, e)
-        dev.state = "absent"
+        xenbus.frontend_failed(p, vm, dev, p.vbd_backend_kind)
         return
     refs = [xenbus.grant(p, vm) for _ in ports]
     keys: dict[str, str | int] = {}

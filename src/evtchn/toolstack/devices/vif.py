@@ -127,7 +127,7 @@ def frontend(p: Plumbing, vm: Vm, nic: NicSpec, dev: DeviceStatus, fifo: bool) -
             for port in ports:
                 p.hv.close(domid, port)
         dev.frontend_error = xenbus.frontend_error(p, vm, dev, e)
-        dev.state = "absent"
+        xenbus.frontend_failed(p, vm, dev, "vif")
         return
     keys: dict[str, str | int] = {}
     multi = queues > 1

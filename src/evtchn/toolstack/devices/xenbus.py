@@ -58,6 +58,26 @@ def frontend_error(p: Plumbing, vm: Vm, dev: DeviceStatus, e: XenError) -> str:
     return text
 
 
+# Where a Linux frontend whose xenbus_alloc_evtchn() failed ends, (frontend, backend) state: the fatal
+# puts the frontend in Closing and the backend follows (blkback/netback frontend_changed, case Closing);
+# netfront's netback_changed then calls xenbus_frontend_closed() and both end Closed, while blkfront's
+# blkfront_closing() returns at once for a frontend already Closing, so a disk stays Closing on both ends
+# (linux 6.1.166 drivers/xen/xenbus/xenbus_client.c xenbus_alloc_evtchn, xen-blkfront.c, xen-netfront.c).
+FRONTEND_FATAL_END = {"vbd": (XB_CLOSING, XB_CLOSING), "vif": (XB_CLOSED, XB_CLOSED)}
+
+
+def frontend_failed(p: Plumbing, vm: Vm, dev: DeviceStatus, backend_kind: str) -> None:
+    """The device's frontend got no port: it is absent; with a Linux frontend both ends close."""
+    assert vm.domid is not None
+    dev.state = "absent"
+    if not p.profile.guest_kernel(vm.spec.type).frontend_closes:
+        return
+    front, back = FRONTEND_FATAL_END[dev.kind]
+    p.xenstore.write(f"/local/domain/{vm.domid}/device/{dev.kind}/{dev.devid}/state", front)
+    if backend_kind != "vbd3":  # tapback's side of the handshake is not modelled
+        p.xenstore.write(f"/local/domain/0/backend/{backend_kind}/{vm.domid}/{dev.devid}/state", back)
+
+
 def guest_alloc_logged(p: Plumbing, vm: Vm, dev: DeviceStatus, fifo: bool) -> int | None:
     """xenbus_alloc_evtchn(): on failure it logs '<errno> allocating event channel' and returns."""
     assert vm.domid is not None
