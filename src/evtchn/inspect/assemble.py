@@ -193,8 +193,7 @@ class Builder(Sink):
         hi = np.zeros(heads.shape[0], dtype=np.int64)
         slot = np.searchsorted(heads, owner)
         lo[slot], hi[slot] = gap_a[runs + 1], gap_b[runs + 1]
-        # The widest ABI field in each table's rows (-1: none, 1: 2L, 6: FIFO): one reduction over
-        # [lo0, hi0, lo1, hi1, ...], every other segment being a table's rows.
+        # Each table's widest ABI field (-1: none, 1: 2L, 6: FIFO): max over [lo0, hi0, lo1, ...][::2].
         widest = np.full(heads.shape[0], -1, dtype=np.int64)
         full = np.flatnonzero(hi > lo)
         if full.size:
@@ -205,8 +204,7 @@ class Builder(Sink):
         fifo = (widest >= 6).tolist()
         store = self._store("e")
         name = self.name
-        # Positional arguments (names, domid_inferred, fifo, file): a keyword call costs a third more,
-        # which counts with tens of thousands of tables.
+        # Positional (names, domid_inferred, fifo, file): keywords cost a third more per table.
         self.prebuilt = [
             Table(Source.EDUMP, dom, line, store, a, b, None, False, f if seen else None, name)
             for dom, line, a, b, f, seen in zip(
@@ -254,12 +252,10 @@ class Builder(Sink):
         named: dict[int, int] = {}
         for line, domid in prompts:
             named[int(np.searchsorted(rows, line))] = domid  # a later prompt before the same row wins
-        nrows = int(rows.shape[0])
         cut = np.flatnonzero(ports[1:] <= ports[:-1]) + 1
         if named:
-            cut = np.union1d(cut, np.array([r for r in named if 0 < r < nrows], dtype=np.int64))
-        firsts = np.concatenate(([0], cut)).astype(np.int64)
-        ends = np.concatenate((cut, [nrows])).astype(np.int64)
+            cut = np.union1d(cut, np.array([r for r in named if 0 < r < rows.shape[0]], dtype=np.int64))
+        firsts, ends = np.concatenate(([0], cut)), np.concatenate((cut, [rows.shape[0]]))
         store = self._store("ls")
         name = self.name
         self.prebuilt = [

@@ -24,10 +24,7 @@ def infer_domids(tables: list[Table]) -> None:
             break  # no peers to vote and dom0 named: the rest stay anonymous (tens of thousands, maybe)
         if t.domid is not None or t.source is Source.INTERRUPTS:
             continue
-        if not known:
-            inter = np.zeros(0, dtype=np.int64)
-        else:
-            inter = np.flatnonzero(t.kind == int(Kind.INTERDOMAIN))
+        inter = np.flatnonzero(t.kind == int(Kind.INTERDOMAIN)) if known else np.zeros(0, dtype=np.int64)
         votes: Counter[int] = Counter()
         for j in inter[:16].tolist():
             peer = known.get((t.source, int(t.remote_dom[j])))
