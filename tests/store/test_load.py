@@ -120,3 +120,29 @@ def test_a_node_part_is_the_bytes_json_writes(value: str, is_dir: bool) -> None:
     got = encode([value, is_dir])
     assert got == (b"j" + raw if len(raw) <= 2048 else b"z" + zlib.compress(raw, 1))
     assert decode(got) == [value, is_dir]
+
+
+def test_commits_give_freed_memory_back_at_most_once_an_interval(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from evtchn.store import connect
+
+    calls: list[int] = []
+    monkeypatch.setattr(connect, "_malloc_trim", lambda: calls.append(1))
+    monkeypatch.setattr(connect, "_last_trim", [0.0])
+    monkeypatch.setattr(connect, "_TRIM_EVERY", 3600.0)  # "once a second", slowed so no load can flake it
+    store = create_store(_host(2), tmp_path / "h.db")
+    with store.transaction() as h:  # loads the host (which trims too) and commits: a trim now
+        h.start_vm("g0")
+    assert calls and connect._last_trim[0] > 0
+    calls.clear()
+    for _ in range(3):  # within the interval
+        with store.transaction() as h:
+            h.shutdown_vm("g0")
+        with store.transaction() as h:
+            h.start_vm("g0")
+    assert calls == []
+    connect._last_trim[0] -= connect._TRIM_EVERY  # the interval later
+    with store.transaction() as h:
+        h.shutdown_vm("g0")
+    assert len(calls) == 1

@@ -381,6 +381,7 @@ class Store(Rows, Generic[H]):
             writer.write_changes(conn, self.codec, tx.host)
             new = writer.bump_generation(conn)
         self._cache = (new, tx.host)  # committed: this object is exactly what the file now holds
+        connect.trim_now_and_then()
 
     @contextmanager
     def transaction(self) -> Iterator[H]:
