@@ -61,6 +61,17 @@ def get(conn: sqlite3.Connection, ref: str) -> dict[str, Any] | None:
     return None if row is None else dict(json.loads(row[0]))
 
 
+def refs_named(conn: sqlite3.Connection, cls: str, label: str) -> list[str]:
+    """Refs of this class whose overlay row sets name_label to `label` (a renamed object)."""
+    try:
+        rows = conn.execute("SELECT ref, fields FROM xapi_objects WHERE cls = ?", (cls,)).fetchall()
+    except sqlite3.OperationalError as e:
+        if "no such table" in str(e):
+            return []
+        raise
+    return [str(ref) for ref, fields in rows if json.loads(fields).get("name_label") == label]
+
+
 MARK = "overlay"  # the key that tells an overlay row of the events table from a store row
 
 

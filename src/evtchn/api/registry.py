@@ -12,13 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from evtchn.api import overlay
+from evtchn.api import catalog, overlay
 from evtchn.api.coerce import as_bool, as_str, as_str_list, as_str_map
 from evtchn.api.dispatch import Dispatcher
 from evtchn.api.errors import ApiFailure
 from evtchn.api.service import Service
 from evtchn.api.where import parse_where
-from evtchn.api.world import CLASSES
+from evtchn.api.world import CLASSES, DOM0_NAME
 
 _NAMED = {"VM", "SR", "VDI", "network", "host", "pool", "task"}
 _COMMON = {"name_label": "str", "name_description": "str", "other_config": "map", "tags": "list"}
@@ -64,15 +64,37 @@ def register_generic(d: Dispatcher, svc: Service, fields: dict[str, list[str]]) 
         d.add(f"{cls}.get_record", lambda ref, c=cls: svc.record(c, ref), ["self"], pure=pure)
         d.add(f"{cls}.get_by_uuid", by_uuid, ["uuid"], pure=pure)
         if cls in _NAMED:
-            d.add(f"{cls}.get_by_name_label", lambda label, c=cls: [
-                r for r, rec in svc.world().objects[c].items() if rec.get("name_label") == label
-            ], ["label"], pure=pure)  # fmt: skip
+            named = lambda label, c=cls: by_name(svc, c, label)  # noqa: E731
+            d.add(f"{cls}.get_by_name_label", named, ["label"], pure=pure)
         for f in fields.get(cls, []):
             name = f"{cls}.get_{f}"
             if name not in d.methods:
                 d.add(name, lambda ref, c=cls, f=f: svc.record(c, ref)[f], ["self"], pure=pure)
         for f, kind in WRITABLE.get(cls, {}).items():
             _register_setters(d, svc, cls, f, kind)
+
+
+def by_name(svc: Service, cls: str, label: Any) -> list[str]:
+    """get_by_name_label. For VMs without building the whole view: the candidates are the VM rows of that
+    name and the objects an overlay row renamed to it, each checked against its record; only a label a
+    built-in VM (dom0, a template) is born with needs the whole view (a 1 000-VM host's view is ~9 MiB)."""
+    if cls == "VM" and isinstance(label, str) and label not in _builtin_vm_names():
+        with svc.store.snapshot():
+            refs = [r.ref for r in svc.store.vms_by_name(label)]
+            refs += [r for r in overlay.refs_named(svc.store._db(), "VM", label) if r not in refs]
+            out: list[str] = []
+            for ref in refs:
+                try:
+                    if svc.record("VM", ref)["name_label"] == label:
+                        out.append(ref)
+                except ApiFailure:  # a built-in VM the user destroyed keeps an overlay row
+                    continue
+            return out
+    return [r for r, rec in svc.world().objects[cls].items() if rec.get("name_label") == label]
+
+
+def _builtin_vm_names() -> set[str]:
+    return {DOM0_NAME, *(t.name_label for t in catalog.TEMPLATES)}
 
 
 def _register_setters(d: Dispatcher, svc: Service, cls: str, field: str, kind: str) -> None:

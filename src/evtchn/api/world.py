@@ -25,6 +25,7 @@ from evtchn.api.coerce import MIB, NULL_REF, stable_mac, vbd_device_name
 from evtchn.api.overlay import DELETED
 from evtchn.store.rows import DeviceRow, VmRow
 
+DOM0_NAME = "Control domain on host: evtchn-sim"  # xapi names dom0 after its host
 CLASSES = (
     "pool", "host", "host_metrics", "host_cpu", "VM", "VM_metrics", "VM_guest_metrics", "console", "SR",
     "PBD", "VDI", "VBD", "VIF", "network", "PIF", "task", "message",
@@ -95,7 +96,7 @@ def build(key: Any, i: Inputs, prev: World | None = None) -> World:
     dom0_mem = i.dom0_memory_mib * MIB
     dom0 = catalog.vm_defaults()
     dom0.update(
-        uuid=meta["dom0_uuid"], name_label="Control domain on host: evtchn-sim", power_state="Running",
+        uuid=meta["dom0_uuid"], name_label=DOM0_NAME, power_state="Running",
         domid=0, is_control_domain=True, VCPUs_max=dom0_vcpus, VCPUs_at_startup=dom0_vcpus, domain_type="pv",
         resident_on=host_ref, memory_static_max=dom0_mem,
         memory_dynamic_max=dom0_mem, memory_dynamic_min=dom0_mem, memory_static_min=dom0_mem,

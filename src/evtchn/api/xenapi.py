@@ -11,6 +11,7 @@ serialise there.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from typing import Any
 
@@ -20,7 +21,7 @@ from evtchn.api.errors import ApiFailure
 from evtchn.api.events import Change, EventFeed, HostEventSource
 from evtchn.api.registry import register_generic
 from evtchn.api.service import Service, servertime
-from evtchn.api.world import CLASSES, World
+from evtchn.api.world import CLASSES, World, build
 from evtchn.store.errors import EventsLost, StoreError
 from evtchn.store.sqlite import Store
 from evtchn.toolstack.host import Host
@@ -111,12 +112,17 @@ class XapiService:
         self._register_async(d)
 
     def _sample(self) -> dict[str, dict[str, dict[str, Any]]]:
+        """Records to take the field names from: the host's derived objects and at most one toolstack VM
+        with its devices. Building the whole view here cost a 1 000-VM host ~18 MB of serve's RSS that
+        stayed resident after the view was dropped (freed heap that the allocator keeps)."""
+        svc = self.svc
         try:
-            return self.svc.world().objects
-        except ApiFailure:  # an unreadable host file: the getters come from the defaults only
+            with svc.store.snapshot() as gen:
+                row = svc.store._db().execute("SELECT ref FROM vms LIMIT 1").fetchone()
+                inputs = svc._inputs(str(row[0]) if row is not None else None)
+                return build((gen, svc.tasks.version), inputs).objects
+        except (ApiFailure, StoreError, sqlite3.DatabaseError):  # an unreadable host file: defaults only
             return {c: {} for c in CLASSES}
-        finally:  # only the field names were wanted: a server nobody asks for a whole view keeps none
-            self.svc.drop_view()
 
     def _host(self, ref: Any) -> bool:
         self.svc.record("host", ref)
