@@ -138,3 +138,25 @@ def test_create_and_clone_carry_it_into_the_spec(x: Any, store: Store[Host]) -> 
     assert fails(x.VM.create, bad) == ["INTERNAL_ERROR", 'Failure("Unknown tag/contents")']
     plain = x.VM.create({"name_label": "plain"})
     assert x.VM.get_actions_after_crash(plain) == "restart"  # what XenServer's templates and SDK examples set
+
+
+def test_the_spec_reader_agrees_with_the_loaded_host(store: Store[Host]) -> None:
+    """crash_spec reads on_crash in SQL (plain parts) or by decoding (deflated parts, no JSON1); both must
+    say what the toolstack's own load of the host says, for every VM."""
+    import sqlite3
+
+    from evtchn.api import crash_spec
+
+    with store.transaction() as host:
+        host.define_vm(VmSpec(name="big", type="pv", disks=[{"userdevice": n} for n in range(60)],
+                              on_crash="coredump-restart"))  # fmt: skip  # a record past 2 KiB: deflated
+    vms = open_store(store.path).read().vms
+    loaded = {vms[u].uuid: vms[u].spec.on_crash for u in vms}
+    conn = sqlite3.connect(store.path)
+    deflated = "SELECT count(*) FROM parts WHERE kind = 'vm' AND substr(data, 1, 1) = X'7A'"
+    assert conn.execute(deflated).fetchone() != (0,)
+    assert crash_spec.read(conn) == loaded
+    fallback = {k: crash_spec._decoded(d) for k, _, d in conn.execute(crash_spec._SQL_NO_JSON1)}
+    assert fallback == loaded and set(loaded.values()) >= {"destroy", "preserve", "coredump-restart"}
+    some = sorted(loaded)[:2]
+    assert crash_spec.read(conn, some) == {u: loaded[u] for u in some} and crash_spec.read(conn, []) == {}
