@@ -67,6 +67,12 @@ def test_the_record_shows_the_specs_on_crash_in_xapis_words(x: Any) -> None:
     assert x.VM.get_actions_after_crash(_vm(x, "soft")) == "destroy"  # no XenAPI name; runs as destroy
     dom0 = next(r for r, v in x.VM.get_all_records().items() if v["is_control_domain"])
     assert x.VM.get_actions_after_crash(dom0) == "destroy"  # create_misc.ml
+    tpl = next(r for r, v in x.VM.get_all_records().items() if v["is_a_template"])
+    assert x.VM.get_actions_after_crash(tpl) == "restart"  # what a clone of it gets
+    x.VM.set_actions_after_crash(tpl, "preserve")  # a template's value is its record's own
+    assert x.VM.get_actions_after_crash(x.VM.clone(tpl, "from-tpl")) == "preserve"
+    nope = "OpaqueRef:nope"
+    assert fails(x.VM.set_actions_after_crash, nope, "destroy") == ["HANDLE_INVALID", "VM", nope]
 
 
 def test_preserve_keeps_the_crashed_vm_paused_with_its_ports(x: Any, store: Store[Host]) -> None:
