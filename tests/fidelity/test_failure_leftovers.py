@@ -232,8 +232,8 @@ def test_xenapi_shows_a_preserved_crash_as_paused(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("profile", ["xen-xl", "xenserver-8"])
 def test_other_linux_61_guests_print_the_same_bug_line(profile: str) -> None:
-    # Their guest kernels are Linux 6.1 too (profile_data MODERN_LINUX_PV); XenServer 6.x guests keep
-    # the unversioned line ([UNCERTAIN]: their kernels' line numbers were not read).
+    # Their guest kernels are Linux 6.1 too (profile_data MODERN_LINUX_PV); XenServer 6.x guests print
+    # their own kernels' lines (tests/fidelity/test_bug_lines.py).
     host = Host.create(profile)
     host.define_vm(_crashing("destroy"))
     assert host.start_vm("c").messages[0] == (

@@ -79,6 +79,15 @@ OS_VERSION = {
 }
 
 
+# xl.cfg(5) on_crash -> XenAPI on_crash_behaviour (xen-api ocaml/idl/datamodel_vm.ml); soft-reset has no
+# XenAPI name and runs as destroy here (toolstack/crash.py). dom0's is destroy (ocaml/xapi/create_misc.ml).
+ON_CRASH_XAPI = {
+    "destroy": "destroy", "restart": "restart", "rename-restart": "rename_restart", "preserve": "preserve",
+    "coredump-destroy": "coredump_and_destroy", "coredump-restart": "coredump_and_restart",
+    "soft-reset": "destroy",
+}  # fmt: skip
+
+
 def vm_defaults() -> dict[str, Any]:
     """A VM record with xapi's defaults (xen-api: ocaml/idl/datamodel_vm.ml)."""
     return {

@@ -16,6 +16,7 @@ from typing import Any
 
 from evtchn.api import messages
 from evtchn.api.coerce import as_bool
+from evtchn.api.crash_action import check_start
 from evtchn.api.errors import ApiFailure
 from evtchn.api.service import Service
 from evtchn.store.rows import VmRow
@@ -70,6 +71,8 @@ def run(svc: Service, ref: Any, op: str, *args: Any) -> str:
 def _start(tx: Txn[Host], row: VmRow, start_paused: Any, force: Any) -> None:
     paused = as_bool(start_paused, "start_paused")
     as_bool(force, "force")
+    spec = tx.host.vm(row.uuid).spec
+    check_start(spec.on_crash, spec.type)  # xapi's assert_can_boot_here (api/crash_action.py)
     tx.host.start_vm(row.uuid, paused=paused)
 
 

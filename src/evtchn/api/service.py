@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from evtchn.api import messages, overlay
+from evtchn.api.crash_spec import read as crash_spec
 from evtchn.api.errors import ApiFailure
 from evtchn.api.records import RecordCache
 from evtchn.api.tasks import TaskTable
@@ -102,6 +103,7 @@ class Service:
             host_pcpus=hw.host_pcpus, host_memory_mib=hw.host_memory_mib, dom0_memory_mib=hw.dom0_memory_mib,
             tasks=self.tasks.records(), operations=self.tasks.operations(),
             messages=messages.world_records(st.objects("message")) if vm_ref is None else {},
+            on_crash=crash_spec(st._db(), None if vm_ref is None else [r.uuid for r in vms]),
         )  # fmt: skip
 
     def _hardware(self, name: str) -> Hardware:

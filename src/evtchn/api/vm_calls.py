@@ -15,7 +15,7 @@ from xml.etree import ElementTree
 
 from pydantic import ValidationError
 
-from evtchn.api import overlay
+from evtchn.api import crash_action, overlay
 from evtchn.api.coerce import MIB, as_int, as_record, as_str
 from evtchn.api.errors import ApiFailure
 from evtchn.api.lifecycle import vm_row
@@ -51,6 +51,9 @@ def toolstack_name(label: str, taken: Callable[[str], bool]) -> str:
 
 def _define(tx: Txn[Host], spec_fields: dict[str, Any], label: str, extra: dict[str, Any]) -> tuple[str, str]:
     name = toolstack_name(label, lambda n: bool(tx.host.vms.named(n)))
+    if "on_crash" not in spec_fields:  # a new VM or a template's clone: the record's actions_after_crash
+        action = crash_action.parse(extra.get("actions_after_crash", "restart"))
+        spec_fields = {**spec_fields, "on_crash": action}
     try:
         spec = VmSpec.model_validate({**spec_fields, "name": name})
     except ValidationError as e:
@@ -60,6 +63,7 @@ def _define(tx: Txn[Host], spec_fields: dict[str, Any], label: str, extra: dict[
     vm = tx.host.define_vm(spec)
     ref, _ = tx.ref("VM", vm.uuid, vm.uuid)
     fields = {k: v for k, v in extra.items() if k in _CARRIED}
+    fields["actions_after_crash"] = crash_action.XAPI_OF[spec.on_crash]
     if label != name:
         fields["name_label"] = label
     if spec.maxvcpus != spec.vcpus:  # the rows carry the vCPUs at startup only

@@ -52,6 +52,7 @@ class Inputs:
     tasks: Mapping[str, dict[str, Any]] = field(default_factory=dict)
     operations: Mapping[str, dict[str, str]] = field(default_factory=dict)  # object ref -> {task: op}
     messages: Mapping[str, dict[str, Any]] = field(default_factory=dict)  # ref -> message record
+    on_crash: Mapping[str, str] = field(default_factory=dict)  # VM uuid -> spec.on_crash (crash_spec.py)
 
 
 @dataclass
@@ -98,7 +99,7 @@ def build(key: Any, i: Inputs, prev: World | None = None) -> World:
     dom0.update(
         uuid=meta["dom0_uuid"], name_label=DOM0_NAME, power_state="Running",
         domid=0, is_control_domain=True, VCPUs_max=dom0_vcpus, VCPUs_at_startup=dom0_vcpus, domain_type="pv",
-        resident_on=host_ref, memory_static_max=dom0_mem,
+        resident_on=host_ref, memory_static_max=dom0_mem, actions_after_crash="destroy",
         memory_dynamic_max=dom0_mem, memory_dynamic_min=dom0_mem, memory_static_min=dom0_mem,
     )  # fmt: skip
     _overlaid(dom0, over.get(meta["dom0_ref"]))
@@ -222,7 +223,7 @@ def _toolstack_vms(
     for row in i.vms:
         devs = dev_by_vm.get(row.ref, [])
         extras = [(over.get(r), i.operations.get(r)) for r in [row.ref] + [d.ref for d in devs]]
-        sig = (host_ref, first_net, vdis, row, tuple(devs), *extras)
+        sig = (host_ref, first_net, vdis, row, tuple(devs), i.on_crash.get(row.uuid), *extras)
         w.vm_inputs[row.ref] = sig
         if prev is not None and prev.vm_inputs.get(row.ref) == sig:
             used_memory += _reused(w, prev, row.ref)
@@ -309,6 +310,7 @@ def _vm_record(
         rec["other_config"] = {**oc, **extra.get("other_config", {})}
         for k in extra.get("other_config_removed", []):
             rec["other_config"].pop(k, None)
+    rec["actions_after_crash"] = catalog.ON_CRASH_XAPI[i.on_crash.get(row.uuid, "destroy")]  # the spec's
     ops = i.operations.get(row.ref, {})
     rec["current_operations"] = dict(ops)
     rec["allowed_operations"] = [] if ops else list(VM_OPS[power])

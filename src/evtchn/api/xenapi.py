@@ -15,7 +15,7 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any
 
-from evtchn.api import catalog, devices, lifecycle, messages, storage, vm_calls
+from evtchn.api import catalog, crash_action, devices, lifecycle, messages, storage, vm_calls
 from evtchn.api.dispatch import Dispatcher
 from evtchn.api.errors import ApiFailure
 from evtchn.api.events import Change, EventFeed, HostEventSource
@@ -71,6 +71,9 @@ class XapiService:
                 ["self", "static_min", "static_max", "dynamic_min", "dynamic_max"],
             ),
             "VM.set_memory": (lambda r, v: vm_calls.set_memory(svc, r, v, v, v, v), ["self", "value"]),
+            "VM.set_actions_after_crash": (
+                lambda r, v: crash_action.set_actions_after_crash(svc, r, v), ["self", "value"]
+            ),
             "VM.get_allowed_VBD_devices": (lambda r: devices.allowed_vbd_devices(svc, r), ["vm"]),
             "VM.get_allowed_VIF_devices": (lambda r: devices.allowed_vif_devices(svc, r), ["vm"]),
             "VDI.create": (lambda rec: storage.vdi_create(svc, rec), ["args"]),

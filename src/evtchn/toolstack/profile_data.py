@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from evtchn.toolstack.profile_data_bugs import LINUX_310_BUG, LINUX_2632_BUG
 from evtchn.toolstack.profile_data_xen417 import (
     IRQ_CPU0_SOURCE,
     IRQ_SPREAD_SOURCE,
@@ -68,6 +69,8 @@ XS6_LINUX_PV = KernelFlavour(
     name="2.6.32-era Linux PV guest",
     per_vcpu=_LINUX_2L,
     smp_only=["ipi:spinlock"],
+    bug_line=LINUX_2632_BUG.template,  # read in v2.6.32 (profile_data_bugs)
+    bug_lines=LINUX_2632_BUG.lines,
 )
 XS65_LINUX_PV = KernelFlavour(
     netfront_tx_grants=NET_TX_RING_SIZE,
@@ -78,6 +81,8 @@ XS65_LINUX_PV = KernelFlavour(
     smp_only=["ipi:spinlock"],
     netfront_split=True,
     netfront_max_queues=1,
+    bug_line=LINUX_310_BUG.template,  # read in 3.10.17 (profile_data_bugs)
+    bug_lines=LINUX_310_BUG.lines,
 )
 MODERN_LINUX_PV = KernelFlavour(
     netfront_tx_grants=NET_TX_RING_SIZE,
@@ -195,7 +200,8 @@ XENSERVER_61 = Profile(
         "dom0_max_evtchns": "2L limit of a 32-bit domain: 32² = 1024 (reference §1)",
         "dom0_kernel": "2.6.32 PV dom0: timer, resched, callfunc, debug, callfuncsingle, spinlock per vCPU; "
         "hvc VIRQ_CONSOLE (linux: arch/x86/xen/smp.c, time.c, spinlock.c; reference §7.3)",
-        "pv_guest_kernel": "the seed's PV guest binds VIRQ 0, IPI, IPI, VIRQ 1, IPI on vCPU 0 (§10)",
+        "pv_guest_kernel": "the seed's PV guest binds VIRQ 0, IPI, IPI, VIRQ 1, IPI on vCPU 0 (§10); its "
+        "BUG line: " + LINUX_2632_BUG.source,
         "hvm_guest_kernel": "XenServer 6.x Windows PV drivers: one ring per VBD, one channel per VIF "
         "(6.2 blog, reference §10)",
         "vbd_backend": "blkback, one ring per VBD ('one per virtual disk', reference §10)",
@@ -257,7 +263,8 @@ XENSERVER_65 = Profile(
         "xen_version": "XenServer 6.5 is believed to be Xen 4.4 (reference §10 [UNCERTAIN])",
         "dom0_width": "6.5: 64-bit dom0, 4096 2L ports natively (reference §10)",
         "dom0_kernel": "3.10-based dom0: no FIFO (Linux FIFO support from 3.14, reference §5, §10)",
-        "pv_guest_kernel": "3.10-era Linux guest: 2L, split netfront (reference §7.2)",
+        "pv_guest_kernel": "3.10-era Linux guest: 2L, split netfront (reference §7.2); its BUG line: "
+        + LINUX_310_BUG.source,
         "hvm_guest_kernel": "Windows PV drivers of the 6.5 era: one channel per VIF [UNCERTAIN] (§13.7)",
         "vbd_backend": "tapdisk3 ('vbd3', XenServer 6.5+): one port, no multi-queue (reference §7.2)",
         "netback_split": "netback separate_tx_rx_irq defaults true from Linux 3.10 (reference §7.2)",
