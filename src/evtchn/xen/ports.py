@@ -9,9 +9,11 @@ Xen scans upward from port 0 for the first FREE, non-busy port (reference §3). 
 the high-water mark sit in a min-heap, so the answer is the same port without the scan. Per port the
 columns hold 11 bytes (Xen's `struct evtchn` is 64): state, notify vCPU, remote domid, a 32-bit union
 (peer port / VIRQ / PIRQ), Xen-consumer index and FIFO priority. `active` is derived, not counted: the
-ports below the mark that are neither in the heap nor busy. The hypervisor's hottest operations inline
-nothing: every write to a port goes through a method here or names the port it just allocated, so a
-tracked table (xen/dirty.py) sees each change. tests/properties checks it against a naive model.
+ports below the mark that are neither in the heap nor busy. The hottest hypercalls (alloc_unbound,
+bind_interdomain, close in evtchn_ops.py) do the common case of alloc_unbound(), alloc_interdomain(),
+release() and release_interdomain() inline, on an untracked table only (`t.__class__ is PortTable`):
+a tracked table (xen/dirty.py) always goes through these methods, so it sees each change. Keep the
+inlined copies in step with the methods. tests/properties checks both against a naive model.
 
 A FREE port holds no binding and the default FIFO priority: evtchn_fifo_init() sets priority 7 at every
 bind (reference §5), which is the same as restoring it when the port is freed.
