@@ -64,8 +64,9 @@ class TwoLevel:
         """A port being freed: clear its pending bit (the mask is the guest's); never busy under 2L."""
         bits = self.pending_bits
         byte = port >> 3
-        if bits[byte]:
-            bits[byte] &= _CLEAR[port & 7]
+        old = bits[byte]
+        if old:
+            bits[byte] = old & _CLEAR[port & 7]
         return False
 
     def unmask(self, d: Domain, port: int) -> None:

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from evtchn.xen.domain import Domain
 
 _P_CLEAR = ~FIFO_PENDING & 0xFFFFFFFF
+_M = FIFO_MASKED  # bit 30, below P (bit 31): a word in [_M, P) is masked and not pending
+_P_AND_M = FIFO_PENDING | FIFO_MASKED  # a word ≥ this is pending and masked
 
 
 @dataclass(slots=True)
@@ -101,11 +103,15 @@ class Fifo:
         except IndexError:  # no event word yet: evtchn->pending (zero-cost try on the hot path)
             test_and_set(self.saved_pending, port)
             return
-        flags = w >> 28  # P M L B as 8 4 2 1: small-int tests (the word itself is a two-digit int)
-        if flags & 4:  # MASKED, the hot path of a send to a masked port: only P changes
-            if flags < 8 and self.vcpus[d.ports.notify[port]].control_gfn is not None:
+        # P and M are the word's top bits, so comparisons test them (cheaper than bit operations on a
+        # two-digit int): the hot paths are a send to a masked port, where only P changes.
+        if w >= _P_AND_M:  # already pending, masked: nothing changes
+            return
+        if _M <= w < FIFO_PENDING:  # masked, not pending
+            if self.vcpus[d.ports.notify[port]].control_gfn is not None:
                 words[port] = w | FIFO_PENDING
             return
+        flags = w >> 28  # P M L B as 8 4 2 1: small-int tests
         vid = d.ports.notify[port]
         fv = self.vcpus[vid]
         if fv.control_gfn is None:
@@ -152,10 +158,10 @@ class Fifo:
         except IndexError:
             test_and_clear(self.saved_pending, port)
             return False
-        flags = w >> 28  # P M L B as 8 4 2 1
-        if flags & 8:
-            words[port] = w & _P_CLEAR
-        return flags & 2 != 0  # LINKED: busy until the guest unlinks it
+        if w >= FIFO_PENDING:  # P, the word's top bit
+            w &= _P_CLEAR
+            words[port] = w
+        return w & FIFO_LINKED != 0  # LINKED: busy until the guest unlinks it
 
     def unmask(self, d: Domain, port: int) -> None:
         if port >= len(self.words):

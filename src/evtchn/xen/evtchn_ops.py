@@ -9,8 +9,17 @@ the PortTable's and delivery is the domain's ABI ops table, so nothing here depe
 from __future__ import annotations
 
 from dataclasses import dataclass
+from heapq import heappop, heappush
 
-from evtchn.xen.constants import DOMID_SELF, ECS, ECS_TO_STAT, NR_VIRQS, EvtchnStat, VirqClass
+from evtchn.xen.constants import (
+    DOMID_SELF,
+    ECS,
+    ECS_TO_STAT,
+    FIFO_PRIORITY_DEFAULT,
+    NR_VIRQS,
+    EvtchnStat,
+    VirqClass,
+)
 from evtchn.xen.core import (
     DOMID_MAX,
     INTERDOMAIN,
@@ -22,6 +31,7 @@ from evtchn.xen.core import (
     arg,
 )
 from evtchn.xen.errors import Errno, XenError
+from evtchn.xen.ports import PortTable
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,10 +67,18 @@ class EventChannelOps(HypervisorCore):
             # Alloc errors come first; a port found before EPERM is released (its bucket stays).
             self._get_free_port("alloc_unbound", d)
             self._xsm_target("alloc_unbound", c, d)
-        port = d.ports.alloc_unbound(c.domid if remote_dom == DOMID_SELF else remote_dom)  # the caller's
-        if port is None:
+        t = d.ports
+        free = t.free_heap
+        if t.__class__ is PortTable and free and free[0] <= t.limit_port:
+            # The commonest case, PortTable.alloc_unbound inlined: an untracked table reuses a freed port.
+            port = heappop(free)
+            t.state[port] = 2  # ECS_UNBOUND
+            t.rdom[port] = c.domid if remote_dom == DOMID_SELF else remote_dom  # the caller's
+            return port
+        got = t.alloc_unbound(c.domid if remote_dom == DOMID_SELF else remote_dom)
+        if got is None:
             raise XenError(Errno.ENOSPC, "alloc_unbound", f"domain {d.domid} has no free event channel")
-        return port
+        return got
 
     def alloc_unbound_xen(self, dom: int, vcpu: int, remote_dom: int, consumer: str = "ioreq") -> int:
         """alloc_unbound_xen_event_channel(): a Xen-consumer port (ioreq, vm_event) (reference §2.1, §7.1)."""
@@ -95,26 +113,37 @@ class EventChannelOps(HypervisorCore):
         if remote_port.__class__ is not int:
             remote_port = arg("bind_interdomain", "remote_port", remote_port)
         rt = rd.ports
-        lport = (
-            ld.ports.alloc_interdomain(rd.domid, remote_port, rt)
-            if 0 <= remote_port < rt.valid
+        if (
+            0 <= remote_port < rt.valid
             and rt.state[remote_port] == UNBOUND
             and rt.rdom[remote_port] == ld.domid
             and not ld.dying
-            else None
+        ):
+            lt = ld.ports
+            free = lt.free_heap
+            if lt.__class__ is PortTable and rt.__class__ is PortTable and free and free[0] <= lt.limit_port:
+                # The commonest case, PortTable.alloc_interdomain inlined (untracked tables, a freed port).
+                lport = heappop(free)
+                lt.state[lport] = 3  # ECS_INTERDOMAIN
+                lt.rdom[lport] = rd.domid
+                lt.union[lport] = remote_port
+                rt.state[remote_port] = 3  # the unbound end connects
+                rt.union[remote_port] = lport
+                # In case the peer signalled while unbound, the local port is always set pending (on
+                # vCPU 0); a fresh port is usable and within the ABI.
+                ld.abi.set_pending(ld, lport)
+                return lport
+            got = lt.alloc_interdomain(rd.domid, remote_port, rt)
+            if got is not None:
+                ld.abi.set_pending(ld, got)  # as above
+                return got
+        # Alloc errors in the caller come before the remote port's EINVAL (reference §2.3).
+        self._get_free_port("bind_interdomain", ld)
+        raise XenError(
+            Errno.EINVAL,
+            "bind_interdomain",
+            f"d{rd.domid} port {remote_port} is not unbound for d{ld.domid}",
         )
-        if lport is None:
-            # Alloc errors in the caller come before the remote port's EINVAL (reference §2.3).
-            self._get_free_port("bind_interdomain", ld)
-            raise XenError(
-                Errno.EINVAL,
-                "bind_interdomain",
-                f"d{rd.domid} port {remote_port} is not unbound for d{ld.domid}",
-            )
-        # In case the peer signalled while unbound, the local port is always set pending (on vCPU 0);
-        # a fresh port is usable and within the ABI.
-        ld.abi.set_pending(ld, lport)
-        return lport
 
     def bind_virq(self, caller: int, virq: int, vcpu: int) -> int:
         """EVTCHNOP_bind_virq (1): EINVAL; EINVAL; ENOENT; EBUSY (4.21+); EEXIST; alloc (reference §2.4)."""
@@ -182,17 +211,42 @@ class EventChannelOps(HypervisorCore):
         t = d.ports
         if port.__class__ is not int or not 0 <= port < t.valid:
             port = self._valid_port("close", d, port)
-        if t.consumer[port]:
+        if t.xen_count and t.consumer[port]:  # (no port is Xen's while xen_count is 0: the common case)
             raise XenError(Errno.EINVAL, "close", f"port {port} belongs to Xen")
         # A guest's open port lies within its ABI (only Xen-consumer ports may outlive a shrink).
         state = t.state[port]
         if state == INTERDOMAIN:
             # The remote end returns to unbound, re-bindable only by the closer; no event is sent.
-            t.release_interdomain(port, d.abi.free(d, port), self.domains[t.rdom[port]].ports)
+            busy = d.abi.free(d, port)
+            peer = self.domains[t.rdom[port]].ports
+            if busy or t.__class__ is not PortTable or peer.__class__ is not PortTable:
+                t.release_interdomain(port, busy, peer)
+                return
+            # The commonest case, PortTable.release_interdomain inlined (untracked tables, not busy).
+            rport = t.union[port]
+            peer.state[rport] = 2  # ECS_UNBOUND, its rdom already names the closer
+            peer.union[rport] = 0
+            t.rdom[port] = 0
+            t.union[port] = 0
         elif state != UNBOUND and state != IPI:
             self._close(d, port, guest=True)  # VIRQ and PIRQ unbind there; FREE/RESERVED are EINVAL
+            return
         else:
-            t.release(port, d.abi.free(d, port))
+            busy = d.abi.free(d, port)
+            if busy or t.__class__ is not PortTable:
+                t.release(port, busy)
+                return
+            # The commonest case, PortTable.release inlined (an untracked table, not busy). A 16-bit
+            # column read costs less than a write, and these are mostly 0 already (an IPI's, dom0's).
+            if t.rdom[port]:
+                t.rdom[port] = 0
+            if t.union[port]:
+                t.union[port] = 0  # (a guest's port here holds no Xen consumer: checked above)
+        t.state[port] = 0  # ECS_FREE
+        if t.notify[port]:
+            t.notify[port] = 0
+        t.prio[port] = FIFO_PRIORITY_DEFAULT
+        heappush(t.free_heap, port)
 
     def send(self, caller: int, port: int) -> None:
         """EVTCHNOP_send (4): EINVAL for invalid, Xen-consumer, FREE, RESERVED, PIRQ, VIRQ (§2.8)."""
@@ -203,13 +257,14 @@ class EventChannelOps(HypervisorCore):
         t = d.ports
         if port.__class__ is not int or not 0 <= port < t.valid:
             port = self._valid_port("send", d, port)
-        if t.consumer[port]:
+        if t.xen_count and t.consumer[port]:  # (no port is Xen's while xen_count is 0: the common case)
             raise XenError(Errno.EINVAL, "send", f"port {port} belongs to Xen")
         state = t.state[port]
         if state == INTERDOMAIN:
             rd = self.domains[t.rdom[port]]
             rport = t.union[port]
-            if rd.ports.consumer[rport]:
+            rt = rd.ports
+            if rt.xen_count and rt.consumer[rport]:
                 rd.xen_notifications[rport] = rd.xen_notifications.get(rport, 0) + 1
                 self._touch(rd)
             else:

@@ -9,9 +9,11 @@ Xen scans upward from port 0 for the first FREE, non-busy port (reference §3). 
 the high-water mark sit in a min-heap, so the answer is the same port without the scan. Per port the
 columns hold 11 bytes (Xen's `struct evtchn` is 64): state, notify vCPU, remote domid, a 32-bit union
 (peer port / VIRQ / PIRQ), Xen-consumer index and FIFO priority. `active` is derived, not counted: the
-ports below the mark that are neither in the heap nor busy. The hypervisor's hottest operations inline
-nothing: every write to a port goes through a method here or names the port it just allocated, so a
-tracked table (xen/dirty.py) sees each change. tests/properties checks it against a naive model.
+ports below the mark that are neither in the heap nor busy. The hottest hypercalls (alloc_unbound,
+bind_interdomain, close in evtchn_ops.py) do the common case of alloc_unbound(), alloc_interdomain(),
+release() and release_interdomain() inline, on an untracked table only (`t.__class__ is PortTable`):
+a tracked table (xen/dirty.py) always goes through these methods, so it sees each change. Keep the
+inlined copies in step with the methods. tests/properties checks both against a naive model.
 
 A FREE port holds no binding and the default FIFO priority: evtchn_fifo_init() sets priority 7 at every
 bind (reference §5), which is the same as restoring it when the port is freed.
@@ -31,11 +33,11 @@ class PortTable:
     __slots__ = (
         "_busy",
         "_dirty",
-        "_free",
         "_high",
         "_key",
         "bucket_ports",
         "consumer",
+        "free_heap",
         "limit_port",
         "notify",
         "prio",
@@ -57,7 +59,7 @@ class PortTable:
         self.prio = bytearray()
         self.valid = 0  # valid_evtchns: ports in allocated buckets
         self._high = 0  # ports below this have been handed out at least once
-        self._free: list[int] = []  # FREE, non-busy ports below _high
+        self.free_heap: list[int] = []  # FREE, non-busy ports below _high
         self._busy: set[int] = set()  # FREE ports below _high still LINKED in a FIFO queue
         self._dirty: set[int] = NOWHERE  # the hypervisor's dirty set while tracked (xen/dirty.py)
         self._key = 0  # domid << 16 while tracked
@@ -69,7 +71,7 @@ class PortTable:
     @property
     def active(self) -> int:
         """active_evtchns: non-FREE ports, port 0 excluded — every port below the mark not free or busy."""
-        return self._high - 1 - len(self._free) - len(self._busy)
+        return self._high - 1 - len(self.free_heap) - len(self._busy)
 
     def __len__(self) -> int:
         return self.valid
@@ -93,7 +95,7 @@ class PortTable:
 
         Like Xen, a bucket grown here stays even if the caller then fails (valid_evtchns only grows).
         """
-        port = self._free[0] if self._free else self._high
+        port = self.free_heap[0] if self.free_heap else self._high
         if port > self.limit_port:
             return None
         if port >= self.valid:
@@ -102,7 +104,7 @@ class PortTable:
 
     def alloc(self, state: int) -> int | None:
         """find_free() and claim() in one step (the hot path); None for ENOSPC."""
-        free = self._free
+        free = self.free_heap
         if free:
             port = free[0]
             if port > self.limit_port:
@@ -120,7 +122,7 @@ class PortTable:
 
     def alloc_unbound(self, rdom: int) -> int | None:
         """alloc() of an UNBOUND port for `rdom` (EVTCHNOP_alloc_unbound's hot path); None for ENOSPC."""
-        free = self._free
+        free = self.free_heap
         if free and free[0] <= self.limit_port:
             port = heappop(free)
             self.state[port] = 2  # ECS_UNBOUND
@@ -135,7 +137,7 @@ class PortTable:
     def alloc_interdomain(self, rdom: int, rport: int, peer: PortTable) -> int | None:
         """alloc() of an INTERDOMAIN port bound to `peer`'s unbound `rport`, and connect() that end
         (EVTCHNOP_bind_interdomain's hot path; the caller checked `rport`); None for ENOSPC."""
-        free = self._free
+        free = self.free_heap
         if free and free[0] <= self.limit_port:
             port = heappop(free)
             self.state[port] = 3  # ECS_INTERDOMAIN
@@ -152,8 +154,8 @@ class PortTable:
 
     def claim(self, port: int, state: int) -> None:
         """Take the port find_free() returned."""
-        if self._free and self._free[0] == port:
-            heapq.heappop(self._free)
+        if self.free_heap and self.free_heap[0] == port:
+            heapq.heappop(self.free_heap)
         else:
             assert port == self._high, "claim() takes what find_free() returned"
             self._high += 1
@@ -172,7 +174,7 @@ class PortTable:
         if busy:
             self._busy.add(port)
         else:
-            heappush(self._free, port)
+            heappush(self.free_heap, port)
 
     def release_interdomain(self, port: int, busy: bool, peer: PortTable) -> None:
         """release() an INTERDOMAIN port and disconnect() its peer end (EVTCHNOP_close's hot path).
@@ -189,20 +191,21 @@ class PortTable:
         if busy:
             self._busy.add(port)
         else:
-            heappush(self._free, port)
+            heappush(self.free_heap, port)
 
     def unbusy(self, port: int) -> None:
         """A FREE port's event word was unlinked by the guest: it may be handed out again."""
         if port in self._busy:
             self._busy.remove(port)
-            heapq.heappush(self._free, port)
+            heapq.heappush(self.free_heap, port)
 
     def rebuild_free(self, busy: set[int] | None = None) -> None:
         """Recompute the free heap from the state column: every FREE port below the mark except `busy`
         (none when the FIFO state is destroyed)."""
         self._busy = set(busy or ())
-        self._free = [p for p in range(1, self._high) if self.state[p] == ECS.FREE and p not in self._busy]
-        heapq.heapify(self._free)
+        st = self.state
+        self.free_heap = [p for p in range(1, self._high) if st[p] == ECS.FREE and p not in self._busy]
+        heapq.heapify(self.free_heap)
 
     def connect(self, port: int, peer_port: int) -> None:
         """The unbound end of a channel another domain binds to: INTERDOMAIN, peer port recorded.
@@ -239,7 +242,7 @@ class PortTable:
 
     def free_ports(self) -> list[int]:
         """The free ports below the mark, ascending (what the heap holds)."""
-        return sorted(self._free)
+        return sorted(self.free_heap)
 
     @classmethod
     def restore(
