@@ -33,3 +33,6 @@ def ls_ports(
     num: Buffer,
     /,
 ) -> int: ...
+def quiet(
+    data: Buffer, starts: Buffer, ends: Buffer, idx: Buffer, words: tuple[bytes, ...], out: Buffer, /
+) -> int: ...

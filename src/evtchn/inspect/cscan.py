@@ -78,3 +78,12 @@ def ls_ports(
     st, en = np.ascontiguousarray(starts, dtype=np.int64), np.ascontiguousarray(ends, dtype=np.int64)
     _mod.ls_ports(data, st, en, np.ascontiguousarray(cand, dtype=np.int64), ok, *(out[k] for k in LS_KEYS))
     return ok, out
+
+
+def quiet(data: Data, starts: I64, ends: I64, idx: I64, words: tuple[bytes, ...]) -> BOOL:
+    """Which lines of `idx` are quiet console or log lines holding none of `words` (quiet.py)."""
+    assert _mod is not None
+    out = np.empty(idx.shape[0], dtype=np.bool_)
+    st, en = np.ascontiguousarray(starts, dtype=np.int64), np.ascontiguousarray(ends, dtype=np.int64)
+    _mod.quiet(data, st, en, np.ascontiguousarray(idx, dtype=np.int64), words, out)
+    return out
