@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from evtchn.inspect import analyze, format_edump, format_lsevtchn, parse_file, parse_text
+from evtchn.inspect import analyze, cscan, format_edump, format_lsevtchn, parse_file, parse_text
 from evtchn.xen import DOMID_SELF, Hypervisor, HypervisorSettings
 
 TARGET = 0.3  # parse_file at least 0.3x as fast as a bare `for line in f` loop
@@ -209,6 +209,7 @@ def main() -> None:
         ls_time = best(lambda: parse_file(ls), args.repeat)
 
     print(f"parse throughput against a bare `for line in file` loop, {n} lines, best of {args.repeat}")
+    print(f"line scanner: {cscan.name()}  (EVTCHN_NO_CSCAN=1 forces the numpy fallback)")
     for name, base, fast, full, ports, tables in rows:
         print(f"{name}: {ports} ports in {tables} tables")
         print(f"  bare loop            {base * 1e3:8.1f} ms  (baseline)")

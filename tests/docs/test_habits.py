@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib.metadata
 import re
+import subprocess
+import sys
 import tomllib
 import zipfile
 from pathlib import Path
@@ -21,7 +23,7 @@ def test_one_version_source() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))
     assert "version" not in project["project"]
     assert "version" in project["project"]["dynamic"]
-    assert project["tool"]["hatch"]["version"]["path"] == "src/evtchn/__init__.py"
+    assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "evtchn.__version__"}
     assert re.fullmatch(r"\d+\.\d+\.\d+", evtchn.__version__)
     written = [
         p for p in (ROOT / "src").rglob("*.py")
@@ -40,17 +42,27 @@ def test_version_agrees_everywhere() -> None:
 
 
 def test_wheel_is_typed_and_versioned(tmp_path: Path) -> None:
-    """Build the wheel as pip would (hatchling) and look inside: py.typed ships, the version is ours."""
-    from hatchling.builders.wheel import WheelBuilder
-
-    (wheel,) = list(WheelBuilder(str(ROOT)).build(directory=str(tmp_path), versions=["standard"]))
+    """Build the wheel as pip would (setuptools' PEP 517 backend, in a child process as pip runs it)
+    and look inside: py.typed, the dashboard's files and the compiled scanner ship, the version is ours."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))
+    assert project["build-system"]["build-backend"] == "setuptools.build_meta"
+    build = "import sys, setuptools.build_meta as b; print(b.build_wheel(sys.argv[1]))"
+    out = subprocess.run(
+        [sys.executable, "-c", build, str(tmp_path)], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    wheel = tmp_path / out.stdout.strip().splitlines()[-1]
     with zipfile.ZipFile(wheel) as zf:
         names = zf.namelist()
         meta = next(n for n in names if n.endswith(".dist-info/METADATA"))
         metadata = zf.read(meta).decode()
     assert "evtchn/py.typed" in names
+    assert "evtchn/inspect/_cscan.pyi" in names
+    assert any(re.fullmatch(r"evtchn/inspect/_cscan\.[^/]*\.so", n) for n in names), names
+    ui = {"evtchn/ui/templates/base.html", "evtchn/ui/static/ui.css", "evtchn/ui/static/ui.js"}
+    assert ui <= set(names)
     assert f"\nVersion: {evtchn.__version__}\n" in metadata
-    assert Path(wheel).name.startswith(f"evtchn-{evtchn.__version__}-")
+    assert wheel.name.startswith(f"evtchn-{evtchn.__version__}-")
 
 
 def test_pre_commit_runs_ruff_and_mypy() -> None:

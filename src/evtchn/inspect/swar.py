@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from evtchn.inspect import cscan
+
 U8 = npt.NDArray[np.uint8]
 U64 = npt.NDArray[np.uint64]
 I64 = npt.NDArray[np.int64]
@@ -57,13 +59,16 @@ def split_lines(text: bytes | bytearray | mmap.mmap, length: int | None = None) 
         if len(data) != padded_size(n):
             raise ValueError("split_lines: buffer is not padded_size(length) bytes")
     buf = np.frombuffer(data, dtype=np.uint8)
-    ends = np.flatnonzero(buf[:n] == 10).astype(np.int64, copy=False)
-    if n and buf[n - 1] != 10:
-        ends = np.append(ends, np.int64(n))
-    starts = np.empty_like(ends)
-    if starts.shape[0]:
-        starts[0] = 0
-        starts[1:] = ends[:-1] + 1
+    if cscan.enabled():
+        starts, ends = cscan.split(data, n)  # one memchr pass
+    else:
+        ends = np.flatnonzero(buf[:n] == 10).astype(np.int64, copy=False)
+        if n and buf[n - 1] != 10:
+            ends = np.append(ends, np.int64(n))
+        starts = np.empty_like(ends)
+        if starts.shape[0]:
+            starts[0] = 0
+            starts[1:] = ends[:-1] + 1
     words8 = np.frombuffer(data, dtype="<u8")
     words = np.lib.stride_tricks.as_strided(words8, shape=(len(data) - 8,), strides=(1,))
     return Lines(data, buf, words, starts, ends)

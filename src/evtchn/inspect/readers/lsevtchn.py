@@ -13,6 +13,7 @@ import re
 
 import numpy as np
 
+from evtchn.inspect import cscan
 from evtchn.inspect.cparse import strtol10
 from evtchn.inspect.model import Kind, Source
 from evtchn.inspect.readers.base import TOO_BIG, Row, Sink, Verdict, num
@@ -88,6 +89,8 @@ def scan_lsevtchn_ports(lines: Lines, cand: I64) -> tuple[BOOL, dict[str, I64]]:
     Returns (ok per candidate, columns per candidate: port, kind (EVTCHNSTAT numbering), vcpu, rdom,
     rport, num). Lines with a CR, numbers over 7 digits and the like go to the per-line parser.
     """
+    if cscan.enabled():  # one pass in C over the candidates (_cscan.c), the same columns
+        return cscan.ls_ports(lines.data, lines.starts, lines.ends, cand)
     n = cand.shape[0]
     if n <= CHUNK:
         return _scan_ls_chunk(lines, cand)
