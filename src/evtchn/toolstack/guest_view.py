@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from evtchn.toolstack.records import Vm
+from evtchn.toolstack.spec_model import xvd_name
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,12 +36,7 @@ def disk_name(devid: int) -> str:
         n = (devid >> 4) & 0xF
     else:
         return str(devid)
-    letters = ""
-    n += 1
-    while n:
-        n, r = divmod(n - 1, 26)
-        letters = chr(ord("a") + r) + letters
-    return "xvd" + letters
+    return xvd_name(n)
 
 
 def guest_view(vm: Vm) -> GuestView:

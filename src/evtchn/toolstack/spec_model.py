@@ -200,6 +200,11 @@ def vdev_name(devid: int) -> str:
         if devid in ide:
             return "hd" + "abcd"[ide[devid]]
         return str(devid)
+    return xvd_name(index)
+
+
+def xvd_name(index: int) -> str:
+    """The Linux disk name of the index-th xvd disk: 0 → 'xvda', 25 → 'xvdz', 26 → 'xvdaa'."""
     letters = ""
     index += 1
     while index:
