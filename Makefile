@@ -31,7 +31,11 @@ docs: $(VENV)/.installed-test
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 # Every benchmark runs even when one misses its target; then the target fails, naming the misses.
+# bench_toolstack compares with libvirt's test driver: libvirt-python builds against libvirt's headers
+# (Debian: libvirt-dev, pkg-config), so it is installed here when they are present.
 bench: $(VENV)/.installed-test
+	@if ! $(BIN)/python -c 'import libvirt' 2>/dev/null && pkg-config --exists libvirt 2>/dev/null; then \
+		$(BIN)/pip install --quiet libvirt-python; fi
 	@failed=""; for b in bench/bench_*.py; do \
 		echo "== $$b"; $(BIN)/python $$b || failed="$$failed $$b"; \
 	done; \
