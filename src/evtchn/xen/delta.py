@@ -37,6 +37,7 @@ from evtchn.xen.snapshot import (
     b64,
     domain_fields,
     fifo_vcpus,
+    fifo_vcpus_state,
     load_domain_fields,
     pairs,
     unarr,
@@ -74,16 +75,7 @@ def export_domain(hv: Hypervisor, domid: int) -> State:
             "kind": "fifo",
             "words": len(abi.words),
             "pages": list(abi.pages),
-            "vcpus": [
-                {
-                    "control_gfn": fv.control_gfn,
-                    "ready": fv.ready,
-                    "head": list(fv.head),
-                    "tail": list(fv.tail),
-                    "guest_head": list(fv.guest_head),
-                }
-                for fv in abi.vcpus
-            ],
+            "vcpus": fifo_vcpus_state(abi),
         }
     else:
         assert isinstance(abi, TwoLevel)

@@ -104,17 +104,22 @@ def _abi(abi: TwoLevel | Fifo) -> State:
         "pages": list(abi.pages),
         "lastq": arr(abi.lastq),
         "saved_pending": b64(abi.saved_pending),
-        "vcpus": [
-            {
-                "control_gfn": fv.control_gfn,
-                "ready": fv.ready,
-                "head": list(fv.head),
-                "tail": list(fv.tail),
-                "guest_head": list(fv.guest_head),
-            }
-            for fv in abi.vcpus
-        ],
+        "vcpus": fifo_vcpus_state(abi),
     }
+
+
+def fifo_vcpus_state(abi: Fifo) -> list[State]:
+    """Each vCPU's FIFO control block and queues as saved (fifo_vcpus() reads them back)."""
+    return [
+        {
+            "control_gfn": fv.control_gfn,
+            "ready": fv.ready,
+            "head": list(fv.head),
+            "tail": list(fv.tail),
+            "guest_head": list(fv.guest_head),
+        }
+        for fv in abi.vcpus
+    ]
 
 
 def vcpu_state(v: Vcpu) -> State:
