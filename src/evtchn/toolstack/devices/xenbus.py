@@ -137,19 +137,18 @@ def connected(p: Plumbing, vm: Vm, dev: DeviceStatus, kind: str, ports: list[int
 
 def unplug_class(p: Plumbing, vm: Vm, backend_kind: str, frontend_kind: str) -> None:
     """Remove a device class's backend directory, its error nodes and the frontend directory."""
-    assert vm.domid is not None
-    xs = p.xenstore
-    xs.rm(f"/local/domain/0/backend/{backend_kind}/{vm.domid}")
-    if not p.profile.keep_backend_errors:
-        xs.rm(f"/local/domain/0/error/backend/{backend_kind}/{vm.domid}")
-    xs.rm(f"/local/domain/{vm.domid}/device/{frontend_kind}")
+    _unplug(p, vm, backend_kind, frontend_kind, "")
 
 
 def unplug_one(p: Plumbing, vm: Vm, backend_kind: str, frontend_kind: str, devid: int) -> None:
     """Hot-unplug: one device's backend directory, error node and frontend directory."""
+    _unplug(p, vm, backend_kind, frontend_kind, f"/{devid}")
+
+
+def _unplug(p: Plumbing, vm: Vm, backend_kind: str, frontend_kind: str, tail: str) -> None:
     assert vm.domid is not None
     xs = p.xenstore
-    xs.rm(f"/local/domain/0/backend/{backend_kind}/{vm.domid}/{devid}")
-    if not p.profile.keep_backend_errors:
-        xs.rm(f"/local/domain/0/error/backend/{backend_kind}/{vm.domid}/{devid}")
-    xs.rm(f"/local/domain/{vm.domid}/device/{frontend_kind}/{devid}")
+    xs.rm(f"/local/domain/0/backend/{backend_kind}/{vm.domid}{tail}")
+    if not p.profile.keep_backend_errors:  # libxl leaves the kernel backends' error nodes (xen-4.17)
+        xs.rm(f"/local/domain/0/error/backend/{backend_kind}/{vm.domid}{tail}")
+    xs.rm(f"/local/domain/{vm.domid}/device/{frontend_kind}{tail}")
