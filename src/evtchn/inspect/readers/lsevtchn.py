@@ -17,7 +17,7 @@ from evtchn.inspect import cscan
 from evtchn.inspect.cparse import strtol10
 from evtchn.inspect.model import Kind, Source
 from evtchn.inspect.readers.base import TOO_BIG, Row, Sink, Verdict, num
-from evtchn.inspect.swar import ADD, BOOL, FIELD4, I64, LO7, M8, Lines, digits_in, join_at, rows, swar4
+from evtchn.inspect.swar import ADD, BOOL, FIELD4, I64, LO7, M8, Lines, digits_in, join_at, lit, rows, swar4
 
 CHUNK = 1 << 13  # lines per pass: its rows (64 bytes a line) stay in the L2 cache
 
@@ -106,16 +106,12 @@ def scan_lsevtchn_ports(lines: Lines, cand: I64) -> tuple[BOOL, dict[str, I64]]:
 
 
 def _word(text: bytes) -> np.uint64:
-    return np.uint64(int.from_bytes(text, "little"))
+    return lit(text)[1]
 
 
 def _words_of(text: bytes) -> list[tuple[int, np.uint64, np.uint64]]:
     """(column, mask, value) to compare `text` against a row's 8-byte columns."""
-    out = []
-    for k in range(0, len(text), 8):
-        part = text[k : k + 8]
-        out.append((k // 8, np.uint64((1 << (8 * len(part))) - 1), _word(part)))
-    return out
+    return [(k // 8, *lit(text[k : k + 8])) for k in range(0, len(text), 8)]
 
 
 _VC = _word(b": VC")
