@@ -8,23 +8,19 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from evtchn.cli import main
 from evtchn.cli.exits import EXIT_USAGE
 from evtchn.store import create_store, open_store
 from evtchn.toolstack import Host
 from evtchn.toolstack.fault import FAULT_BINDER
 from evtchn.toolstack.profiles import get_profile
 from evtchn.xen import ECS
+from tests.cli.run import run_cli
 from tests.toolstack.helpers import hardware_leaving
 
 SPEC = "name: web\ntype: pv\nvcpus: 1\nmemory_mib: 256\ndisks: [{userdevice: 0}]\nnics: [{devid: 0}]\n"
 
 
-def _cli(path: Path, *args: str) -> tuple[int, str, str]:
-    r = CliRunner().invoke(main, [*args, "--host", str(path)])
-    return r.exit_code, r.stdout, r.stderr
 
 
 @pytest.fixture
@@ -33,7 +29,7 @@ def hostfile(tmp_path: Path) -> Path:
     create_store(Host.create("xenserver-6.2"), path)
     spec = tmp_path / "web.yaml"
     spec.write_text(SPEC)
-    assert _cli(path, "vm", "create", str(spec))[0] == 0
+    assert run_cli(path, "vm", "create", str(spec))[0] == 0
     return path
 
 
@@ -47,7 +43,7 @@ def test_consume_fails_a_start_as_a_short_dom0_does_and_release_lets_it_run(
     hostfile: Path, tmp_path: Path
 ) -> None:
     free = open_store(hostfile).read().dom0_ports_free()
-    code, out, err = _cli(hostfile, "fault", "consume", "--leave-free", "2")
+    code, out, err = run_cli(hostfile, "fault", "consume", "--leave-free", "2")
     assert (code, err) == (0, "")
     assert out == f"fault injection bound {free - 2} ports in domain 0: holds {free - 2}, 2 left free\n"
     assert len(_fault_ports(hostfile)) == free - 2
@@ -56,26 +52,27 @@ def test_consume_fails_a_start_as_a_short_dom0_does_and_release_lets_it_run(
     short = tmp_path / "short.db"
     profile = get_profile("xenserver-6.2")
     create_store(Host.create(profile, hardware_leaving(profile, 2)), short)
-    assert _cli(short, "vm", "create", str(tmp_path / "web.yaml"))[0] == 0
-    expected = _cli(short, "vm", "start", "web")
+    assert run_cli(short, "vm", "create", str(tmp_path / "web.yaml"))[0] == 0
+    expected = run_cli(short, "vm", "start", "web")
     # dom0 binds xenstore and console; the backends then fail with ENOSPC (reference §8) as on a real host.
     assert expected[2] == (
         "evtchn: web: vbd 51712 not connected: error 28 mapping ring-refs and evtchn\n"
         "evtchn: web: vif 0 not connected: error 28 mapping ring-refs and evtchn\n"
     )
-    assert _cli(hostfile, "vm", "start", "web") == expected
-    shown = [_cli(h, "vm", "show", "web")[1].split("\n", 1)[1] for h in (hostfile, short)]  # after the uuid
+    assert run_cli(hostfile, "vm", "start", "web") == expected
+    # what follows the first line (the uuid)
+    shown = [run_cli(h, "vm", "show", "web")[1].split("\n", 1)[1] for h in (hostfile, short)]
     assert shown[0] == shown[1] and "vif 0: error 28 mapping ring-refs and evtchn" in shown[0]
     host = open_store(hostfile).read()
     host.check_invariants()
     assert host.vm("web").power_state == "Running" and host.dom0_ports_free() == 0
-    assert _cli(hostfile, "vm", "shutdown", "web")[0] == 0
+    assert run_cli(hostfile, "vm", "shutdown", "web")[0] == 0
 
-    code, out, _ = _cli(hostfile, "fault", "release", "--count", "10")
+    code, out, _ = run_cli(hostfile, "fault", "release", "--count", "10")
     assert (code, out) == (0, f"fault injection closed 10 ports in domain 0: holds {free - 12}, 12 free\n")
-    assert _cli(hostfile, "fault", "release")[0] == 0
+    assert run_cli(hostfile, "fault", "release")[0] == 0
     assert _fault_ports(hostfile) == []
-    assert _cli(hostfile, "vm", "start", "web")[:2] == (0, "started web: domid 2, running\n")
+    assert run_cli(hostfile, "vm", "start", "web")[:2] == (0, "started web: domid 2, running\n")
     assert open_store(hostfile).read().vm("web").power_state == "Running"
     assert open_store(hostfile).read().dom0_ports_free() == free - _dom0_cost(hostfile)
 
@@ -86,24 +83,23 @@ def _dom0_cost(path: Path) -> int:
 
 
 def test_ports_are_unbound_remote_dom0_and_shown_everywhere(hostfile: Path) -> None:
-    assert _cli(hostfile, "fault", "consume", "--leave-free", "100")[0] == 0
+    assert run_cli(hostfile, "fault", "consume", "--leave-free", "100")[0] == 0
     ports = _fault_ports(hostfile)
     host = open_store(hostfile).read()
     t = host.hv.domains[0].ports
     assert all(t.state[p] == ECS.UNBOUND and t.rdom[p] == 0 for p in ports)
-    code, out, _ = _cli(hostfile, "lsevtchn", "0")
+    code, out, _ = run_cli(hostfile, "lsevtchn", "0")
     assert code == 0
     # lsevtchn prints an unbound port as "waiting connection" (tools/xcutils/lsevtchn.c)
     assert f"{ports[-1]}: VCPU 0: Interdomain (Waiting connection) - Remote Domain 0" in out.splitlines()
-    dump = _cli(hostfile, "debug-keys", "e")[1].splitlines()  # ECS_UNBOUND is state 2, d= its remote
+    dump = run_cli(hostfile, "debug-keys", "e")[1].splitlines()  # ECS_UNBOUND is state 2, d= its remote
     assert f"{ports[-1]:8d} [0/0/0]: s=2 n=0 x=0 d=0" in dump
-    code, out, _ = _cli(hostfile, "host", "show")
+    code, out, _ = run_cli(hostfile, "host", "show")
     assert f"fault injection holds {len(ports)} dom0 ports" in out
-    doc = json.loads(_cli(hostfile, "host", "show", "--json")[1])
+    doc = json.loads(run_cli(hostfile, "host", "show", "--json")[1])
     assert doc["fault_ports"] == len(ports)
-    assert (
-        _cli(hostfile, "fault", "show")[1] == f"fault injection holds {len(ports)} ports; dom0 has 100 free\n"
-    )
+    shown = run_cli(hostfile, "fault", "show")[1]
+    assert shown == f"fault injection holds {len(ports)} ports; dom0 has 100 free\n"
 
 
 def test_persisted_across_processes(hostfile: Path) -> None:
@@ -143,15 +139,15 @@ def test_persisted_across_processes(hostfile: Path) -> None:
 def test_bad_arguments_are_one_line_exit_2(hostfile: Path, args: list[str], message: str) -> None:
     free = open_store(hostfile).read().dom0_ports_free()
     before = open_store(hostfile).generation()
-    code, out, err = _cli(hostfile, "fault", *args)
+    code, out, err = run_cli(hostfile, "fault", *args)
     assert (code, out, err) == (EXIT_USAGE, "", message.format(free=free))
     assert open_store(hostfile).generation() == before
 
 
 def test_a_running_guest_domain_is_refused(hostfile: Path) -> None:
-    assert _cli(hostfile, "vm", "start", "web")[0] == 0
+    assert run_cli(hostfile, "vm", "start", "web")[0] == 0
     domid = open_store(hostfile).read().vm("web").domid
-    code, _, err = _cli(hostfile, "fault", "consume", "--domain", str(domid), "--leave-free", "2")
+    code, _, err = run_cli(hostfile, "fault", "consume", "--domain", str(domid), "--leave-free", "2")
     assert (code, err) == (
         EXIT_USAGE,
         f"evtchn: --domain {domid}: fault injection runs in dom0 only (domain 0)\n",
